@@ -1,0 +1,119 @@
+"""The class aggregate: one object per live class, fed only by events.
+
+`handle` turns a command into events without changing anything; `apply`
+folds an event into the state. The state of a class is the fold of `apply`
+over its journal, so a restarted server rebuilds it by replaying the journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
+
+from classroom import commands as c
+from classroom import events as e
+from classroom.errors import DomainError
+from classroom.live import Context, Live, Member
+from classroom.roles import Role, require
+
+C = TypeVar("C", bound=c.Command)
+Handler = Callable[["Classroom", Member, C, Context], list[e.Event]]
+
+_HANDLERS: dict[type[c.Command], Handler[Any]] = {}
+
+
+def handles(kind: type[C]) -> Callable[[Handler[C]], Handler[C]]:
+    """Register the domain function that handles one command type."""
+
+    def register(fn: Handler[C]) -> Handler[C]:
+        _HANDLERS[kind] = cast(Handler[Any], fn)
+        return fn
+
+    return register
+
+
+class Classroom:
+    def __init__(self) -> None:
+        self.seq = 0
+        self.live = Live()
+
+    @classmethod
+    def replay(cls, history: Iterable[e.Event]) -> Classroom:
+        room = cls()
+        for ev in history:
+            room.apply(ev)
+        return room
+
+    @property
+    def class_id(self) -> str:
+        return self.live.class_id
+
+    @property
+    def ended(self) -> bool:
+        return self.live.ended
+
+    def create(self, class_id: str, title: str, media: e.MediaMode) -> list[e.Event]:
+        if self.seq:
+            raise DomainError("conflict", "the class already exists")
+        return [e.ClassCreated(class_id=class_id, title=title, media=media)]
+
+    def join(self, user_id: str, name: str, role: Role) -> list[e.Event]:
+        self._refuse_if_ended()
+        return self.live.join(user_id, name, role)
+
+    def leave(self, user_id: str, reason: str) -> list[e.Event]:
+        return self.live.leave(user_id, reason)
+
+    def leave_everyone(self, reason: str) -> list[e.Event]:
+        return [ev for m in self.live.present() for ev in self.live.leave(m.user_id, reason)]
+
+    def handle(self, user_id: str, cmd: c.Command, ctx: Context) -> list[e.Event]:
+        self._refuse_if_ended()
+        actor = self.live.members.get(user_id)
+        if actor is None or not actor.present:
+            raise DomainError("forbidden", "join the class first")
+        require(actor.role, cmd.action)
+        handler = _HANDLERS.get(type(cmd))
+        if handler is None:
+            raise DomainError("bad_request", f"no handler for {type(cmd).__name__}")
+        return handler(self, actor, cmd, ctx)
+
+    def apply(self, ev: e.Event) -> None:
+        if ev.seq <= self.seq:
+            raise ValueError(f"event seq {ev.seq} does not follow {self.seq}")
+        self.seq = ev.seq
+        self.live.apply(ev)
+
+    def _refuse_if_ended(self) -> None:
+        if self.live.ended:
+            raise DomainError("conflict", "the class has ended")
+
+
+@handles(c.ChatSend)
+def _chat(room: Classroom, actor: Member, cmd: c.ChatSend, ctx: Context) -> list[e.Event]:
+    return room.live.chat_send(actor, cmd, ctx)
+
+
+@handles(c.HandRaise)
+def _hand_raise(room: Classroom, actor: Member, cmd: c.HandRaise, ctx: Context) -> list[e.Event]:
+    return room.live.hand_raise(actor)
+
+
+@handles(c.HandLower)
+def _hand_lower(room: Classroom, actor: Member, cmd: c.HandLower, ctx: Context) -> list[e.Event]:
+    return room.live.hand_lower(actor, cmd)
+
+
+@handles(c.ReactionSend)
+def _react(room: Classroom, actor: Member, cmd: c.ReactionSend, ctx: Context) -> list[e.Event]:
+    return room.live.react(actor, cmd)
+
+
+@handles(c.RoleSet)
+def _role_set(room: Classroom, actor: Member, cmd: c.RoleSet, ctx: Context) -> list[e.Event]:
+    return room.live.set_role(actor, cmd)
+
+
+@handles(c.ClassEnd)
+def _end(room: Classroom, actor: Member, cmd: c.ClassEnd, ctx: Context) -> list[e.Event]:
+    return [e.ClassEnded(actor=actor.user_id)]

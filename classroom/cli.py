@@ -1,0 +1,159 @@
+"""The `classroom` command: serve classes, mint join tokens.
+
+This is the composition root: the one place that reads flags and the
+environment and wires the layers together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from classroom.config import Settings
+
+DEMO_CLASS = "demo"
+ENV = "CLASSROOM_"
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(ENV + name, default)
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="classroom", description="A real-time classroom server.")
+    sub = top.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server (every flag is also CLASSROOM_<FLAG>)")
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(_env("PORT", "8080")))
+    serve.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")))
+    serve.add_argument("--secret", default=_env("SECRET"), help="token signing secret")
+    serve.add_argument("--admin-key", default=_env("ADMIN_KEY"), help="bearer key of the REST API")
+    serve.add_argument("--wire", choices=["msgpack", "json"], default=_env("WIRE", "msgpack"))
+    serve.add_argument("--redis-url", default=_env("REDIS_URL"), help="cluster mode on Redis")
+    serve.add_argument("--public-url", default=_env("PUBLIC_URL"), help="base URL of links")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        default=_flag(_env("DEMO", "")),
+        help="keep a secret in the data dir, open a demo class, print join links",
+    )
+    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
+    token = sub.add_parser("token", help="print a join token")
+    token.add_argument("--class", dest="class_id", required=True)
+    token.add_argument("--user", required=True)
+    token.add_argument("--name", required=True)
+    token.add_argument("--role", choices=["host", "moderator", "participant"], required=True)
+    token.add_argument("--ttl", type=int, default=6 * 3600, help="seconds (default 6 hours)")
+    token.add_argument("--secret", default=_env("SECRET"))
+    token.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")))
+    return top
+
+
+def _kept_secret(data_dir: Path, name: str) -> str:
+    """A random secret kept in the data dir, so demo links survive a restart."""
+    path = data_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+    return value
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    secret, admin_key = args.secret, args.admin_key
+    if args.demo:
+        secret = secret or _kept_secret(args.data_dir, "secret")
+        admin_key = admin_key or _kept_secret(args.data_dir, "admin-key")
+    if not secret:
+        raise SystemExit(
+            "classroom serve: no token secret. Pass --secret or set CLASSROOM_SECRET "
+            "(a long random string), or run with --demo to keep one in the data directory."
+        )
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        secret=secret,
+        admin_key=admin_key,
+        wire=args.wire,
+        redis_url=args.redis_url,
+        public_url=args.public_url,
+        demo=args.demo,
+    )
+
+
+async def serve(settings: Settings) -> None:
+    from aiohttp import web
+
+    from web.api import links
+    from web.app import create_app
+    from web.keys import REGISTRY
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    print(f"Classroom server on {settings.base_url} (wire: {settings.wire})", flush=True)
+    if settings.demo:
+        registry = app[REGISTRY]
+        if await registry.get(DEMO_CLASS) is None:
+            await registry.create("Demo class", "sfu", class_id=DEMO_CLASS)
+        join = links(settings, DEMO_CLASS, "Teacher")
+        print(f"  host link:        {join['host']}", flush=True)
+        print(f"  participant link: {join['participant']}", flush=True)
+        print(f"  admin key:        {settings.admin_key}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("Shutting down", flush=True)
+    await runner.cleanup()
+
+
+def token(args: argparse.Namespace) -> None:
+    from signaling.auth import mint
+
+    secret = args.secret or _existing_secret(args.data_dir)
+    print(mint(secret, args.class_id, args.user, args.name, args.role, args.ttl))
+
+
+def _existing_secret(data_dir: Path) -> str:
+    path = data_dir / "secret"
+    if not path.exists():
+        raise SystemExit("classroom token: no secret. Pass --secret or set CLASSROOM_SECRET.")
+    return path.read_text().strip()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command == "token":
+        token(args)
+        return
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from(args)
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,101 @@
+"""Every event a class can hold: the one vocabulary of what happened.
+
+Events are immutable msgspec structs, tagged by `type`, encoded to msgpack for
+the journal. `seq` and `ts` are stamped when the event is committed; the
+domain builds events with both at 0.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from classroom.roles import Role
+
+MediaMode = Literal["sfu", "mesh"]
+MAIN_ROOM = "main"
+
+
+class Event(msgspec.Struct, tag_field="type", kw_only=True):
+    seq: int = 0
+    ts: int = 0
+    actor: str = ""
+    """The user whose command caused the event; empty for the server itself."""
+
+
+class ClassCreated(Event, tag="class.created"):
+    class_id: str
+    title: str
+    media: MediaMode = "sfu"
+
+
+class ClassEnded(Event, tag="class.ended"):
+    pass
+
+
+class ParticipantJoined(Event, tag="participant.joined"):
+    user_id: str
+    name: str
+    role: Role
+    room: str = MAIN_ROOM
+
+
+class ParticipantLeft(Event, tag="participant.left"):
+    user_id: str
+    reason: str = "left"
+
+
+class RoleChanged(Event, tag="participant.role_changed"):
+    user_id: str
+    role: Role
+
+
+class ChatSent(Event, tag="chat.sent"):
+    id: str
+    user_id: str
+    name: str
+    text: str
+    room: str
+    to_user: str | None = None
+
+
+class HandChanged(Event, tag="hand.changed"):
+    user_id: str
+    raised: bool
+    room: str
+
+
+class ReactionSent(Event, tag="reaction.sent"):
+    user_id: str
+    emoji: str
+    room: str
+
+
+AnyEvent = (
+    ClassCreated
+    | ClassEnded
+    | ParticipantJoined
+    | ParticipantLeft
+    | RoleChanged
+    | ChatSent
+    | HandChanged
+    | ReactionSent
+)
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(AnyEvent)
+
+
+def encode(event: Event) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode(data: bytes) -> AnyEvent:
+    """Decode one journal record; raises msgspec.DecodeError on garbage."""
+    event: AnyEvent = _decoder.decode(data)
+    return event
+
+
+def stamp(event: Event, seq: int, ts: int) -> Event:
+    return msgspec.structs.replace(event, seq=seq, ts=ts)

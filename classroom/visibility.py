@@ -1,0 +1,61 @@
+"""Who may see each event: one rule per event type.
+
+The same rule routes live broadcasts (to Socket.IO rooms) and filters the
+events replayed to a reconnecting client or published in a replay timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from classroom import events as e
+from classroom.roles import Role, is_staff
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user_id: str
+    role: Role
+    room: str = e.MAIN_ROOM
+
+
+@dataclass(frozen=True)
+class Audience:
+    everyone: bool = False
+    rooms: frozenset[str] = field(default_factory=frozenset)
+    staff: bool = False
+    users: frozenset[str] = field(default_factory=frozenset)
+
+    def includes(self, viewer: Viewer) -> bool:
+        return (
+            self.everyone
+            or viewer.room in self.rooms
+            or (self.staff and is_staff(viewer.role))
+            or viewer.user_id in self.users
+        )
+
+
+EVERYONE = Audience(everyone=True)
+NOBODY = Audience()
+
+
+def room_of(room: str) -> Audience:
+    return Audience(rooms=frozenset({room}))
+
+
+def audience(ev: e.Event) -> Audience:
+    match ev:
+        case e.ChatSent(to_user=None):
+            return room_of(ev.room)
+        case e.ChatSent():
+            return Audience(users=frozenset({ev.user_id, ev.to_user or ev.user_id}))
+        case e.HandChanged() | e.ReactionSent():
+            return room_of(ev.room)
+        case (
+            e.ParticipantJoined()
+            | e.ParticipantLeft()
+            | e.RoleChanged()
+            | e.ClassEnded()
+        ):
+            return EVERYONE
+    return NOBODY

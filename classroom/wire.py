@@ -1,0 +1,60 @@
+"""How events and state look to clients: Socket.IO event names and payloads.
+
+Pure functions from the domain's records to plain dicts, shared by the live
+broadcaster, reconnect catch-up and the replay timeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from classroom import events as e
+from classroom.live import Member
+
+Payload = dict[str, Any]
+
+
+def member_view(member: Member, hand_ts: int | None = None) -> Payload:
+    return {
+        "user_id": member.user_id,
+        "name": member.name,
+        "role": member.role,
+        "room": member.room,
+        "hand": hand_ts is not None,
+    }
+
+
+def chat_view(ev: e.ChatSent) -> Payload:
+    out: Payload = {
+        "id": ev.id,
+        "seq": ev.seq,
+        "ts": ev.ts,
+        "from": {"user_id": ev.user_id, "name": ev.name},
+        "text": ev.text,
+        "room": ev.room,
+    }
+    if ev.to_user is not None:
+        out["to_user"] = ev.to_user
+    return out
+
+
+def to_wire(ev: e.Event) -> tuple[str, Payload] | None:
+    """The client-facing name and payload of an event, or None if it is internal."""
+    head: Payload = {"seq": ev.seq, "ts": ev.ts}
+    match ev:
+        case e.ChatSent():
+            return "chat:message", chat_view(ev)
+        case e.ParticipantJoined():
+            person = {"user_id": ev.user_id, "name": ev.name, "role": ev.role, "room": ev.room}
+            return "participant:joined", head | {"participant": person, **person}
+        case e.ParticipantLeft():
+            return "participant:left", head | {"user_id": ev.user_id, "reason": ev.reason}
+        case e.RoleChanged():
+            return "participant:updated", head | {"user_id": ev.user_id, "role": ev.role}
+        case e.HandChanged():
+            return "hand:changed", head | {"user_id": ev.user_id, "raised": ev.raised}
+        case e.ReactionSent():
+            return "reaction", head | {"user_id": ev.user_id, "emoji": ev.emoji}
+        case e.ClassEnded():
+            return "class:ended", head
+    return None

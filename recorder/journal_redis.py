@@ -1,0 +1,182 @@
+"""A journal kept in Redis: one stream per class, the stream id being the seq.
+
+Record `seq` is the stream entry `{seq}-1` with one field `e` holding the
+payload, so Redis itself refuses a non-increasing seq. Durability comes
+from the server's configuration (`appendonly yes`, `appendfsync always`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError, ResponseError
+
+from recorder.journal import (
+    JournalConflict,
+    JournalError,
+    Record,
+    check_class_id,
+    check_records,
+)
+
+PAGE = 500
+FIELD = b"e"
+
+# Each append call is one script run, so it is all-or-nothing: a MULTI/EXEC
+# would not roll back the XADDs before or after a refused one. The caller sends
+# strictly increasing ids, so only the first XADD can be refused.
+# KEYS: the class stream, the set of class ids. ARGV: class id, then id/payload pairs.
+APPEND_SCRIPT = """
+local refused = redis.pcall('XADD', KEYS[1], ARGV[2], 'e', ARGV[3])
+if type(refused) == 'table' and refused.err then
+  return refused
+end
+for i = 4, #ARGV, 2 do
+  redis.call('XADD', KEYS[1], ARGV[i], 'e', ARGV[i + 1])
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+
+_Waiter = asyncio.Future[None]
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class _Queue:
+    """Appends of one class waiting for its writer, in call order."""
+
+    pending: list[tuple[Sequence[Record], _Waiter]] = field(default_factory=list)
+    writer: asyncio.Task[None] | None = None
+
+
+class RedisJournal:
+    """Streams `{prefix}:journal:{class_id}` and the set `{prefix}:classes`."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "classroom") -> None:
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("the journal needs a client with decode_responses=False")
+        self._client = client
+        self._prefix = prefix
+        self._owns_client = False
+        self._queues: dict[str, _Queue] = {}
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "classroom") -> RedisJournal:
+        """A journal with its own client, closed by `close()`."""
+        journal = cls(redis.Redis.from_url(url), prefix)
+        journal._owns_client = True
+        return journal
+
+    async def append(self, class_id: str, records: Sequence[Record]) -> None:
+        check_class_id(class_id)
+        check_records(records)
+        if self._closed:
+            raise JournalError("the journal is closed")
+        if not records:
+            return
+        # One writer per class sends appends in call order; those that queue
+        # up while it waits for Redis go together in its next round trip.
+        done: _Waiter = asyncio.get_running_loop().create_future()
+        queue = self._queues.setdefault(class_id, _Queue())
+        queue.pending.append((records, done))
+        if queue.writer is None:
+            queue.writer = asyncio.create_task(self._write(class_id, queue))
+        await asyncio.shield(done)
+
+    async def read(self, class_id: str, after_seq: int = 0) -> AsyncIterator[Record]:
+        check_class_id(class_id)
+        start: bytes | str = f"({after_seq}-1"
+        while True:
+            entries = await self._call(self._client.xrange(self._key(class_id), start, "+", PAGE))
+            for entry_id, fields in entries or []:
+                payload = None if fields is None else fields.get(FIELD)
+                assert isinstance(entry_id, bytes) and isinstance(payload, bytes)
+                yield _seq(entry_id), payload
+            if not entries or len(entries) < PAGE:
+                return
+            last_id = entries[-1][0]
+            assert isinstance(last_id, bytes)
+            start = b"(" + last_id
+
+    async def last_seq(self, class_id: str) -> int:
+        check_class_id(class_id)
+        last = await self._call(self._client.xrevrange(self._key(class_id), count=1))
+        if not last:
+            return 0
+        entry_id = last[0][0]
+        assert isinstance(entry_id, bytes)
+        return _seq(entry_id)
+
+    async def class_ids(self) -> list[str]:
+        members = await self._call(self._client.smembers(f"{self._prefix}:classes"))
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+
+    async def close(self) -> None:
+        self._closed = True
+        writers = [q.writer for q in self._queues.values() if q.writer is not None]
+        await asyncio.gather(*writers, return_exceptions=True)
+        if self._owns_client:
+            await self._client.aclose()
+
+    def _key(self, class_id: str) -> str:
+        return f"{self._prefix}:journal:{class_id}"
+
+    async def _call(self, pending: Awaitable[T]) -> T:
+        try:
+            return await pending
+        except RedisError as e:
+            raise JournalError(f"redis: {e}") from e
+
+    async def _write(self, class_id: str, queue: _Queue) -> None:
+        try:
+            while queue.pending:
+                batch, queue.pending = queue.pending, []
+                await self._send(class_id, batch)
+        finally:
+            queue.writer = None
+            if queue.pending:  # only when cancelled at shutdown
+                _fail([w for _r, w in queue.pending], JournalError("the journal was shut down"))
+            else:
+                del self._queues[class_id]
+
+    async def _send(self, class_id: str, batch: list[tuple[Sequence[Record], _Waiter]]) -> None:
+        keys = (self._key(class_id), f"{self._prefix}:classes")
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for records, _waiter in batch:
+                    args = [arg for seq, payload in records for arg in (f"{seq}-1", payload)]
+                    pipe.eval(APPEND_SCRIPT, 2, *keys, class_id, *args)
+                results = await pipe.execute(raise_on_error=False)
+        except BaseException as e:
+            # The outcome is unknown: the scripts may or may not have run.
+            _fail([w for _r, w in batch], JournalError(f"redis: {e}"))
+            if not isinstance(e, Exception):
+                raise
+            return
+        for (_records, waiter), result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                waiter.set_exception(_journal_error(result))
+            else:
+                waiter.set_result(None)
+
+
+def _seq(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-", 1)[0])
+
+
+def _journal_error(error: Exception) -> JournalError:
+    if isinstance(error, ResponseError) and "equal or smaller" in str(error):
+        return JournalConflict(f"redis refused a non-increasing seq: {error}")
+    return JournalError(f"redis: {error}")
+
+
+def _fail(waiters: list[_Waiter], error: JournalError) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_exception(error)

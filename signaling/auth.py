@@ -1,0 +1,109 @@
+"""Join tokens: HS256 JWTs that carry who the user is, in which class, with which role.
+
+Two kinds share one secret: personal tokens (`sub` names the user) and
+invites (`inv: true`, no `sub`), which the join endpoint exchanges for a
+personal token once the person has given a name.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import msgspec
+
+from classroom.commands import Name, UserId
+from classroom.roles import Role
+
+ALGORITHM = "HS256"
+DEFAULT_TTL_S = 6 * 3600
+LEEWAY_S = 30
+
+
+class TokenError(Exception):
+    """The token is missing, malformed, badly signed, expired or for another class."""
+
+
+class _ClaimsSchema(msgspec.Struct):
+    sub: UserId
+    name: Name
+    cls: str
+    role: Role
+    exp: int
+
+
+class _InviteSchema(msgspec.Struct):
+    cls: str
+    role: Role
+    exp: int
+    inv: bool
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: str
+    name: str
+    class_id: str
+    role: Role
+    expires: int
+
+
+def mint(
+    secret: str, class_id: str, user_id: str, name: str, role: Role, ttl_s: int = DEFAULT_TTL_S
+) -> str:
+    now = int(time.time())
+    claims = {"sub": user_id, "name": name, "cls": class_id, "role": role, "iat": now}
+    claims["exp"] = now + ttl_s
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def mint_invite(secret: str, class_id: str, role: Role, ttl_s: int = 7 * 24 * 3600) -> str:
+    now = int(time.time())
+    claims = {"cls": class_id, "role": role, "inv": True, "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def new_user_id() -> str:
+    return "u-" + secrets.token_hex(6)
+
+
+def _decode(secret: str, token: object) -> dict[str, Any]:
+    if not isinstance(token, str) or not token or len(token) > 4096:
+        raise TokenError("a join token is required")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            leeway=LEEWAY_S,
+            options={"require": ["exp", "cls", "role"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("the join token has expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise TokenError(f"invalid join token: {exc}") from exc
+    return claims
+
+
+def verify(secret: str, token: object, class_id: str | None = None) -> Claims:
+    """Check a personal token; `class_id`, when given, must match its class."""
+    try:
+        parsed = msgspec.convert(_decode(secret, token), _ClaimsSchema)
+    except msgspec.ValidationError as exc:
+        raise TokenError(f"invalid join token claims: {exc}") from exc
+    if class_id is not None and parsed.cls != class_id:
+        raise TokenError("the join token is for another class")
+    return Claims(parsed.sub, parsed.name, parsed.cls, parsed.role, parsed.exp)
+
+
+def verify_invite(secret: str, token: object, class_id: str) -> Role:
+    try:
+        parsed = msgspec.convert(_decode(secret, token), _InviteSchema)
+    except msgspec.ValidationError as exc:
+        raise TokenError(f"invalid invite: {exc}") from exc
+    if not parsed.inv or parsed.cls != class_id:
+        raise TokenError("the invite is for another class")
+    return parsed.role

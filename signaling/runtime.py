@@ -1,0 +1,254 @@
+"""A live class on this node: its state, its sockets, its journal.
+
+Commit order is the heart of it. A command is handled and its events are
+stamped and applied synchronously (so concurrent commands see each other's
+effects in seq order), then made durable by the class's ordered writer, and
+only then broadcast and acknowledged, in seq order. Nothing acknowledged can
+be lost by a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from classroom import events as e
+from classroom.aggregate import Classroom
+from classroom.commands import Command
+from classroom.errors import DomainError
+from classroom.live import Context
+from classroom.roles import Role, is_staff
+from classroom.snapshot import snapshot
+from classroom.visibility import Audience, Viewer, audience
+from classroom.wire import to_wire
+from recorder.journal import Journal
+from signaling.transport import Transport, area_room, class_room, staff_room, user_room
+from signaling.writer import OrderedWriter
+
+log = logging.getLogger(__name__)
+
+TAIL = 5000
+"""Recent events kept in memory for reconnect catch-up."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_id() -> str:
+    return secrets.token_hex(6)
+
+
+@dataclass
+class Session:
+    """One connected socket of one user."""
+
+    sid: str
+    user_id: str
+    name: str
+    role: Role
+    class_id: str
+    catching_up: bool = True
+    held: list[e.Event] = field(default_factory=list)
+    """Events broadcast while the socket was still receiving its snapshot or catch-up."""
+
+
+class ClassRuntime:
+    def __init__(
+        self,
+        class_id: str,
+        room: Classroom,
+        journal: Journal,
+        transport: Transport,
+        media: dict[str, Any],
+        clock: Callable[[], int] = now_ms,
+        ids: Callable[[], str] = new_id,
+    ) -> None:
+        self.room = room
+        self.class_id = class_id
+        self.transport = transport
+        self.media = media
+        self.clock = clock
+        self.ids = ids
+        self.sessions: dict[str, Session] = {}
+        self.tail: deque[e.Event] = deque(maxlen=TAIL)
+        self.failed = False
+        self._writer = OrderedWriter(journal, self.class_id)
+        self._unsent: deque[e.Event] = deque()
+        self._flush_lock = asyncio.Lock()
+
+    # -- commands ----------------------------------------------------------
+
+    async def execute(self, user_id: str, cmd: Command) -> list[e.Event]:
+        if self.failed:
+            raise DomainError("internal", "the class is being reloaded; reconnect")
+        drafts = self.room.handle(user_id, cmd, Context(self.clock(), self.ids))
+        return await self.commit(drafts)
+
+    async def commit(self, drafts: list[e.Event]) -> list[e.Event]:
+        if not drafts:
+            return []
+        ts = self.clock()
+        stamped = [e.stamp(d, self.room.seq + i + 1, ts) for i, d in enumerate(drafts)]
+        for ev in stamped:
+            self.room.apply(ev)
+        self.tail.extend(stamped)
+        self._unsent.extend(stamped)
+        try:
+            await self._writer.write([(ev.seq, e.encode(ev)) for ev in stamped])
+        except Exception as exc:
+            self._fail(exc)
+            raise DomainError("internal", "the class journal is unavailable") from exc
+        await self._flush(stamped[-1].seq)
+        return stamped
+
+    def _fail(self, exc: BaseException) -> None:
+        """The journal lost a write the state already holds: stop and reload from the journal."""
+        if not self.failed:
+            log.error("class %s: journal write failed, unloading: %s", self.class_id, exc)
+            self.failed = True
+            for session in list(self.sessions.values()):
+                asyncio.create_task(self.transport.disconnect(session.sid))
+
+    # -- broadcast ---------------------------------------------------------
+
+    async def _flush(self, upto: int) -> None:
+        async with self._flush_lock:
+            while self._unsent and self._unsent[0].seq <= upto:
+                ev = self._unsent.popleft()
+                await self._broadcast(ev)
+                await self._follow_membership(ev)
+
+    async def _broadcast(self, ev: e.Event) -> None:
+        wire = to_wire(ev)
+        if wire is None:
+            return
+        who = audience(ev)
+        holding = [s for s in self.sessions.values() if s.catching_up]
+        for session in holding:
+            member = self.room.live.members.get(session.user_id)
+            if member is not None and member.present and who.includes(self.viewer(member.user_id)):
+                session.held.append(ev)
+        rooms = self._rooms_of(who)
+        if rooms:
+            await self.transport.emit(
+                wire[0], wire[1], to=rooms, skip_sid=[s.sid for s in holding] or None
+            )
+
+    def _rooms_of(self, who: Audience) -> list[str]:
+        if who.everyone:
+            return [class_room(self.class_id)]
+        rooms = [area_room(self.class_id, r) for r in who.rooms]
+        if who.staff:
+            rooms.append(staff_room(self.class_id))
+        rooms.extend(user_room(self.class_id, u) for u in who.users)
+        return rooms
+
+    async def _follow_membership(self, ev: e.Event) -> None:
+        """Keep each socket's Socket.IO rooms in step with the event just broadcast."""
+        match ev:
+            case e.ParticipantJoined():
+                session = self.sessions.get(ev.user_id)
+                if session is not None:
+                    await self._enter_rooms(session)
+            case e.RoleChanged():
+                session = self.sessions.get(ev.user_id)
+                if session is not None:
+                    session.role = ev.role
+                    staff = staff_room(self.class_id)
+                    if is_staff(ev.role):
+                        await self.transport.enter_room(session.sid, staff)
+                    else:
+                        await self.transport.leave_room(session.sid, staff)
+            case e.ClassEnded():
+                for session in list(self.sessions.values()):
+                    asyncio.create_task(self.transport.disconnect(session.sid))
+
+    async def _enter_rooms(self, session: Session) -> None:
+        member = self.room.live.members[session.user_id]
+        rooms = [
+            class_room(self.class_id),
+            area_room(self.class_id, member.room),
+            user_room(self.class_id, session.user_id),
+        ]
+        if is_staff(member.role):
+            rooms.append(staff_room(self.class_id))
+        for name in rooms:
+            await self.transport.enter_room(session.sid, name)
+
+    def viewer(self, user_id: str) -> Viewer:
+        member = self.room.live.members[user_id]
+        return Viewer(user_id, member.role, member.room)
+
+    # -- sessions ----------------------------------------------------------
+
+    async def attach(self, session: Session, last_seq: int | None) -> None:
+        """Join a freshly connected socket: snapshot or catch-up, then live events."""
+        previous = self.sessions.get(session.user_id)
+        self.sessions[session.user_id] = session
+        if previous is not None:
+            await self._replace(previous)
+            await self._enter_rooms(session)
+        await self.commit(self.room.join(session.user_id, session.name, session.role))
+        if last_seq is not None and self._can_replay(last_seq):
+            sent = await self._replay(session, last_seq)
+            await self._release(session, sent)
+            await self.transport.emit("class:resumed", {"seq": sent}, to=session.sid)
+        else:
+            state = snapshot(self.room, self.viewer(session.user_id), self.media)
+            await self.transport.emit("class:state", state, to=session.sid)
+            await self._release(session, self.room.seq)
+
+    async def _replace(self, previous: Session) -> None:
+        await self.transport.emit(
+            "session:replaced",
+            {"message": "you joined from another window or device"},
+            to=previous.sid,
+        )
+        asyncio.create_task(self.transport.disconnect(previous.sid))
+
+    def _can_replay(self, last_seq: int) -> bool:
+        if last_seq > self.room.seq or last_seq < 0:
+            return False
+        oldest = self.tail[0].seq if self.tail else self.room.seq + 1
+        return last_seq >= oldest - 1
+
+    async def _replay(self, session: Session, last_seq: int) -> int:
+        """Send the events the client missed, as they were broadcast; returns the last seq."""
+        me = self.viewer(session.user_id)
+        sent = last_seq
+        flushed = self._flushed_seq()
+        for ev in [ev for ev in self.tail if last_seq < ev.seq <= flushed]:
+            wire = to_wire(ev)
+            if wire is not None and audience(ev).includes(me):
+                await self.transport.emit(wire[0], wire[1], to=session.sid)
+            sent = ev.seq
+        return sent
+
+    def _flushed_seq(self) -> int:
+        return self._unsent[0].seq - 1 if self._unsent else self.room.seq
+
+    async def _release(self, session: Session, sent: int) -> None:
+        """Deliver what was held back during catch-up, then go live."""
+        while session.held:
+            ev, *session.held = session.held
+            wire = to_wire(ev)
+            if wire is not None and ev.seq > sent:
+                await self.transport.emit(wire[0], wire[1], to=session.sid)
+        session.catching_up = False
+
+    async def detach(self, session: Session, reason: str) -> None:
+        if self.sessions.get(session.user_id) is not session:
+            return  # replaced by a newer socket of the same user
+        del self.sessions[session.user_id]
+        if not self.failed:
+            await self.commit(self.room.leave(session.user_id, reason))
+
+    async def close(self) -> None:
+        await self._writer.close()

@@ -1,0 +1,46 @@
+"""The inbound Socket.IO events: each name, its command schema and its rate family."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from classroom import commands as c
+from classroom.errors import DomainError, ErrorCode
+
+
+@dataclass(frozen=True)
+class Inbound:
+    command: type[c.Command]
+    family: str
+
+
+INBOUND: dict[str, Inbound] = {
+    "chat:send": Inbound(c.ChatSend, "chat"),
+    "hand:raise": Inbound(c.HandRaise, "hand"),
+    "hand:lower": Inbound(c.HandLower, "hand"),
+    "reaction:send": Inbound(c.ReactionSend, "reaction"),
+    "class:end": Inbound(c.ClassEnd, "control"),
+    "participant:set_role": Inbound(c.RoleSet, "control"),
+}
+
+_TOO_LONG = re.compile(r"length <= \d+")
+
+
+def parse(event: str, data: Any) -> c.Command:
+    """Validate a payload against its event's schema, or refuse it with a wire error."""
+    spec = INBOUND.get(event)
+    if spec is None:
+        raise DomainError("bad_request", f"unknown event {event!r}")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise DomainError("bad_request", f"{event} takes an object")
+    try:
+        return msgspec.convert(data, spec.command, strict=True)
+    except msgspec.ValidationError as exc:
+        code: ErrorCode = "too_large" if _TOO_LONG.search(str(exc)) else "bad_request"
+        raise DomainError(code, f"{event}: {exc}") from exc

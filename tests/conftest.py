@@ -1,0 +1,92 @@
+"""Fixtures: a real server on a loopback port, and real Socket.IO peers joined to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from classroom.config import Settings, Wire
+from signaling.auth import mint
+from tests.peer import Peer
+from web.app import create_app
+
+SECRET = "test-secret-with-enough-length-for-hs256"
+ADMIN = "test-admin-key"
+
+
+class Server:
+    """A running server and the helpers tests use to talk to it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.runner = web.AppRunner(self.app)
+        self.url = ""
+        self.peers: list[Peer] = []
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", self.settings.port)
+        await site.start()
+        host, port = self.runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        for peer in self.peers:
+            await peer.close()
+        await self.runner.cleanup()
+
+    async def http(self, method: str, path: str, json: Any = None, admin: bool = True) -> Any:
+        headers = {"Authorization": f"Bearer {ADMIN}"} if admin else {}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.url + path, json=json, headers=headers) as resp,
+        ):
+            return resp.status, await resp.json()
+
+    async def create_class(self, title: str = "Algebra", **extra: Any) -> str:
+        status, body = await self.http("POST", "/api/classes", {"title": title, **extra})
+        assert status == 201, body
+        return str(body["id"])
+
+    def token(self, class_id: str, user: str, role: str = "participant", **kw: Any) -> str:
+        return mint(SECRET, class_id, user, kw.get("name", user.title()), role)  # type: ignore[arg-type]
+
+    async def join(
+        self, class_id: str, user: str, role: str = "participant", name: str | None = None
+    ) -> Peer:
+        peer = self.peer(self.token(class_id, user, role, name=name or user.title()))
+        await peer.connect()
+        return peer
+
+    def peer(self, token: str) -> Peer:
+        peer = Peer(self.url, token, self.settings.wire)
+        self.peers.append(peer)
+        return peer
+
+
+def settings_for(tmp_path: Path, wire: Wire = "msgpack", **extra: Any) -> Settings:
+    return Settings(
+        port=0, data_dir=tmp_path, secret=SECRET, admin_key=ADMIN, wire=wire, **extra
+    )
+
+
+@pytest.fixture(params=["msgpack", "json"])
+async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Server]:
+    srv = Server(settings_for(tmp_path, request.param))
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def msgpack_server(tmp_path: Path) -> AsyncIterator[Server]:
+    srv = Server(settings_for(tmp_path))
+    await srv.start()
+    yield srv
+    await srv.stop()

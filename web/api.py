@@ -1,0 +1,168 @@
+"""The REST API: health, info, metrics, classes and tokens."""
+
+from __future__ import annotations
+
+import hmac
+from importlib.metadata import version
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from classroom.commands import Name, UserId
+from classroom.config import Settings
+from classroom.events import MediaMode
+from classroom.roles import Role
+from signaling.auth import TokenError, mint, mint_invite, new_user_id, verify_invite
+from signaling.runtime import ClassRuntime
+from web.keys import METRICS, REGISTRY, SETTINGS
+
+MAX_BODY = 16 * 1024
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+T = TypeVar("T")
+
+
+class NewClass(msgspec.Struct, forbid_unknown_fields=True):
+    title: Title
+    media: MediaMode = "sfu"
+    host_name: Name = "Host"
+
+
+class NewToken(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: UserId
+    name: Name
+    role: Role
+    ttl_s: Annotated[int, msgspec.Meta(ge=60, le=30 * 24 * 3600)] = 6 * 3600
+
+
+class JoinByInvite(msgspec.Struct, forbid_unknown_fields=True):
+    invite: Annotated[str, msgspec.Meta(max_length=4096)]
+    name: Name
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    body = {"ok": False, "error": {"code": code, "message": message}}
+    return web.json_response(body, status=status)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.response = error(status, code, message)
+
+
+async def body_of(request: web.Request, schema: type[T]) -> T:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", f"request bodies are at most {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "too_large", f"request bodies are at most {MAX_BODY} bytes")
+    try:
+        return msgspec.json.decode(raw or b"{}", type=schema)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        raise ApiError(400, "bad_request", str(exc)) from exc
+
+
+def require_admin(request: web.Request) -> None:
+    key = request.app[SETTINGS].admin_key
+    if not key:
+        raise ApiError(403, "forbidden", "no admin key is configured on this server")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {key}".encode()):
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <admin key>")
+
+
+async def runtime_of(request: web.Request) -> ClassRuntime:
+    runtime = await request.app[REGISTRY].get(request.match_info["class_id"])
+    if runtime is None:
+        raise ApiError(404, "not_found", "no such class")
+    return runtime
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except ApiError as exc:
+        return exc.response
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def info(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return web.json_response({"version": version("classroom-server"), "wire": settings.wire})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
+def links(settings: Settings, class_id: str, host_name: str) -> dict[str, str]:
+    """A personal host link and an invite link that everyone else shares."""
+    base = f"{settings.base_url}/c/{class_id}"
+    host = mint(settings.secret, class_id, "host", host_name, "host")
+    invite = mint_invite(settings.secret, class_id, "participant")
+    return {"host": f"{base}#token={host}", "participant": f"{base}#invite={invite}"}
+
+
+async def create_class(request: web.Request) -> web.Response:
+    require_admin(request)
+    spec = await body_of(request, NewClass)
+    runtime = await request.app[REGISTRY].create(spec.title, spec.media)
+    request.app[METRICS].classes.inc()
+    body = {"id": runtime.class_id, "links": links(request.app[SETTINGS], runtime.class_id, spec.host_name)}
+    return web.json_response(body, status=201)
+
+
+async def get_class(request: web.Request) -> web.Response:
+    runtime = await runtime_of(request)
+    live = runtime.room.live
+    return web.json_response(
+        {
+            "id": runtime.class_id,
+            "title": live.title,
+            "media": live.media,
+            "state": "ended" if live.ended else "live",
+            "participants": len(live.present()),
+            "node": request.app[SETTINGS].base_url,
+        }
+    )
+
+
+async def create_token(request: web.Request) -> web.Response:
+    require_admin(request)
+    runtime = await runtime_of(request)
+    spec = await body_of(request, NewToken)
+    settings = request.app[SETTINGS]
+    token = mint(settings.secret, runtime.class_id, spec.user_id, spec.name, spec.role, spec.ttl_s)
+    link = f"{settings.base_url}/c/{runtime.class_id}#token={token}"
+    return web.json_response({"token": token, "link": link}, status=201)
+
+
+async def join_by_invite(request: web.Request) -> web.Response:
+    """Trade an invite link and a display name for a personal join token."""
+    runtime = await runtime_of(request)
+    spec = await body_of(request, JoinByInvite)
+    settings = request.app[SETTINGS]
+    try:
+        role = verify_invite(settings.secret, spec.invite, runtime.class_id)
+    except TokenError as exc:
+        raise ApiError(401, "unauthorized", str(exc)) from exc
+    token = mint(settings.secret, runtime.class_id, new_user_id(), spec.name, role)
+    return web.json_response({"token": token}, status=201)
+
+
+def add_routes(app: web.Application) -> None:
+    app.middlewares.append(api_errors)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/info", info)
+    app.router.add_post("/api/classes", create_class)
+    app.router.add_get("/api/classes/{class_id}", get_class)
+    app.router.add_post("/api/classes/{class_id}/tokens", create_token)
+    app.router.add_post("/api/classes/{class_id}/join", join_by_invite)

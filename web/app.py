@@ -1,0 +1,72 @@
+"""The aiohttp application: Socket.IO, the REST API and the pages, built but not run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import socketio
+from aiohttp import web
+
+from classroom.config import Settings
+from recorder.journal import Journal
+from recorder.journal_file import FileJournal
+from recorder.journal_redis import RedisJournal
+from signaling.gateway import Gateway
+from signaling.metrics import Metrics
+from signaling.registry import Registry
+from web import api, pages
+from web.keys import GATEWAY, METRICS, REGISTRY, SETTINGS
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 64 * 1024
+"""Largest Socket.IO frame accepted; bigger frames close that socket."""
+
+
+def open_journal(settings: Settings) -> Journal:
+    if settings.redis_url:
+        return RedisJournal.from_url(settings.redis_url)
+    return FileJournal(settings.data_dir / "journal")
+
+
+def media_config(settings: Settings) -> dict[str, object]:
+    return {"mode": "sfu", "ice_servers": list(settings.ice_servers)}
+
+
+def create_app(settings: Settings) -> web.Application:
+    if not settings.secret:
+        raise ValueError("a token secret is required")
+    app = web.Application(middlewares=[pages.security_headers])
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        serializer="msgpack" if settings.wire == "msgpack" else "default",
+        max_http_buffer_size=MAX_FRAME,
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.attach(app)
+    metrics = Metrics()
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app.cleanup_ctx.append(_classes(sio))
+    api.add_routes(app)
+    pages.add_routes(app)
+    return app
+
+
+def _classes(sio: socketio.AsyncServer):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        journal = open_journal(settings)
+        registry = Registry(journal, sio, media_config(settings))
+        loaded = await registry.load_all()
+        app[METRICS].classes.set(loaded)
+        app[REGISTRY] = registry
+        app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS])
+        log.info("serving %d classes from the journal", loaded)
+        yield
+        await registry.close()
+        await journal.close()
+
+    return lifecycle

@@ -1,0 +1,15 @@
+"""Typed keys of the objects the application holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from classroom.config import Settings
+from signaling.gateway import Gateway
+from signaling.metrics import Metrics
+from signaling.registry import Registry
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+REGISTRY = web.AppKey("registry", Registry)
+GATEWAY = web.AppKey("gateway", Gateway)
