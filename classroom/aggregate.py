@@ -7,29 +7,14 @@ over its journal, so a restarted server rebuilds it by replaying the journal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, cast
+from collections.abc import Iterable
 
 from classroom import commands as c
 from classroom import events as e
+from classroom.dispatch import HANDLERS, handles
 from classroom.errors import DomainError
 from classroom.live import Context, Live, Member
 from classroom.roles import Role, require
-
-C = TypeVar("C", bound=c.Command)
-Handler = Callable[["Classroom", Member, C, Context], list[e.Event]]
-
-_HANDLERS: dict[type[c.Command], Handler[Any]] = {}
-
-
-def handles(kind: type[C]) -> Callable[[Handler[C]], Handler[C]]:
-    """Register the domain function that handles one command type."""
-
-    def register(fn: Handler[C]) -> Handler[C]:
-        _HANDLERS[kind] = cast(Handler[Any], fn)
-        return fn
-
-    return register
 
 
 class Classroom:
@@ -73,7 +58,7 @@ class Classroom:
         if actor is None or not actor.present:
             raise DomainError("forbidden", "join the class first")
         require(actor.role, cmd.action)
-        handler = _HANDLERS.get(type(cmd))
+        handler = HANDLERS.get(type(cmd))
         if handler is None:
             raise DomainError("bad_request", f"no handler for {type(cmd).__name__}")
         return handler(self, actor, cmd, ctx)

@@ -74,7 +74,9 @@ class Live:
         if known is not None and known.promoted is not None:
             role = known.promoted
         room = known.room if known is not None else e.MAIN_ROOM
-        return [e.ParticipantJoined(actor=user_id, user_id=user_id, name=name, role=role, room=room)]
+        return [
+            e.ParticipantJoined(actor=user_id, user_id=user_id, name=name, role=role, room=room)
+        ]
 
     def leave(self, user_id: str, reason: str) -> list[e.Event]:
         member = self.members.get(user_id)
@@ -82,7 +84,9 @@ class Live:
             return []
         out: list[e.Event] = []
         if user_id in self.hands:
-            out.append(e.HandChanged(actor=user_id, user_id=user_id, raised=False, room=member.room))
+            out.append(
+                e.HandChanged(actor=user_id, user_id=user_id, raised=False, room=member.room)
+            )
         out.append(e.ParticipantLeft(actor=user_id, user_id=user_id, reason=reason))
         return out
 
@@ -106,7 +110,9 @@ class Live:
     def hand_raise(self, actor: Member) -> list[e.Event]:
         if actor.user_id in self.hands:
             return []
-        return [e.HandChanged(actor=actor.user_id, user_id=actor.user_id, raised=True, room=actor.room)]
+        return [
+            e.HandChanged(actor=actor.user_id, user_id=actor.user_id, raised=True, room=actor.room)
+        ]
 
     def hand_lower(self, actor: Member, cmd: c.HandLower) -> list[e.Event]:
         user_id = cmd.user_id or actor.user_id
@@ -118,7 +124,11 @@ class Live:
         return [e.HandChanged(actor=actor.user_id, user_id=user_id, raised=False, room=target.room)]
 
     def react(self, actor: Member, cmd: c.ReactionSend) -> list[e.Event]:
-        return [e.ReactionSent(actor=actor.user_id, user_id=actor.user_id, emoji=cmd.emoji, room=actor.room)]
+        return [
+            e.ReactionSent(
+                actor=actor.user_id, user_id=actor.user_id, emoji=cmd.emoji, room=actor.room
+            )
+        ]
 
     def set_role(self, actor: Member, cmd: c.RoleSet) -> list[e.Event]:
         target = self.member(cmd.user_id)

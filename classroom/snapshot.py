@@ -13,11 +13,7 @@ def snapshot(room: Classroom, viewer: Viewer, media: Payload) -> Payload:
     """Everything `viewer` may see right now; `media` comes from the SFU's config."""
     live = room.live
     me = live.members[viewer.user_id]
-    chat = [
-        chat_view(ev)
-        for ev in live.recent_chat(viewer.room)
-        if audience(ev).includes(viewer)
-    ]
+    chat = [chat_view(ev) for ev in live.recent_chat(viewer.room) if audience(ev).includes(viewer)]
     hands = [
         {"user_id": uid, "raised_at": ts}
         for uid, ts in live.hands.items()

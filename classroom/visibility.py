@@ -51,11 +51,6 @@ def audience(ev: e.Event) -> Audience:
             return Audience(users=frozenset({ev.user_id, ev.to_user or ev.user_id}))
         case e.HandChanged() | e.ReactionSent():
             return room_of(ev.room)
-        case (
-            e.ParticipantJoined()
-            | e.ParticipantLeft()
-            | e.RoleChanged()
-            | e.ClassEnded()
-        ):
+        case e.ParticipantJoined() | e.ParticipantLeft() | e.RoleChanged() | e.ClassEnded():
             return EVERYONE
     return NOBODY

@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
 
+from classroom.commands import Command
 from classroom.errors import DomainError
 from signaling.auth import TokenError, verify
 from signaling.metrics import Metrics
@@ -26,6 +29,15 @@ from signaling.schemas import INBOUND, parse
 log = logging.getLogger(__name__)
 
 Reply = dict[str, Any]
+Service = Callable[[Session, ClassRuntime, Command], Awaitable[Reply]]
+"""A handler for an event that is not a domain command (media signaling, exports)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    schema: type[Command]
+    family: str
+    handler: Service
 
 
 def refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
@@ -51,10 +63,15 @@ class Gateway:
         self.metrics = metrics
         self.limiter = limiter or RateLimiter()
         self.sessions: dict[str, Session] = {}
+        self.routes: dict[str, Route] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         sio.on("connect", self.on_connect)
         sio.on("disconnect", self.on_disconnect)
         sio.on("*", self.on_event)
+
+    def route(self, event: str, schema: type[Command], family: str, handler: Service) -> None:
+        """Serve `event` with `handler` instead of a domain command (schema still checked)."""
+        self.routes[event] = Route(schema, family, handler)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         if not isinstance(auth, dict):
@@ -100,7 +117,7 @@ class Gateway:
 
     async def on_event(self, event: str, sid: str, *args: Any) -> Reply:
         started = time.perf_counter()
-        name = event if event in INBOUND else "unknown"
+        name = event if event in INBOUND or event in self.routes else "unknown"
         try:
             reply = await self._dispatch(event, sid, args[0] if args else None)
         except DomainError as err:
@@ -118,16 +135,20 @@ class Gateway:
         session = self.sessions.get(sid)
         if session is None:
             raise DomainError("forbidden", "not joined to a class")
+        route = self.routes.get(event)
         spec = INBOUND.get(event)
-        family = spec.family if spec is not None else "unknown"
+        family = route.family if route else spec.family if spec else "unknown"
         if not self.limiter.allow(session.user_id, family):
             raise DomainError("rate_limited", f"too many {family} events; slow down")
-        cmd = parse(event, data)
+        cmd = parse(event, data, route.schema if route else None)
         runtime = self.registry.runtimes.get(session.class_id)
         if runtime is None:
             raise DomainError("not_found", "the class is not hosted here")
-        await runtime.execute(session.user_id, cmd)
-        return {"ok": True}
+        if route is not None:
+            return await route.handler(session, runtime, cmd)
+        events = await runtime.execute(session.user_id, cmd)
+        extra = spec.reply(events) if spec is not None and spec.reply is not None else {}
+        return {"ok": True, **extra}
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -11,7 +11,9 @@ class Metrics:
         self.sockets = Gauge(
             "classroom_connected_sockets", "Sockets connected now", registry=self.registry
         )
-        self.classes = Gauge("classroom_live_classes", "Classes hosted here", registry=self.registry)
+        self.classes = Gauge(
+            "classroom_live_classes", "Classes hosted here", registry=self.registry
+        )
         self.events = Counter(
             "classroom_events_handled_total",
             "Inbound events handled, by event name",

@@ -47,7 +47,9 @@ class Registry:
             runtime = await self._load(class_id)
         return runtime
 
-    async def create(self, title: str, media: e.MediaMode, class_id: str | None = None) -> ClassRuntime:
+    async def create(
+        self, title: str, media: e.MediaMode, class_id: str | None = None
+    ) -> ClassRuntime:
         class_id = class_id or new_class_id()
         room = Classroom()
         runtime = self._runtime(room, class_id)

@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ from signaling.transport import Transport, area_room, class_room, staff_room, us
 from signaling.writer import OrderedWriter
 
 log = logging.getLogger(__name__)
+
+Listener = Callable[[e.Event], Awaitable[None]]
 
 TAIL = 5000
 """Recent events kept in memory for reconnect catch-up."""
@@ -81,7 +83,10 @@ class ClassRuntime:
         self.failed = False
         self._writer = OrderedWriter(journal, self.class_id)
         self._unsent: deque[e.Event] = deque()
+        self.listeners: list[Listener] = []
+        """Called with each event after it is broadcast, in seq order (media, coalescers)."""
         self._flush_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- commands ----------------------------------------------------------
 
@@ -114,7 +119,7 @@ class ClassRuntime:
             log.error("class %s: journal write failed, unloading: %s", self.class_id, exc)
             self.failed = True
             for session in list(self.sessions.values()):
-                asyncio.create_task(self.transport.disconnect(session.sid))
+                self._spawn(self.transport.disconnect(session.sid))
 
     # -- broadcast ---------------------------------------------------------
 
@@ -124,6 +129,8 @@ class ClassRuntime:
                 ev = self._unsent.popleft()
                 await self._broadcast(ev)
                 await self._follow_membership(ev)
+                for listener in self.listeners:
+                    await listener(ev)
 
     async def _broadcast(self, ev: e.Event) -> None:
         wire = to_wire(ev)
@@ -168,7 +175,7 @@ class ClassRuntime:
                         await self.transport.leave_room(session.sid, staff)
             case e.ClassEnded():
                 for session in list(self.sessions.values()):
-                    asyncio.create_task(self.transport.disconnect(session.sid))
+                    self._spawn(self.transport.disconnect(session.sid))
 
     async def _enter_rooms(self, session: Session) -> None:
         member = self.room.live.members[session.user_id]
@@ -211,7 +218,7 @@ class ClassRuntime:
             {"message": "you joined from another window or device"},
             to=previous.sid,
         )
-        asyncio.create_task(self.transport.disconnect(previous.sid))
+        self._spawn(self.transport.disconnect(previous.sid))
 
     def _can_replay(self, last_seq: int) -> bool:
         if last_seq > self.room.seq or last_seq < 0:
@@ -250,5 +257,12 @@ class ClassRuntime:
         if not self.failed:
             await self.commit(self.room.leave(session.user_id, reason))
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def close(self) -> None:
         await self._writer.close()
+        for task in list(self._tasks):
+            task.cancel()

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from classroom import commands as c
+from classroom import events as e
 from classroom.errors import DomainError, ErrorCode
+
+Reply = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Inbound:
     command: type[c.Command]
     family: str
+    reply: Callable[[list[e.Event]], Reply] | None = None
+    """Extra ack fields taken from the committed events (e.g. the new poll's id)."""
 
 
 INBOUND: dict[str, Inbound] = {
@@ -30,17 +36,19 @@ INBOUND: dict[str, Inbound] = {
 _TOO_LONG = re.compile(r"length <= \d+")
 
 
-def parse(event: str, data: Any) -> c.Command:
+def parse(event: str, data: Any, schema: type[c.Command] | None = None) -> c.Command:
     """Validate a payload against its event's schema, or refuse it with a wire error."""
-    spec = INBOUND.get(event)
-    if spec is None:
-        raise DomainError("bad_request", f"unknown event {event!r}")
+    if schema is None:
+        spec = INBOUND.get(event)
+        if spec is None:
+            raise DomainError("bad_request", f"unknown event {event!r}")
+        schema = spec.command
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise DomainError("bad_request", f"{event} takes an object")
     try:
-        return msgspec.convert(data, spec.command, strict=True)
+        return msgspec.convert(data, schema, strict=True)
     except msgspec.ValidationError as exc:
         code: ErrorCode = "too_large" if _TOO_LONG.search(str(exc)) else "bad_request"
         raise DomainError(code, f"{event}: {exc}") from exc

@@ -71,9 +71,7 @@ class Server:
 
 
 def settings_for(tmp_path: Path, wire: Wire = "msgpack", **extra: Any) -> Settings:
-    return Settings(
-        port=0, data_dir=tmp_path, secret=SECRET, admin_key=ADMIN, wire=wire, **extra
-    )
+    return Settings(port=0, data_dir=tmp_path, secret=SECRET, admin_key=ADMIN, wire=wire, **extra)
 
 
 @pytest.fixture(params=["msgpack", "json"])

@@ -115,7 +115,10 @@ async def create_class(request: web.Request) -> web.Response:
     spec = await body_of(request, NewClass)
     runtime = await request.app[REGISTRY].create(spec.title, spec.media)
     request.app[METRICS].classes.inc()
-    body = {"id": runtime.class_id, "links": links(request.app[SETTINGS], runtime.class_id, spec.host_name)}
+    body = {
+        "id": runtime.class_id,
+        "links": links(request.app[SETTINGS], runtime.class_id, spec.host_name),
+    }
     return web.json_response(body, status=201)
 
 
