@@ -105,7 +105,7 @@ async def serve(settings: Settings) -> None:
     from web.keys import REGISTRY
 
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

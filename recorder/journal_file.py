@@ -34,6 +34,9 @@ MAX_PAYLOAD = 2**32 - 1
 CHUNK = 1 << 20
 """Bytes read per step when scanning or reading a file."""
 
+TORN_TAIL_MAX = CHUNK
+"""A bad tail larger than this is kept aside: a corrupt length can hide many records."""
+
 SUFFIX = ".journal"
 
 _Durable = asyncio.Future[None]
@@ -168,11 +171,14 @@ class FileJournal:
     async def _open_and_drain(self, class_id: str) -> _ClassFile:
         try:
             cf = await asyncio.to_thread(self._open_file, class_id)
-        except OSError as e:
+        except BaseException as e:
             error = JournalError(f"cannot open the journal of {class_id}: {e}")
+            error.__cause__ = e
             for _records, written in self._queued.pop(class_id, []):
                 written.set_exception(error)
-            raise error from e
+            if isinstance(e, Exception):
+                raise error from e
+            raise
         finally:
             del self._opening[class_id]
         self._files[class_id] = cf
@@ -373,7 +379,8 @@ def _recover(fd: int, path: Path) -> tuple[int, int]:
     if cursor.error is None:
         return size, cursor.last_seq
     valid = cursor.offset
-    if cursor.bad_end >= size or _all_zero(fd, valid, size):
+    torn = cursor.bad_end >= size and size - valid <= TORN_TAIL_MAX
+    if torn or _all_zero(fd, valid, size):
         # A crash mid-append: the last record is incomplete, or its blocks were never written.
         log.warning("%s: dropping a torn last record (%d bytes)", path, size - valid)
     else:

@@ -8,12 +8,13 @@ from the server's configuration (`appendonly yes`, `appendfsync always`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
+from redis.typing import StreamRangeResponse
 
 from recorder.journal import (
     JournalConflict,
@@ -44,6 +45,7 @@ return 1
 
 _Waiter = asyncio.Future[None]
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(eq=False)
@@ -93,7 +95,7 @@ class RedisJournal:
         check_class_id(class_id)
         start: bytes | str = f"({after_seq}-1"
         while True:
-            entries = await self._call(self._client.xrange(self._key(class_id), start, "+", PAGE))
+            entries = await self._call(self._page, self._key(class_id), start)
             for entry_id, fields in entries or []:
                 payload = None if fields is None else fields.get(FIELD)
                 assert isinstance(entry_id, bytes) and isinstance(payload, bytes)
@@ -106,7 +108,7 @@ class RedisJournal:
 
     async def last_seq(self, class_id: str) -> int:
         check_class_id(class_id)
-        last = await self._call(self._client.xrevrange(self._key(class_id), count=1))
+        last = await self._call(self._client.xrevrange, self._key(class_id), "+", "-", 1)
         if not last:
             return 0
         entry_id = last[0][0]
@@ -114,7 +116,7 @@ class RedisJournal:
         return _seq(entry_id)
 
     async def class_ids(self) -> list[str]:
-        members = await self._call(self._client.smembers(f"{self._prefix}:classes"))
+        members = await self._call(self._client.smembers, f"{self._prefix}:classes")
         return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
 
     async def close(self) -> None:
@@ -122,14 +124,22 @@ class RedisJournal:
         writers = [q.writer for q in self._queues.values() if q.writer is not None]
         await asyncio.gather(*writers, return_exceptions=True)
         if self._owns_client:
+            self._owns_client = False  # close() may be called again
             await self._client.aclose()
 
     def _key(self, class_id: str) -> str:
         return f"{self._prefix}:journal:{class_id}"
 
-    async def _call(self, pending: Awaitable[T]) -> T:
+    def _page(self, key: str, start: bytes | str) -> Awaitable[StreamRangeResponse | None]:
+        return self._client.xrange(key, start, "+", PAGE)
+
+    async def _call(self, command: Callable[P, Awaitable[T]], *args: P.args, **kw: P.kwargs) -> T:
+        """Run a read, once more on a fresh connection if Redis dropped the first one."""
         try:
-            return await pending
+            try:
+                return await command(*args, **kw)
+            except (ConnectionError, TimeoutError):
+                return await command(*args, **kw)  # e.g. Redis restarted: reads can be rerun
         except RedisError as e:
             raise JournalError(f"redis: {e}") from e
 
@@ -146,24 +156,51 @@ class RedisJournal:
                 del self._queues[class_id]
 
     async def _send(self, class_id: str, batch: list[tuple[Sequence[Record], _Waiter]]) -> None:
-        keys = (self._key(class_id), f"{self._prefix}:classes")
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for records, _waiter in batch:
-                    args = [arg for seq, payload in records for arg in (f"{seq}-1", payload)]
-                    pipe.eval(APPEND_SCRIPT, 2, *keys, class_id, *args)
-                results = await pipe.execute(raise_on_error=False)
+            results = await self._resend_once(class_id, [records for records, _w in batch])
         except BaseException as e:
-            # The outcome is unknown: the scripts may or may not have run.
-            _fail([w for _r, w in batch], JournalError(f"redis: {e}"))
+            error = JournalError(f"redis: {e}")
+            error.__cause__ = e
+            _fail([w for _r, w in batch], error)
             if not isinstance(e, Exception):
                 raise
             return
         for (_records, waiter), result in zip(batch, results, strict=True):
-            if isinstance(result, Exception):
-                waiter.set_exception(_journal_error(result))
+            if isinstance(result, JournalError):
+                waiter.set_exception(result)
             else:
                 waiter.set_result(None)
+
+    async def _resend_once(self, class_id: str, appends: list[Sequence[Record]]) -> list[object]:
+        """Run the appends; if the connection dropped, run them again on a new one.
+
+        A dropped connection leaves each (atomic) script run or not, so the
+        second run refuses those that ran: a refusal over exactly our records
+        is then a success.
+        """
+        try:
+            return await self._run_scripts(class_id, appends)
+        except (ConnectionError, TimeoutError):
+            results = await self._run_scripts(class_id, appends)
+        for i, records in enumerate(appends):
+            if isinstance(results[i], JournalConflict) and await self._stored(class_id, records):
+                results[i] = None
+        return results
+
+    async def _run_scripts(self, class_id: str, appends: list[Sequence[Record]]) -> list[object]:
+        keys = (self._key(class_id), f"{self._prefix}:classes")
+        async with self._client.pipeline(transaction=False) as pipe:
+            for records in appends:
+                args = [arg for seq, payload in records for arg in (f"{seq}-1", payload)]
+                pipe.eval(APPEND_SCRIPT, 2, *keys, class_id, *args)
+            results = await pipe.execute(raise_on_error=False)
+        return [_journal_error(r) if isinstance(r, Exception) else r for r in results]
+
+    async def _stored(self, class_id: str, records: Sequence[Record]) -> bool:
+        first, last = f"{records[0][0]}-1", f"{records[-1][0]}-1"
+        entries = await self._client.xrange(self._key(class_id), first, last)
+        stored = [(_seq(i), f.get(FIELD)) for i, f in entries or [] if isinstance(i, bytes) and f]
+        return stored == list(records)
 
 
 def _seq(entry_id: bytes) -> int:

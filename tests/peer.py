@@ -48,9 +48,11 @@ class Peer:
     async def _disconnected(self, *_: Any) -> None:
         self.disconnected.set()
 
-    async def connect(self, last_seq: int | None = None, expect: str | None = None) -> Any:
+    async def connect(
+        self, last_seq: int | None = None, expect: str | None = None, **auth_extra: Any
+    ) -> Any:
         """Connect and wait for the snapshot (or `class:resumed` when resuming)."""
-        auth: dict[str, Any] = {"token": self.token}
+        auth: dict[str, Any] = {"token": self.token, **auth_extra}
         if last_seq is not None:
             auth["last_seq"] = last_seq
         self.disconnected.clear()

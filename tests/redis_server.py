@@ -47,6 +47,7 @@ class RedisServer:
         self.directory = Path(tempfile.mkdtemp(prefix="redis-test-"))
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        self._drainer: threading.Thread | None = None
         self._log: list[bytes] = []
 
     @property
@@ -111,16 +112,15 @@ class RedisServer:
             cwd=self.directory,
         )
         ready = threading.Event()
-        threading.Thread(target=self._drain, args=(process, ready), daemon=True).start()
+        self._process = process
+        self._drainer = threading.Thread(target=self._drain, args=(process, ready), daemon=True)
+        self._drainer.start()
         if not ready.wait(START_TIMEOUT):
-            process.kill()
-            process.wait()
+            self.kill()
             raise RuntimeError(f"redis-server not ready after {START_TIMEOUT}s")
         if process.poll() is not None or not self._answers_ping():
-            process.kill()
-            process.wait()
+            self.kill()
             return False
-        self._process = process
         return True
 
     def _arguments(self) -> list[str]:
@@ -155,6 +155,9 @@ class RedisServer:
         return False
 
     def _reap(self) -> None:
-        assert self._process is not None
+        assert self._process is not None and self._drainer is not None
         self._process.wait(timeout=START_TIMEOUT)
-        self._process = None
+        self._drainer.join(timeout=START_TIMEOUT)  # it ends when the log pipe closes
+        assert self._process.stdout is not None
+        self._process.stdout.close()
+        self._process = self._drainer = None

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import socketio
 from aiohttp import web
 
 from classroom.config import Settings
-from recorder.journal import Journal
-from recorder.journal_file import FileJournal
-from recorder.journal_redis import RedisJournal
+from recorder.journal import open_journal
 from signaling.gateway import Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
@@ -22,12 +20,6 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024
 """Largest Socket.IO frame accepted; bigger frames close that socket."""
-
-
-def open_journal(settings: Settings) -> Journal:
-    if settings.redis_url:
-        return RedisJournal.from_url(settings.redis_url)
-    return FileJournal(settings.data_dir / "journal")
 
 
 def media_config(settings: Settings) -> dict[str, object]:
@@ -50,15 +42,29 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app.cleanup_ctx.append(_classes(sio))
+    app.on_shutdown.append(_disconnect_everyone(sio))
     api.add_routes(app)
     pages.add_routes(app)
     return app
 
 
-def _classes(sio: socketio.AsyncServer):  # type: ignore[no-untyped-def]
+def _disconnect_everyone(sio: socketio.AsyncServer) -> Callable[[web.Application], Awaitable[None]]:
+    """Close every socket before the web server stops, so sessions end cleanly (and are journaled)."""
+
+    async def shutdown(app: web.Application) -> None:
+        gateway = app.get(GATEWAY)
+        if gateway is not None:
+            for sid in list(gateway.sessions):
+                await sio.disconnect(sid)
+        await sio.shutdown()
+
+    return shutdown
+
+
+def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        journal = open_journal(settings)
+        journal = open_journal(settings.data_dir / "journal", settings.redis_url or None)
         registry = Registry(journal, sio, media_config(settings))
         loaded = await registry.load_all()
         app[METRICS].classes.set(loaded)

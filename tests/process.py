@@ -1,0 +1,81 @@
+"""Run `classroom serve` as a real process, for restart and crash tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from tests.conftest import ADMIN, SECRET
+
+READY = "Classroom server on"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, *extra: str, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.proc: asyncio.subprocess.Process | None = None
+        self.lines: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, *flags: str) -> list[str]:
+        """Start and wait for the ready line; returns what it printed up to then."""
+        args = ["serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        if "--demo" not in flags:
+            args += ["--secret", SECRET, "--admin-key", ADMIN]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "classroom",
+            *args,
+            *self.extra,
+            *flags,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+        assert self.proc.stdout is not None
+        printed: list[str] = []
+        async with asyncio.timeout(30):
+            while True:
+                raw = await self.proc.stdout.readline()
+                if not raw:
+                    raise RuntimeError("server exited:\n" + "".join(printed))
+                printed.append(raw.decode())
+                if READY in printed[-1]:
+                    break
+        self.lines = printed
+        return printed
+
+    async def read_line(self) -> str:
+        assert self.proc is not None and self.proc.stdout is not None
+        async with asyncio.timeout(30):
+            return (await self.proc.stdout.readline()).decode()
+
+    async def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.returncode is not None:
+            return self.proc.returncode
+        self.proc.send_signal(sig)
+        async with asyncio.timeout(30):
+            code = await self.proc.wait()
+        return code
+
+    async def kill(self) -> None:
+        await self.stop(signal.SIGKILL)

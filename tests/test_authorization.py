@@ -1,0 +1,50 @@
+"""Every inbound event, every role: the role table is enforced over the wire.
+
+The expected roles are written out here on purpose, independently of
+classroom/roles.py, so a change to the grants table has to change this too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from signaling.schemas import INBOUND
+from tests.conftest import Server
+from web.keys import GATEWAY
+
+ALL = frozenset({"host", "moderator", "participant"})
+STAFF = frozenset({"host", "moderator"})
+HOST = frozenset({"host"})
+
+# event -> (a valid payload, the roles allowed to send it). "target" is a participant.
+TABLE: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
+    "chat:send": ({"text": "hello"}, ALL),
+    "hand:raise": ({}, ALL),
+    "hand:lower": ({"user_id": "target"}, STAFF),
+    "reaction:send": ({"emoji": "🎉"}, ALL),
+    "participant:set_role": ({"user_id": "target", "role": "moderator"}, HOST),
+    "class:end": ({}, HOST),
+}
+
+
+def test_the_table_covers_every_inbound_event(msgpack_server: Server) -> None:
+    routed = set(msgpack_server.app[GATEWAY].routes)
+    assert set(INBOUND) | routed <= set(TABLE)
+
+
+@pytest.mark.parametrize("event", sorted(TABLE))
+async def test_roles(msgpack_server: Server, event: str) -> None:
+    payload, allowed = TABLE[event]
+    cid = await msgpack_server.create_class()
+    await msgpack_server.join(cid, "target")
+    peers = {role: await msgpack_server.join(cid, f"a-{role}", role) for role in sorted(ALL)}
+    # Refusals first: a refused command must leave the class as it was.
+    order = sorted(ALL, key=lambda role: role in allowed)
+    for role in order:
+        ack = await peers[role].call(event, payload)
+        if role in allowed:
+            assert ack.get("error", {}).get("code") != "forbidden", (event, role, ack)
+        else:
+            assert ack["ok"] is False and ack["error"]["code"] == "forbidden", (event, role)
