@@ -1,0 +1,78 @@
+"""The `classroom` command as a new user runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from signaling.auth import verify
+from tests.conftest import SECRET
+from tests.peer import Peer
+from tests.process import ServerProcess
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "classroom", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean | (env or {}),
+    )
+
+
+def test_serve_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    done = run_cli("serve", "--port", "0", "--data-dir", str(tmp_path))
+    assert done.returncode != 0
+    assert "no token secret" in done.stderr and "CLASSROOM_SECRET" in done.stderr
+
+
+def test_token_command_prints_a_verifiable_token() -> None:
+    done = run_cli(
+        "token", "--class", "c1", "--user", "u1", "--name", "Ada", "--role", "moderator",
+        "--ttl", "600", env={"CLASSROOM_SECRET": SECRET},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    claims = verify(SECRET, done.stdout.strip(), "c1")
+    assert (claims.user_id, claims.name, claims.role) == ("u1", "Ada", "moderator")
+
+
+async def test_demo_prints_working_join_links(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path)
+    try:
+        await server.start("--demo")
+        host_line, invite_line = await server.read_line(), await server.read_line()
+        host_link = host_line.split("host link:")[1].strip()
+        invite_link = invite_line.split("participant link:")[1].strip()
+        assert host_link.startswith(server.url + "/c/demo#token=")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(host_link.split("#")[0]) as page:
+                assert page.status == 200
+            invite = invite_link.split("#invite=")[1]
+            body = {"invite": invite, "name": "Learner"}
+            async with http.post(server.url + "/api/classes/demo/join", json=body) as resp:
+                assert resp.status == 201
+                learner_token = (await resp.json())["token"]
+        teacher = Peer(server.url, host_link.split("#token=")[1])
+        learner = Peer(server.url, learner_token)
+        snap = await teacher.connect()
+        assert snap["class"]["title"] == "Demo class" and snap["you"]["role"] == "host"
+        await learner.connect()
+        assert (await learner.call("chat:send", {"text": "hello teacher"}))["ok"]
+        await teacher.wait_for("chat:message", lambda m: m["text"] == "hello teacher")
+        await teacher.close()
+        await learner.close()
+        # A second start reuses the kept secret: the same links still work.
+        await server.stop()
+        await server.start("--demo")
+        again = Peer(server.url, host_link.split("#token=")[1])
+        await again.connect()
+        await again.close()
+    finally:
+        await server.stop(signal.SIGKILL)
