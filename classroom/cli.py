@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 from classroom.config import Settings
@@ -43,6 +45,30 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--wire", choices=["msgpack", "json"], default=_env("WIRE", "msgpack"))
     serve.add_argument("--redis-url", default=_env("REDIS_URL"), help="cluster mode on Redis")
     serve.add_argument("--public-url", default=_env("PUBLIC_URL"), help="base URL of links")
+    serve.add_argument(
+        "--media-host",
+        default=_env("MEDIA_HOST"),
+        help="comma-separated local addresses the SFU gathers ICE candidates on (default: all)",
+    )
+    serve.add_argument(
+        "--media-announce",
+        default=_env("MEDIA_ANNOUNCE"),
+        help="address the SFU announces in its candidates instead (behind 1:1 NAT)",
+    )
+    serve.add_argument(
+        "--ice-servers",
+        default=_env("ICE_SERVERS", "[]"),
+        help='STUN/TURN servers for clients, JSON: [{"urls": "stun:host:3478"}]',
+    )
+    serve.add_argument(
+        "--node-url", default=_env("NODE_URL"), help="this node's URL for clients (cluster)"
+    )
+    serve.add_argument(
+        "--lease-ttl-ms",
+        type=int,
+        default=int(_env("LEASE_TTL_MS", "10000")),
+        help="how long a dead node keeps its classes (cluster)",
+    )
     serve.add_argument(
         "--demo",
         action="store_true",
@@ -93,8 +119,25 @@ def settings_from(args: argparse.Namespace) -> Settings:
         wire=args.wire,
         redis_url=args.redis_url,
         public_url=args.public_url,
+        node_url=args.node_url,
+        lease_ttl_ms=args.lease_ttl_ms,
         demo=args.demo,
+        media_host=tuple(a.strip() for a in args.media_host.split(",") if a.strip()),
+        media_announce=args.media_announce,
+        ice_servers=_ice_servers(args.ice_servers),
     )
+
+
+def _ice_servers(text: str) -> list[dict[str, Any]]:
+    try:
+        servers = json.loads(text or "[]")
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"classroom serve: --ice-servers is not JSON: {exc}") from exc
+    if not isinstance(servers, list) or not all(
+        isinstance(s, dict) and "urls" in s for s in servers
+    ):
+        raise SystemExit('classroom serve: --ice-servers takes a list of {"urls": ...}')
+    return servers
 
 
 async def serve(settings: Settings) -> None:
@@ -112,7 +155,7 @@ async def serve(settings: Settings) -> None:
     print(f"Classroom server on {settings.base_url} (wire: {settings.wire})", flush=True)
     if settings.demo:
         registry = app[REGISTRY]
-        if await registry.get(DEMO_CLASS) is None:
+        if not await registry.exists(DEMO_CLASS):
             await registry.create("Demo class", "sfu", class_id=DEMO_CLASS)
         join = links(settings, DEMO_CLASS, "Teacher")
         print(f"  host link:        {join['host']}", flush=True)

@@ -20,8 +20,17 @@ class Settings:
     redis_url: str = ""
     public_url: str = ""
     """The base URL people reach this server at, used in printed and returned links."""
+    node_url: str = ""
+    """This node's own URL, which other nodes send clients to (cluster mode)."""
+    lease_ttl_ms: int = 10_000
+    """How long a class's lease outlives its node (cluster mode)."""
     demo: bool = False
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    """STUN/TURN servers handed to clients (RTCIceServer dicts)."""
+    media_host: tuple[str, ...] = ()
+    """Local addresses the SFU gathers ICE candidates on; empty: every interface."""
+    media_announce: str = ""
+    """The address put in the SFU's candidates instead of the gathered one (1:1 NAT)."""
 
     @property
     def base_url(self) -> str:
@@ -31,3 +40,7 @@ class Settings:
         if host in ("0.0.0.0", "[::]"):
             host = "127.0.0.1"
         return f"http://{host}:{self.port}"
+
+    @property
+    def node_base_url(self) -> str:
+        return self.node_url.rstrip("/") if self.node_url else self.base_url

@@ -20,6 +20,7 @@ import socketio
 from classroom.commands import Command
 from classroom.errors import DomainError
 from signaling.auth import TokenError, verify
+from signaling.cluster import Moved
 from signaling.metrics import Metrics
 from signaling.ratelimit import RateLimiter
 from signaling.registry import Registry
@@ -40,8 +41,9 @@ class Route:
     handler: Service
 
 
-def refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
-    return socketio.exceptions.ConnectionRefusedError(code, {"code": code, "message": message})
+def refuse(code: str, message: str, **extra: str) -> socketio.exceptions.ConnectionRefusedError:
+    data = {"code": code, "message": message, **extra}
+    return socketio.exceptions.ConnectionRefusedError(code, data)
 
 
 def error_reply(err: DomainError) -> Reply:
@@ -80,7 +82,12 @@ class Gateway:
             claims = verify(self.secret, auth.get("token"), auth.get("class_id"))
         except TokenError as exc:
             raise refuse("unauthorized", str(exc)) from exc
-        runtime = await self.registry.get(claims.class_id)
+        try:
+            runtime = await self.registry.get(claims.class_id)
+        except Moved as moved:
+            raise refuse("moved", str(moved), url=moved.url) from moved
+        except ConnectionError as exc:
+            raise refuse("unavailable", "the class cannot be reached now; retry") from exc
         if runtime is None:
             raise refuse("unauthorized", "the join token is for an unknown class")
         if runtime.room.ended:

@@ -30,6 +30,12 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
+        self.leases = Gauge(
+            "classroom_leases_held", "Class leases this node holds", registry=self.registry
+        )
+        self.redis_up = Gauge(
+            "classroom_redis_up", "1 when the cluster's Redis is reachable", registry=self.registry
+        )
         self.journal_records = Counter(
             "classroom_journal_records_total", "Events appended to journals", registry=self.registry
         )

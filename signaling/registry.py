@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -9,8 +10,11 @@ from typing import Any
 
 from classroom import events as e
 from classroom.aggregate import Classroom
-from recorder.journal import Journal
-from signaling.runtime import TAIL, ClassRuntime
+from classroom.errors import DomainError
+from recorder.journal import Journal, JournalConflict
+from signaling.breakout_timer import BreakoutTimer
+from signaling.cluster import LocalOwnership, Ownership
+from signaling.runtime import TAIL, ClassRuntime, now_ms
 from signaling.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -23,8 +27,16 @@ def new_class_id() -> str:
 
 
 class Registry:
-    def __init__(self, journal: Journal, transport: Transport, media: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        transport: Transport,
+        media: dict[str, Any],
+        ownership: Ownership | None = None,
+    ) -> None:
         self.journal = journal
+        self.ownership: Ownership = ownership or LocalOwnership("")
+        self._loading: dict[str, asyncio.Task[ClassRuntime | None]] = {}
         self.transport = transport
         self.media = media
         self.runtimes: dict[str, ClassRuntime] = {}
@@ -33,31 +45,88 @@ class Registry:
         """Rebuild every class found in the journal; returns how many were loaded."""
         for class_id in await self.journal.class_ids():
             try:
+                await self.ownership.claim(class_id)
                 await self._load(class_id)
             except Exception:
                 log.exception("class %s could not be rebuilt from its journal", class_id)
         return len(self.runtimes)
 
     async def get(self, class_id: str) -> ClassRuntime | None:
+        """The class's runtime on this node, loading it (and claiming it) if needed.
+
+        Raises Moved when another node hosts the class.
+        """
         if not CLASS_ID.match(class_id):
             return None
         runtime = self.runtimes.get(class_id)
-        if runtime is not None and runtime.failed:
-            await runtime.close()
-            runtime = await self._load(class_id)
-        return runtime
+        if runtime is not None and not runtime.failed:
+            return runtime
+        loading = self._loading.get(class_id)
+        if loading is None:
+            loading = asyncio.create_task(self._claim_and_load(class_id))
+            self._loading[class_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(class_id, None))
+        return await asyncio.shield(loading)
 
-    async def create(
-        self, title: str, media: e.MediaMode, class_id: str | None = None
-    ) -> ClassRuntime:
+    async def _claim_and_load(self, class_id: str) -> ClassRuntime | None:
+        stale = self.runtimes.pop(class_id, None)
+        if stale is not None:
+            await stale.close()
+        if not await self.exists(class_id):
+            return None
+        await self.ownership.claim(class_id)
+        return await self._load(class_id)
+
+    async def exists(self, class_id: str) -> bool:
+        return bool(CLASS_ID.match(class_id)) and await self.journal.last_seq(class_id) > 0
+
+    async def unload(self, class_id: str) -> None:
+        """Stop hosting a class here (its lease is gone); its sockets are disconnected."""
+        runtime = self.runtimes.pop(class_id, None)
+        if runtime is not None:
+            runtime.abandon("the class moved to another node")
+            await runtime.close()
+
+    async def create(self, title: str, media: e.MediaMode, class_id: str | None = None) -> str:
+        """Write a new class to the journal. Whichever node is asked for it first hosts it."""
         class_id = class_id or new_class_id()
-        room = Classroom()
-        runtime = self._runtime(room, class_id)
-        self.runtimes[class_id] = runtime
-        await runtime.commit(room.create(class_id, title, media))
-        return runtime
+        created = e.stamp(e.ClassCreated(class_id=class_id, title=title, media=media), 1, now_ms())
+        try:
+            await self.journal.append(class_id, [(1, e.encode(created))])
+        except JournalConflict as exc:
+            raise DomainError("conflict", f"class {class_id} already exists") from exc
+        return class_id
+
+    async def describe(self, class_id: str) -> dict[str, Any] | None:
+        """What anyone may know of a class, from any node, without claiming it."""
+        runtime = self.runtimes.get(class_id)
+        if runtime is not None and not runtime.failed:
+            live = runtime.room.live
+            title, media, ended = live.title, live.media, live.ended
+            present: int | None = len(live.present())
+        else:
+            first = await self._first_event(class_id)
+            if not isinstance(first, e.ClassCreated):
+                return None
+            title, media, ended, present = first.title, first.media, False, None
+        return {
+            "id": class_id,
+            "title": title,
+            "media": media,
+            "state": "ended" if ended else "live",
+            "participants": present,
+            "node": await self.ownership.owner(class_id),
+        }
+
+    async def _first_event(self, class_id: str) -> e.Event | None:
+        if not CLASS_ID.match(class_id):
+            return None
+        async for _, data in self.journal.read(class_id):
+            return e.decode(data)
+        return None
 
     async def _load(self, class_id: str) -> ClassRuntime:
+        """Rebuild a class from its journal."""
         history = [e.decode(data) async for _, data in self.journal.read(class_id)]
         room = Classroom.replay(history)
         runtime = self._runtime(room, class_id)
@@ -69,7 +138,9 @@ class Registry:
         return runtime
 
     def _runtime(self, room: Classroom, class_id: str) -> ClassRuntime:
-        return ClassRuntime(class_id, room, self.journal, self.transport, self.media)
+        runtime = ClassRuntime(class_id, room, self.journal, self.transport, self.media)
+        BreakoutTimer.attach(runtime)
+        return runtime
 
     async def close(self) -> None:
         for runtime in self.runtimes.values():

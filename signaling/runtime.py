@@ -20,6 +20,7 @@ from typing import Any
 
 from classroom import events as e
 from classroom.aggregate import Classroom
+from classroom.breakouts import room_after, room_before
 from classroom.commands import Command
 from classroom.errors import DomainError
 from classroom.live import Context
@@ -59,6 +60,8 @@ class Session:
     catching_up: bool = True
     held: list[e.Event] = field(default_factory=list)
     """Events broadcast while the socket was still receiving its snapshot or catch-up."""
+    room: str | None = None
+    """The area (main or breakout) room this socket is in; follows moves in seq order."""
 
 
 class ClassRuntime:
@@ -85,6 +88,8 @@ class ClassRuntime:
         self._unsent: deque[e.Event] = deque()
         self.listeners: list[Listener] = []
         """Called with each event after it is broadcast, in seq order (media, coalescers)."""
+        self.closers: list[Callable[[], None]] = []
+        """Called when the class unloads (timers cancel themselves)."""
         self._flush_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -113,13 +118,17 @@ class ClassRuntime:
         await self._flush(stamped[-1].seq)
         return stamped
 
-    def _fail(self, exc: BaseException) -> None:
-        """The journal lost a write the state already holds: stop and reload from the journal."""
+    def abandon(self, reason: str) -> None:
+        """Stop serving: refuse commands and disconnect every socket (they reconnect elsewhere)."""
         if not self.failed:
-            log.error("class %s: journal write failed, unloading: %s", self.class_id, exc)
+            log.warning("class %s: unloading: %s", self.class_id, reason)
             self.failed = True
             for session in list(self.sessions.values()):
                 self._spawn(self.transport.disconnect(session.sid))
+
+    def _fail(self, exc: BaseException) -> None:
+        """The journal lost a write the state already holds: stop and reload from the journal."""
+        self.abandon(f"journal write failed: {exc}")
 
     # -- broadcast ---------------------------------------------------------
 
@@ -140,7 +149,10 @@ class ClassRuntime:
         holding = [s for s in self.sessions.values() if s.catching_up]
         for session in holding:
             member = self.room.live.members.get(session.user_id)
-            if member is not None and member.present and who.includes(self.viewer(member.user_id)):
+            if member is None or not member.present:
+                continue
+            # The socket's own room, not the state's: the state may be a move ahead.
+            if who.includes(Viewer(member.user_id, member.role, session.room or member.room)):
                 session.held.append(ev)
         rooms = self._rooms_of(who)
         if rooms:
@@ -163,7 +175,11 @@ class ClassRuntime:
             case e.ParticipantJoined():
                 session = self.sessions.get(ev.user_id)
                 if session is not None:
-                    await self._enter_rooms(session)
+                    await self._enter_rooms(session, ev.room)
+            case e.ParticipantMoved():
+                session = self.sessions.get(ev.user_id)
+                if session is not None:
+                    await self._enter_area(session, ev.room)
             case e.RoleChanged():
                 session = self.sessions.get(ev.user_id)
                 if session is not None:
@@ -177,17 +193,23 @@ class ClassRuntime:
                 for session in list(self.sessions.values()):
                     self._spawn(self.transport.disconnect(session.sid))
 
-    async def _enter_rooms(self, session: Session) -> None:
+    async def _enter_rooms(self, session: Session, room: str | None = None) -> None:
         member = self.room.live.members[session.user_id]
-        rooms = [
-            class_room(self.class_id),
-            area_room(self.class_id, member.room),
-            user_room(self.class_id, session.user_id),
-        ]
+        rooms = [class_room(self.class_id), user_room(self.class_id, session.user_id)]
         if is_staff(member.role):
             rooms.append(staff_room(self.class_id))
         for name in rooms:
             await self.transport.enter_room(session.sid, name)
+        await self._enter_area(session, room or member.room)
+
+    async def _enter_area(self, session: Session, room: str) -> None:
+        """Move a socket to another area room: room-scoped broadcasts follow the user."""
+        if session.room == room:
+            return
+        if session.room is not None:
+            await self.transport.leave_room(session.sid, area_room(self.class_id, session.room))
+        await self.transport.enter_room(session.sid, area_room(self.class_id, room))
+        session.room = room
 
     def viewer(self, user_id: str) -> Viewer:
         member = self.room.live.members[user_id]
@@ -231,10 +253,14 @@ class ClassRuntime:
         me = self.viewer(session.user_id)
         sent = last_seq
         flushed = self._flushed_seq()
-        for ev in [ev for ev in self.tail if last_seq < ev.seq <= flushed]:
+        missed = [ev for ev in self.tail if ev.seq > last_seq]
+        # Each event is shown as the user's room was at its seq: moves change what follows.
+        room = room_before(missed, me.user_id, me.room)
+        for ev in [ev for ev in missed if ev.seq <= flushed]:
             wire = to_wire(ev)
-            if wire is not None and audience(ev).includes(me):
+            if wire is not None and audience(ev).includes(Viewer(me.user_id, me.role, room)):
                 await self.transport.emit(wire[0], wire[1], to=session.sid)
+            room = room_after(ev, me.user_id, room)
             sent = ev.seq
         return sent
 
@@ -263,6 +289,8 @@ class ClassRuntime:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
+        for closer in self.closers:
+            closer()
         await self._writer.close()
         for task in list(self._tasks):
             task.cancel()

@@ -9,7 +9,8 @@ from tests.conftest import SECRET, Server
 
 
 async def test_health_info_and_metrics(msgpack_server: Server) -> None:
-    assert await msgpack_server.http("GET", "/healthz", admin=False) == (200, {"ok": True})
+    status, health = await msgpack_server.http("GET", "/healthz", admin=False)
+    assert status == 200 and health["ok"] is True
     status, info = await msgpack_server.http("GET", "/api/info", admin=False)
     assert status == 200 and info["wire"] == "msgpack" and info["version"]
     cid = await msgpack_server.create_class()
@@ -20,6 +21,7 @@ async def test_health_info_and_metrics(msgpack_server: Server) -> None:
         text = await resp.text()
     assert resp.status == 200
     assert "classroom_connected_sockets 1.0" in text
+    assert "classroom_live_classes 1.0" in text and "classroom_redis_up 1.0" in text
     assert 'classroom_events_handled_total{event="chat:send"} 2.0' in text
     assert 'classroom_errors_total{code="bad_request"} 1.0' in text
     assert 'classroom_handler_seconds_count{event="chat:send"} 2.0' in text

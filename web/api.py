@@ -14,7 +14,6 @@ from classroom.config import Settings
 from classroom.events import MediaMode
 from classroom.roles import Role
 from signaling.auth import TokenError, mint, mint_invite, new_user_id, verify_invite
-from signaling.runtime import ClassRuntime
 from web.keys import METRICS, REGISTRY, SETTINGS
 
 MAX_BODY = 16 * 1024
@@ -72,11 +71,11 @@ def require_admin(request: web.Request) -> None:
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <admin key>")
 
 
-async def runtime_of(request: web.Request) -> ClassRuntime:
-    runtime = await request.app[REGISTRY].get(request.match_info["class_id"])
-    if runtime is None:
+async def existing_class(request: web.Request) -> str:
+    class_id = request.match_info["class_id"]
+    if not await request.app[REGISTRY].exists(class_id):
         raise ApiError(404, "not_found", "no such class")
-    return runtime
+    return class_id
 
 
 @web.middleware
@@ -89,7 +88,13 @@ async def api_errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+    """200 while this node serves normally; 503 while it cannot reach Redis (cluster)."""
+    registry = request.app[REGISTRY]
+    healthy = registry.ownership.healthy
+    body: dict[str, object] = {"ok": healthy, "classes": len(registry.runtimes)}
+    if request.app[SETTINGS].redis_url:
+        body["redis"] = "ok" if healthy else "unreachable"
+    return web.json_response(body, status=200 if healthy else 503)
 
 
 async def info(request: web.Request) -> web.Response:
@@ -98,7 +103,11 @@ async def info(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[METRICS].render()
+    registry, gauges = request.app[REGISTRY], request.app[METRICS]
+    gauges.classes.set(len(registry.runtimes))
+    gauges.leases.set(registry.ownership.held())
+    gauges.redis_up.set(1 if registry.ownership.healthy else 0)
+    body = gauges.render()
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
@@ -113,50 +122,38 @@ def links(settings: Settings, class_id: str, host_name: str) -> dict[str, str]:
 async def create_class(request: web.Request) -> web.Response:
     require_admin(request)
     spec = await body_of(request, NewClass)
-    runtime = await request.app[REGISTRY].create(spec.title, spec.media)
-    request.app[METRICS].classes.inc()
-    body = {
-        "id": runtime.class_id,
-        "links": links(request.app[SETTINGS], runtime.class_id, spec.host_name),
-    }
+    class_id = await request.app[REGISTRY].create(spec.title, spec.media)
+    body = {"id": class_id, "links": links(request.app[SETTINGS], class_id, spec.host_name)}
     return web.json_response(body, status=201)
 
 
 async def get_class(request: web.Request) -> web.Response:
-    runtime = await runtime_of(request)
-    live = runtime.room.live
-    return web.json_response(
-        {
-            "id": runtime.class_id,
-            "title": live.title,
-            "media": live.media,
-            "state": "ended" if live.ended else "live",
-            "participants": len(live.present()),
-            "node": request.app[SETTINGS].base_url,
-        }
-    )
+    about = await request.app[REGISTRY].describe(request.match_info["class_id"])
+    if about is None:
+        raise ApiError(404, "not_found", "no such class")
+    return web.json_response(about)
 
 
 async def create_token(request: web.Request) -> web.Response:
     require_admin(request)
-    runtime = await runtime_of(request)
+    class_id = await existing_class(request)
     spec = await body_of(request, NewToken)
     settings = request.app[SETTINGS]
-    token = mint(settings.secret, runtime.class_id, spec.user_id, spec.name, spec.role, spec.ttl_s)
-    link = f"{settings.base_url}/c/{runtime.class_id}#token={token}"
+    token = mint(settings.secret, class_id, spec.user_id, spec.name, spec.role, spec.ttl_s)
+    link = f"{settings.base_url}/c/{class_id}#token={token}"
     return web.json_response({"token": token, "link": link}, status=201)
 
 
 async def join_by_invite(request: web.Request) -> web.Response:
     """Trade an invite link and a display name for a personal join token."""
-    runtime = await runtime_of(request)
+    class_id = await existing_class(request)
     spec = await body_of(request, JoinByInvite)
     settings = request.app[SETTINGS]
     try:
-        role = verify_invite(settings.secret, spec.invite, runtime.class_id)
+        role = verify_invite(settings.secret, spec.invite, class_id)
     except TokenError as exc:
         raise ApiError(401, "unauthorized", str(exc)) from exc
-    token = mint(settings.secret, runtime.class_id, new_user_id(), spec.name, role)
+    token = mint(settings.secret, class_id, new_user_id(), spec.name, role)
     return web.json_response({"token": token}, status=201)
 
 

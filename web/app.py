@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import redis.asyncio as redis
 import socketio
 from aiohttp import web
 
 from classroom.config import Settings
 from recorder.journal import open_journal
+from signaling.cluster import LeaseOwnership, LocalOwnership
 from signaling.gateway import Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
@@ -49,7 +51,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def _disconnect_everyone(sio: socketio.AsyncServer) -> Callable[[web.Application], Awaitable[None]]:
-    """Close every socket before the web server stops, so sessions end cleanly (and are journaled)."""
+    """Close every socket before the web server stops, so leaves are journaled."""
 
     async def shutdown(app: web.Application) -> None:
         gateway = app.get(GATEWAY)
@@ -66,13 +68,24 @@ def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIter
         settings = app[SETTINGS]
         journal = open_journal(settings.data_dir / "journal", settings.redis_url or None)
         registry = Registry(journal, sio, media_config(settings))
-        loaded = await registry.load_all()
-        app[METRICS].classes.set(loaded)
+        if settings.redis_url:
+            # Cluster: classes are claimed one by one, by the first node asked for each.
+            leases = LeaseOwnership(
+                redis.Redis.from_url(settings.redis_url),
+                settings.node_base_url,
+                registry.unload,
+                settings.lease_ttl_ms,
+            )
+            registry.ownership = leases
+            leases.start()
+        else:
+            registry.ownership = LocalOwnership(settings.node_base_url)
+            log.info("rebuilt %d classes from the journal", await registry.load_all())
         app[REGISTRY] = registry
         app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS])
-        log.info("serving %d classes from the journal", loaded)
         yield
         await registry.close()
+        await registry.ownership.close()
         await journal.close()
 
     return lifecycle
