@@ -159,6 +159,7 @@ class LeaseOwnership:
             await asyncio.sleep(backoff)
 
     async def _renew_all(self) -> None:
+        await self.client.ping()  # health is Redis answering, with or without leases
         for class_id in list(self._terms):
             started = time.monotonic()
             if started >= self._terms.get(class_id, 0):

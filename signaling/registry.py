@@ -14,6 +14,7 @@ from classroom.errors import DomainError
 from recorder.journal import Journal, JournalConflict
 from signaling.breakout_timer import BreakoutTimer
 from signaling.cluster import LocalOwnership, Ownership
+from signaling.coalesce import attach_polls
 from signaling.runtime import TAIL, ClassRuntime, now_ms
 from signaling.transport import Transport
 
@@ -84,7 +85,7 @@ class Registry:
         """Stop hosting a class here (its lease is gone); its sockets are disconnected."""
         runtime = self.runtimes.pop(class_id, None)
         if runtime is not None:
-            runtime.abandon("the class moved to another node")
+            await runtime.abandon("its lease is lost")
             await runtime.close()
 
     async def create(self, title: str, media: e.MediaMode, class_id: str | None = None) -> str:
@@ -140,6 +141,7 @@ class Registry:
     def _runtime(self, room: Classroom, class_id: str) -> ClassRuntime:
         runtime = ClassRuntime(class_id, room, self.journal, self.transport, self.media)
         BreakoutTimer.attach(runtime)
+        attach_polls(runtime)
         return runtime
 
     async def close(self) -> None:

@@ -113,22 +113,24 @@ class ClassRuntime:
         try:
             await self._writer.write([(ev.seq, e.encode(ev)) for ev in stamped])
         except Exception as exc:
-            self._fail(exc)
+            await self.abandon(f"journal write failed: {exc}")
             raise DomainError("internal", "the class journal is unavailable") from exc
         await self._flush(stamped[-1].seq)
         return stamped
 
-    def abandon(self, reason: str) -> None:
-        """Stop serving: refuse commands and disconnect every socket (they reconnect elsewhere)."""
-        if not self.failed:
-            log.warning("class %s: unloading: %s", self.class_id, reason)
-            self.failed = True
-            for session in list(self.sessions.values()):
-                self._spawn(self.transport.disconnect(session.sid))
+    async def abandon(self, reason: str) -> None:
+        """Stop serving: refuse commands and disconnect every socket.
 
-    def _fail(self, exc: BaseException) -> None:
-        """The journal lost a write the state already holds: stop and reload from the journal."""
-        self.abandon(f"journal write failed: {exc}")
+        Used when the journal lost a write the state already holds, or the
+        class moved to another node; clients reconnect and the class is
+        rebuilt from its journal wherever it is hosted next.
+        """
+        if self.failed:
+            return
+        log.warning("class %s: unloading: %s", self.class_id, reason)
+        self.failed = True
+        for session in list(self.sessions.values()):
+            await self.transport.disconnect(session.sid)
 
     # -- broadcast ---------------------------------------------------------
 

@@ -27,6 +27,8 @@ class ServerProcess:
         self.extra = list(extra)
         self.proc: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []
+        self._more: asyncio.Queue[str] = asyncio.Queue()
+        self._drain: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -60,12 +62,19 @@ class ServerProcess:
                 if READY in printed[-1]:
                     break
         self.lines = printed
+        self._more = asyncio.Queue()
+        self._drain = asyncio.create_task(self._read_rest(self.proc.stdout))
         return printed
 
+    async def _read_rest(self, stream: asyncio.StreamReader) -> None:
+        """Keep reading the log, so a full pipe never blocks the server."""
+        while raw := await stream.readline():
+            self.lines.append(raw.decode())
+            self._more.put_nowait(raw.decode())
+
     async def read_line(self) -> str:
-        assert self.proc is not None and self.proc.stdout is not None
         async with asyncio.timeout(30):
-            return (await self.proc.stdout.readline()).decode()
+            return await self._more.get()
 
     async def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc is None:

@@ -149,3 +149,26 @@ async def test_nginx_recipe_routes_a_class_to_one_node(
             await peer.close()
         await proxy.stop()
         await asyncio.gather(*(n.stop(signal.SIGKILL) for n in nodes))
+
+
+async def test_a_node_that_cannot_renew_stops_serving(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    a = node(tmp_path, redis_server.url, lease_ttl_ms=1500)
+    await a.start()
+    try:
+        cid = await create_class(a.url)
+        host = Peer(a.url, token(cid, "teacher", "host"))
+        await host.connect()
+        assert (await host.call("chat:send", {"text": "kept"}))["ok"]
+        redis_server.stop()
+        # Past its lease the node must not go on serving the class alone.
+        await asyncio.wait_for(host.disconnected.wait(), 20)
+        redis_server.start()
+        await wait_until(a.url + "/healthz", 200)
+        again = await join_when_hosted(a.url, token(cid, "teacher", "host"))
+        said = [m["text"] for m in again.received("class:state")[0]["chat"]]
+        assert said == ["kept"]
+        await again.close()
+    finally:
+        await a.stop(signal.SIGKILL)
