@@ -24,6 +24,7 @@ async def test_health_info_and_metrics(msgpack_server: Server) -> None:
     assert "classroom_live_classes 1.0" in text and "classroom_redis_up 1.0" in text
     assert 'classroom_events_handled_total{event="chat:send"} 2.0' in text
     assert 'classroom_errors_total{code="bad_request"} 1.0' in text
+    assert "classroom_journal_records_total 2.0" in text  # bob joined, then one message
     assert 'classroom_handler_seconds_count{event="chat:send"} 2.0' in text
 
 

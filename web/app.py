@@ -10,12 +10,15 @@ import socketio
 from aiohttp import web
 
 from classroom.config import Settings
+from classroom.events import Event
 from recorder.journal import open_journal
+from signaling import polls_routes
 from signaling.cluster import LeaseOwnership, LocalOwnership
 from signaling.gateway import Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
-from web import api, pages
+from signaling.runtime import ClassRuntime
+from web import api, pages, polls_api
 from web.keys import GATEWAY, METRICS, REGISTRY, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_disconnect_everyone(sio))
     api.add_routes(app)
     pages.add_routes(app)
+    polls_api.add_routes(app)
     return app
 
 
@@ -61,6 +65,16 @@ def _disconnect_everyone(sio: socketio.AsyncServer) -> Callable[[web.Application
         await sio.shutdown()
 
     return shutdown
+
+
+def _count_events(metrics: Metrics) -> Callable[[ClassRuntime], None]:
+    def attach(runtime: ClassRuntime) -> None:
+        async def count(_: Event) -> None:
+            metrics.journal_records.inc()
+
+        runtime.listeners.append(count)
+
+    return attach
 
 
 def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -81,8 +95,10 @@ def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIter
         else:
             registry.ownership = LocalOwnership(settings.node_base_url)
             log.info("rebuilt %d classes from the journal", await registry.load_all())
+        registry.on_runtime.append(_count_events(app[METRICS]))
         app[REGISTRY] = registry
         app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS])
+        polls_routes.add_routes(app[GATEWAY])
         yield
         await registry.close()
         await registry.ownership.close()
