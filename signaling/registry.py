@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import logging
 import re
 import secrets
@@ -38,6 +39,8 @@ class Registry:
         self.journal = journal
         self.ownership: Ownership = ownership or LocalOwnership("")
         self._loading: dict[str, asyncio.Task[ClassRuntime | None]] = {}
+        self.on_runtime: list[Callable[[ClassRuntime], None]] = []
+        """Called with each runtime this node creates, before it serves anything."""
         self.transport = transport
         self.media = media
         self.runtimes: dict[str, ClassRuntime] = {}
@@ -142,6 +145,8 @@ class Registry:
         runtime = ClassRuntime(class_id, room, self.journal, self.transport, self.media)
         BreakoutTimer.attach(runtime)
         attach_polls(runtime)
+        for hook in self.on_runtime:
+            hook(runtime)
         return runtime
 
     async def close(self) -> None:
