@@ -14,6 +14,7 @@ from classroom import events as e
 from classroom.dispatch import HANDLERS, handles
 from classroom.errors import DomainError
 from classroom.live import Context, Live, Member
+from classroom.media_state import MediaState
 from classroom.roles import Role, require
 
 
@@ -21,6 +22,7 @@ class Classroom:
     def __init__(self) -> None:
         self.seq = 0
         self.live = Live()
+        self.media = MediaState()
 
     @classmethod
     def replay(cls, history: Iterable[e.Event]) -> Classroom:
@@ -47,10 +49,11 @@ class Classroom:
         return self.live.join(user_id, name, role)
 
     def leave(self, user_id: str, reason: str) -> list[e.Event]:
-        return self.live.leave(user_id, reason)
+        left = self.live.leave(user_id, reason)
+        return self.media.leave(self.live, user_id) + left if left else []
 
     def leave_everyone(self, reason: str) -> list[e.Event]:
-        return [ev for m in self.live.present() for ev in self.live.leave(m.user_id, reason)]
+        return [ev for m in self.live.present() for ev in self.leave(m.user_id, reason)]
 
     def handle(self, user_id: str, cmd: c.Command, ctx: Context) -> list[e.Event]:
         self._refuse_if_ended()
@@ -68,6 +71,7 @@ class Classroom:
             raise ValueError(f"event seq {ev.seq} does not follow {self.seq}")
         self.seq = ev.seq
         self.live.apply(ev)
+        self.media.apply(ev)
 
     def _refuse_if_ended(self) -> None:
         if self.live.ended:

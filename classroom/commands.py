@@ -7,7 +7,7 @@ Size limits live here, next to the fields they bound.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
@@ -55,3 +55,31 @@ class RoleSet(Command):
     action = Action.ROLE_SET
     user_id: UserId
     role: Role
+
+
+# -- media ------------------------------------------------------------------
+
+Source = Literal["camera", "mic", "screen"]
+
+
+class MediaMute(Command):
+    """`rtc:mute`: mute or unmute one of your own sources."""
+
+    action = Action.MEDIA_PUBLISH
+    source: Source
+    muted: bool
+
+
+class MediaMuteUser(Command):
+    """`rtc:mute_user`: a host or moderator mutes someone's source (only they unmute it)."""
+
+    action = Action.MEDIA_MUTE_OTHERS
+    user_id: UserId
+    source: Source
+
+
+class ClassLock(Command):
+    """`class:lock`: `publish: false` stops participants publishing media; true allows it."""
+
+    action = Action.CLASS_LOCK
+    publish: bool

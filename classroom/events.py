@@ -72,6 +72,52 @@ class ReactionSent(Event, tag="reaction.sent"):
     room: str
 
 
+# -- media ------------------------------------------------------------------
+
+TrackKind = Literal["audio", "video"]
+TrackSource = Literal["camera", "mic", "screen"]
+
+
+class TrackPublished(Event, tag="media.track_published"):
+    """A track starts flowing through the SFU; its start time lines up recorded media."""
+
+    track_id: str
+    user_id: str
+    kind: TrackKind
+    source: TrackSource
+    room: str
+    muted: bool = False
+
+
+class TrackUnpublished(Event, tag="media.track_unpublished"):
+    track_id: str
+    user_id: str
+    room: str
+    reason: str = "unpublished"
+
+
+class MediaMuted(Event, tag="media.muted"):
+    """A user's source is muted or unmuted (by them, or muted by a host or moderator)."""
+
+    user_id: str
+    source: TrackSource
+    muted: bool
+    room: str
+
+
+class PublishLockSet(Event, tag="class.publish_lock"):
+    """`publish` false: only hosts and moderators may publish media."""
+
+    publish: bool
+
+
+class SpeakerChanged(Event, tag="media.speaker"):
+    """The loudest voice of a room, from the audio level header; None when all are quiet."""
+
+    room: str
+    user_id: str | None = None
+
+
 AnyEvent = (
     ClassCreated
     | ClassEnded
@@ -81,6 +127,11 @@ AnyEvent = (
     | ChatSent
     | HandChanged
     | ReactionSent
+    | TrackPublished
+    | TrackUnpublished
+    | MediaMuted
+    | PublishLockSet
+    | SpeakerChanged
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -34,6 +34,7 @@ class Action(StrEnum):
     BREAKOUT_CHOOSE = "breakout.choose"
     BREAKOUT_HELP = "breakout.help"
     MEDIA_PUBLISH = "media.publish"
+    MEDIA_RECEIVE = "media.receive"
     MEDIA_MUTE_OTHERS = "media.mute_others"
     RECORDING_CONTROL = "recording.control"
 
@@ -49,6 +50,7 @@ _EVERYONE = frozenset(
         Action.BREAKOUT_CHOOSE,
         Action.BREAKOUT_HELP,
         Action.MEDIA_PUBLISH,
+        Action.MEDIA_RECEIVE,
     }
 )
 _STAFF = _EVERYONE | {

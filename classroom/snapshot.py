@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from classroom.aggregate import Classroom
+from classroom.media_wire import tracks_view
 from classroom.visibility import Viewer, audience
 from classroom.wire import Payload, chat_view, member_view
 
@@ -32,7 +33,9 @@ def snapshot(room: Classroom, viewer: Viewer, media: Payload) -> Payload:
         "questions": [],
         "breakouts": None,
         "recording": {"state": "idle"},
-        "media": media,
-        "tracks": [],
+        "media": media | {"mode": live.media},
+        "tracks": tracks_view(room.media, live, viewer.room),
+        "locks": {"publish": room.media.publish_open},
+        "speaker": room.media.speakers.get(viewer.room),
     }
     return out

@@ -53,4 +53,8 @@ def audience(ev: e.Event) -> Audience:
             return room_of(ev.room)
         case e.ParticipantJoined() | e.ParticipantLeft() | e.RoleChanged() | e.ClassEnded():
             return EVERYONE
+        case e.TrackPublished() | e.TrackUnpublished() | e.MediaMuted() | e.SpeakerChanged():
+            return room_of(ev.room)
+        case e.PublishLockSet():
+            return EVERYONE
     return NOBODY

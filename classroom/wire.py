@@ -10,6 +10,7 @@ from typing import Any
 
 from classroom import events as e
 from classroom.live import Member
+from classroom.media_wire import MEDIA_EVENTS, media_wire
 
 Payload = dict[str, Any]
 
@@ -57,4 +58,6 @@ def to_wire(ev: e.Event) -> tuple[str, Payload] | None:
             return "reaction", head | {"user_id": ev.user_id, "emoji": ev.emoji}
         case e.ClassEnded():
             return "class:ended", head
+        case _ if isinstance(ev, MEDIA_EVENTS):
+            return media_wire(ev)
     return None

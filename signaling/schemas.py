@@ -31,6 +31,9 @@ INBOUND: dict[str, Inbound] = {
     "reaction:send": Inbound(c.ReactionSend, "reaction"),
     "class:end": Inbound(c.ClassEnd, "control"),
     "participant:set_role": Inbound(c.RoleSet, "control"),
+    "rtc:mute": Inbound(c.MediaMute, "rtc"),
+    "rtc:mute_user": Inbound(c.MediaMuteUser, "rtc"),
+    "class:lock": Inbound(c.ClassLock, "control"),
 }
 
 _TOO_LONG = re.compile(r"length <= \d+")

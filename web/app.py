@@ -10,6 +10,8 @@ import socketio
 from aiohttp import web
 
 from classroom.config import Settings
+from media import routes as media_routes
+from media.node import MediaNode
 from classroom.events import Event
 from recorder.journal import open_journal
 from signaling import polls_routes
@@ -19,7 +21,7 @@ from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
 from web import api, pages, polls_api
-from web.keys import GATEWAY, METRICS, REGISTRY, SETTINGS
+from web.keys import GATEWAY, MEDIA, METRICS, REGISTRY, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,10 @@ def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIter
         app[REGISTRY] = registry
         app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS])
         polls_routes.add_routes(app[GATEWAY])
+        app[MEDIA] = MediaNode.from_settings(settings)
+        media_routes.register(app[GATEWAY], app[MEDIA])
         yield
+        await app[MEDIA].close()
         await registry.close()
         await registry.ownership.close()
         await journal.close()

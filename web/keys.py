@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from classroom.config import Settings
+from media.node import MediaNode
 from signaling.gateway import Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
@@ -13,3 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 REGISTRY = web.AppKey("registry", Registry)
 GATEWAY = web.AppKey("gateway", Gateway)
+MEDIA = web.AppKey("media", MediaNode)

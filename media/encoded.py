@@ -1,0 +1,157 @@
+"""The one module that reaches below the public APIs of aiortc and aioice.
+
+Built on aiortc 1.16.0 and aioice 0.13 (pinned in pyproject.toml; the
+`tests/test_media_encoded.py` tests fail loudly if a new version moves these
+internals). Everything else in `media/` uses public API only.
+
+- `tap`: an `RTCRtpReceiver` reassembles each encoded frame in its jitter
+  buffer and puts `(codec, frame)` on a queue read by its decoder thread. We
+  swap that queue, before `receive()` starts the thread, for one that hands the
+  frame to the SFU and never wakes the thread: no decoder is ever created.
+- `request_keyframe`: send an RTCP PLI to the publisher of a receiver.
+- `keyframe_wanted`: a subscriber's PLI/FIR sets a flag on our `RTCRtpSender`
+  that only its encoder reads; a sender fed with packets has no encoder, so we
+  read and clear the flag ourselves and ask the publisher instead.
+- `gather_on`: aioice offers no option to choose the addresses it gathers host
+  candidates on (and it skips 127.0.0.1); we replace its address lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aioice.ice
+from aiortc import RTCRtpReceiver, RTCRtpSender
+
+log = logging.getLogger(__name__)
+
+_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+_DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
+_FORCE_KEYFRAME = "_RTCRtpSender__force_keyframe"
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedFrame:
+    """One encoded frame as the publisher sent it (bytes are never re-encoded)."""
+
+    data: bytes
+    timestamp: int
+    """RTP clock units from the receiver's first frame."""
+    clock_rate: int
+    mime: str
+    keyframe: bool
+
+
+FrameSink = Callable[[EncodedFrame], None]
+LevelSink = Callable[[int], None]
+"""Audio level of one packet in -dBov: 0 is loudest, 127 is silence (RFC 6464)."""
+
+
+class Unsupported(RuntimeError):
+    """The installed aiortc does not have the internals this module was written for."""
+
+
+def is_keyframe(mime: str, data: bytes) -> bool:
+    """Whether a decoder can start at this frame."""
+    kind, _, name = mime.lower().partition("/")
+    if kind == "audio":
+        return True
+    if name == "vp8":
+        # RFC 6386 section 9.1: bit 0 of the frame tag is 0 for key frames.
+        return bool(data) and data[0] & 0x01 == 0
+    if name == "h264":
+        return _has_idr(data)
+    return False
+
+
+def _has_idr(data: bytes) -> bool:
+    """Annex B stream (as aiortc depayloads it) holding an IDR slice or a sequence header."""
+    pos = data.find(b"\x00\x00\x01")
+    while pos != -1 and pos + 3 < len(data):
+        if data[pos + 3] & 0x1F in (5, 7):
+            return True
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    return False
+
+
+class _Diverter(queue.Queue[Any]):
+    """Stands in for the receiver's decoder queue: frames go to the SFU, not the decoder."""
+
+    def __init__(self, sink: FrameSink) -> None:
+        super().__init__()
+        self._sink = sink
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:  # the receiver stopping: let its idle thread exit
+            super().put(None, block, timeout)
+            return
+        codec, frame = item
+        mime = str(codec.mimeType)
+        data = bytes(frame.data)
+        try:
+            self._sink(
+                EncodedFrame(data, frame.timestamp, codec.clockRate, mime, is_keyframe(mime, data))
+            )
+        except Exception:
+            log.exception("forwarding an encoded %s frame failed", mime)
+
+
+def tap(receiver: RTCRtpReceiver, on_frame: FrameSink, on_level: LevelSink | None = None) -> None:
+    """Take the encoded frames of a receiver that has not started yet, bypassing its decoder."""
+    if not hasattr(receiver, _DECODER_QUEUE) or not hasattr(receiver, _DECODER_THREAD):
+        raise Unsupported("RTCRtpReceiver has no decoder queue to tap")
+    if getattr(receiver, _DECODER_THREAD) is not None:
+        raise Unsupported("the receiver has already started its decoder")
+    setattr(receiver, _DECODER_QUEUE, _Diverter(on_frame))
+    if on_level is not None:
+        _observe_levels(receiver, on_level)
+
+
+def _observe_levels(receiver: RTCRtpReceiver, on_level: LevelSink) -> None:
+    handle: Callable[[Any, int], Awaitable[None]] = receiver._handle_rtp_packet
+
+    async def observed(packet: Any, arrival_time_ms: int) -> None:
+        level = packet.extensions.audio_level
+        if level is not None:
+            on_level(int(level[1]))
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = observed  # type: ignore[method-assign]
+
+
+def is_tapped(receiver: RTCRtpReceiver) -> bool:
+    return isinstance(getattr(receiver, _DECODER_QUEUE, None), _Diverter)
+
+
+async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
+    """Send a PLI for the stream this receiver gets; False if it has seen no stream yet."""
+    sources = receiver.getSynchronizationSources()
+    if not sources:
+        return False
+    newest = max(sources, key=lambda s: s.timestamp)
+    await receiver._send_rtcp_pli(newest.source)
+    return True
+
+
+def keyframe_wanted(sender: RTCRtpSender) -> bool:
+    """Whether the subscriber asked this sender for a keyframe since the last call."""
+    wanted = bool(getattr(sender, _FORCE_KEYFRAME, False))
+    if wanted:
+        setattr(sender, _FORCE_KEYFRAME, False)
+    return wanted
+
+
+def gather_on(addresses: Sequence[str]) -> None:
+    """Gather ICE host candidates on exactly these local addresses (process-wide)."""
+    pinned = list(addresses)
+
+    def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return [a for a in pinned if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+
+    if not callable(getattr(aioice.ice, "get_host_addresses", None)):
+        raise Unsupported("aioice has no host address lookup to replace")
+    aioice.ice.get_host_addresses = host_addresses

@@ -1,0 +1,46 @@
+"""ICE configuration: where the SFU gathers and what it announces, what clients are told.
+
+The SFU gathers host candidates only (it is meant to be reachable; it asks no
+STUN server), on `media_host` addresses when set: tests and single-host
+deployments pin 127.0.0.1 or one interface. Behind a 1:1 NAT, `media_announce`
+is put in its candidates instead of the local address. The STUN/TURN servers
+in `ice_servers` are for clients and reach them in the snapshot.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCConfiguration
+
+from classroom.config import Settings
+from media.encoded import gather_on
+
+
+@dataclass(frozen=True)
+class IceConfig:
+    hosts: tuple[str, ...] = ()
+    announce: str = ""
+    client_servers: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for address in (*self.hosts, *([self.announce] if self.announce else [])):
+            ipaddress.ip_address(address)  # ValueError on anything but an IP address
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IceConfig:
+        return cls(settings.media_host, settings.media_announce, list(settings.ice_servers))
+
+    def install(self) -> None:
+        """Make aiortc gather on the configured addresses (process-wide, like a socket bind)."""
+        if self.hosts:
+            gather_on(self.hosts)
+
+    def configuration(self) -> RTCConfiguration:
+        """For the SFU's own peer connections: no STUN/TURN, host candidates only."""
+        return RTCConfiguration(iceServers=[])
+
+    def client_view(self) -> list[dict[str, Any]]:
+        return [dict(server) for server in self.client_servers]

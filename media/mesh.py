@@ -1,0 +1,49 @@
+"""Mesh mode: for small groups, clients connect to each other and the server only relays.
+
+`rtc:signal {to, data}` reaches `to` as `rtc:signal {from, data}`, unchanged,
+when both are in the same room of a class created with `media: "mesh"`.
+The server reads nothing in `data` but its size.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from classroom.commands import Command, UserId
+from classroom.errors import DomainError
+from classroom.roles import Action, require
+from signaling.runtime import ClassRuntime, Session
+from signaling.transport import user_room
+
+MAX_SIGNAL = 32 * 1024
+
+
+class RtcSignal(Command):
+    action = Action.MEDIA_PUBLISH
+    to: UserId
+    data: Annotated[dict[str, Any], msgspec.Meta(max_length=32)]
+
+
+async def relay(session: Session, runtime: ClassRuntime, cmd: Command) -> dict[str, Any]:
+    assert isinstance(cmd, RtcSignal)
+    live = runtime.room.live
+    if runtime.room.ended:
+        raise DomainError("conflict", "the class has ended")
+    me = live.members.get(session.user_id)
+    if me is None or not me.present:
+        raise DomainError("forbidden", "join the class first")
+    require(me.role, cmd.action)
+    if live.media != "mesh":
+        raise DomainError("conflict", "this class uses the SFU: publish with rtc:publish")
+    if cmd.to == me.user_id:
+        raise DomainError("bad_request", "signal someone else")
+    peer = live.member(cmd.to)
+    if peer.room != me.room:
+        raise DomainError("conflict", f"{cmd.to} is in another room")
+    if len(msgspec.json.encode(cmd.data)) > MAX_SIGNAL:
+        raise DomainError("too_large", f"signals are at most {MAX_SIGNAL // 1024} KiB")
+    payload = {"from": me.user_id, "data": cmd.data}
+    await runtime.transport.emit("rtc:signal", payload, to=user_room(runtime.class_id, cmd.to))
+    return {"ok": True}

@@ -1,0 +1,60 @@
+"""The media side of one server process: an SFU per class it hosts, created on first use."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from classroom.config import Settings
+from media.ice import IceConfig
+from media.sfu import Sfu
+from signaling.runtime import ClassRuntime
+
+
+class MediaNode:
+    def __init__(self, ice: IceConfig) -> None:
+        self.ice = ice
+        ice.install()
+        self.sfus: dict[str, Sfu] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MediaNode:
+        return cls(IceConfig.from_settings(settings))
+
+    def config(self) -> dict[str, Any]:
+        """The snapshot's `media` (its `mode` is the class's own)."""
+        return {"mode": "sfu", "ice_servers": self.ice.client_view()}
+
+    def sfu(self, runtime: ClassRuntime) -> Sfu:
+        """The SFU of a class, following the class if its runtime was reloaded."""
+        current = self.sfus.get(runtime.class_id)
+        if current is not None and current.runtime is runtime and not current.closed:
+            return current
+        if current is not None:
+            self._close_later(current)
+        sfu = self.sfus[runtime.class_id] = Sfu(runtime, self.ice)
+        runtime.closers.append(lambda: self._close_later(sfu))
+        return sfu
+
+    def _close_later(self, sfu: Sfu) -> None:
+        if self.sfus.get(sfu.runtime.class_id) is sfu:
+            del self.sfus[sfu.runtime.class_id]
+        task = asyncio.ensure_future(sfu.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def peer_connections(self) -> int:
+        return sum(sfu.peer_connections() for sfu in self.sfus.values())
+
+    async def settle(self) -> None:
+        """Wait for pending closes and journal writes of every SFU (tests, shutdown)."""
+        for sfu in list(self.sfus.values()):
+            await sfu.settle()
+        while self._closing:
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
+
+    async def close(self) -> None:
+        for sfu in list(self.sfus.values()):
+            self._close_later(sfu)
+        await self.settle()

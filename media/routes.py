@@ -1,0 +1,127 @@
+"""The `rtc:*` Socket.IO events served by the SFU (and the mesh relay).
+
+`rtc:mute`, `rtc:mute_user` and `class:lock` are plain domain commands (see
+signaling/schemas.py); the events here need the node's peer connections.
+Each has a schema with size limits, the "rtc" rate family and a role check.
+
+`rtc:publish` may name the source of each sent m-line: `sources: {mid:
+"camera"|"mic"|"screen"}`. Unnamed audio is the mic; unnamed video is the
+camera, or the screen when the camera is already published.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from classroom.commands import Command, Source
+from classroom.errors import DomainError
+from classroom.roles import Action, require
+from media import sdp
+from media.mesh import RtcSignal, relay
+from media.node import MediaNode
+from media.sfu import Sfu
+from signaling.gateway import Gateway, Service
+from signaling.runtime import ClassRuntime, Session
+
+Reply = dict[str, Any]
+SdpText = Annotated[str, msgspec.Meta(max_length=64 * 1024)]
+"""Bounded by the Socket.IO frame; sdp.parse refuses more than 32 KiB as bad_request."""
+Mid = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+TrackId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class RtcPublish(Command):
+    action = Action.MEDIA_PUBLISH
+    sdp: SdpText
+    type: Literal["offer"]
+    sources: Annotated[dict[Mid, Source], msgspec.Meta(max_length=8)] | None = None
+
+
+class RtcAnswer(Command):
+    action = Action.MEDIA_RECEIVE
+    sdp: SdpText
+    type: Literal["answer"]
+
+
+class IceCandidate(msgspec.Struct, forbid_unknown_fields=True):
+    """A browser's `RTCIceCandidate.toJSON()`; an empty `candidate` ends the candidates."""
+
+    candidate: Annotated[str, msgspec.Meta(max_length=1024)]
+    sdpMid: Mid | None = None
+    sdpMLineIndex: Annotated[int, msgspec.Meta(ge=0, le=63)] | None = None
+    usernameFragment: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+
+
+class RtcCandidate(Command):
+    action = Action.MEDIA_RECEIVE
+    pc: Literal["pub", "sub"]
+    candidate: IceCandidate | None = None
+
+
+class RtcSubscribe(Command):
+    action = Action.MEDIA_RECEIVE
+    track_ids: Annotated[list[TrackId], msgspec.Meta(max_length=64)]
+
+
+class RtcUnsubscribe(RtcSubscribe):
+    pass
+
+
+def register(gateway: Gateway, node: MediaNode) -> None:
+    for event, schema, handler in (
+        ("rtc:publish", RtcPublish, _publish),
+        ("rtc:answer", RtcAnswer, _answer),
+        ("rtc:candidate", RtcCandidate, _candidate),
+        ("rtc:subscribe", RtcSubscribe, _subscribe),
+        ("rtc:unsubscribe", RtcUnsubscribe, _subscribe),
+    ):
+        gateway.route(event, schema, "rtc", _serve(node, handler))
+    gateway.route("rtc:signal", RtcSignal, "rtc", relay)
+
+
+Handler = Any
+
+
+def _serve(node: MediaNode, handler: Handler) -> Service:
+    async def serve(session: Session, runtime: ClassRuntime, cmd: Command) -> Reply:
+        if runtime.room.ended:
+            raise DomainError("conflict", "the class has ended")
+        member = runtime.room.live.members.get(session.user_id)
+        if member is None or not member.present:
+            raise DomainError("forbidden", "join the class first")
+        require(member.role, cmd.action)
+        if runtime.room.live.media != "sfu":
+            raise DomainError(
+                "conflict", "this class uses mesh media: signal peers with rtc:signal"
+            )
+        reply: Reply = await handler(node.sfu(runtime), session, cmd)
+        return reply
+
+    return serve
+
+
+async def _publish(sfu: Sfu, session: Session, cmd: RtcPublish) -> Reply:
+    offer = sdp.parse(cmd.sdp, "offer")
+    answer = await sfu.publish(session.user_id, session.sid, offer, dict(cmd.sources or {}))
+    return {"ok": True, "sdp": answer, "type": "answer"}
+
+
+async def _answer(sfu: Sfu, session: Session, cmd: RtcAnswer) -> Reply:
+    await sfu.answer(session.user_id, session.sid, sdp.parse(cmd.sdp, "answer"))
+    return {"ok": True}
+
+
+async def _candidate(sfu: Sfu, session: Session, cmd: RtcCandidate) -> Reply:
+    c = cmd.candidate
+    line = c.candidate if c is not None else None
+    mid, index = (c.sdpMid, c.sdpMLineIndex) if c is not None else (None, None)
+    await sfu.candidate(session.user_id, session.sid, cmd.pc, line, mid, index)
+    return {"ok": True}
+
+
+async def _subscribe(sfu: Sfu, session: Session, cmd: RtcSubscribe) -> Reply:
+    on = not isinstance(cmd, RtcUnsubscribe)
+    sfu.subscribe(session.user_id, session.sid, list(cmd.track_ids), on)
+    return {"ok": True}

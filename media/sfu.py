@@ -1,0 +1,447 @@
+"""The selective forwarding unit of one class: who sends what, who receives what.
+
+The class's events drive it (it is one of the runtime's listeners): a track
+published or unpublished, a source muted, someone moving room or leaving.
+After each, every participant's set of tracks to receive is recomputed — the
+tracks of the room they are in now, minus their own, minus what they
+unsubscribed from — and a participant whose set changed gets a new offer on
+their `sub` connection. Room moves are noticed by comparing each participant's
+known room with the class state after every event, whatever event moved them.
+
+The SFU never commits from inside a listener call (the runtime is flushing):
+journal writes it causes (a publisher's connection failing, a new active
+speaker) run as tasks of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiortc import RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+from classroom import events as e
+from classroom.errors import DomainError
+from classroom.live import Member
+from classroom.media_state import NewTrack
+from classroom.media_wire import tracks_message
+from media import sdp
+from media.ice import IceConfig
+from media.participant import Participant
+from media.speakers import Change, Speakers
+from media.tracks import Feed
+from signaling.runtime import ClassRuntime
+from signaling.transport import area_room, user_room
+
+log = logging.getLogger(__name__)
+
+
+class Sfu:
+    def __init__(
+        self, runtime: ClassRuntime, ice: IceConfig, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.runtime = runtime
+        self.ice = ice
+        self.people: dict[str, Participant] = {}
+        self.feeds: dict[str, Feed] = {}
+        """Published track id -> its feed."""
+        self.speakers = Speakers()
+        self.closed = False
+        self._clock = clock
+        self._tasks: set[asyncio.Task[Any]] = set()
+        runtime.listeners.append(self.on_event)
+
+    # -- participants -----------------------------------------------------------
+
+    def member(self, user_id: str) -> Member:
+        if self.closed or self.runtime.room.ended:
+            raise DomainError("conflict", "the class has ended")
+        member = self.runtime.room.live.members.get(user_id)
+        if member is None or not member.present:
+            raise DomainError("forbidden", "join the class first")
+        return member
+
+    def participant(self, user_id: str, sid: str | None = None) -> Participant:
+        """The user's media state, started afresh when a newer socket of theirs appears."""
+        member = self.member(user_id)
+        session = self.runtime.sessions.get(user_id)
+        sid = sid or (session.sid if session is not None else "")
+        known = self.people.get(user_id)
+        if known is not None and (known.sid == sid or not sid or not known.sid):
+            known.sid = known.sid or sid
+            return known
+        if known is not None:
+            self._retire(known, "replaced")
+        fresh = Participant(user_id, member.room, sid, self.ice.configuration())
+        self.people[user_id] = fresh
+        return fresh
+
+    def _retire(self, p: Participant, reason: str) -> None:
+        """Forget a participant now; close its connections and unpublish its tracks soon."""
+        p.closed = True
+        if self.people.get(p.user_id) is p:
+            del self.people[p.user_id]
+        gone = list(p.published.values())
+        for slot in p.bound.values():
+            slot.bind(None)
+        self._spawn(p.close())
+        if gone:
+            self._commit_later(lambda: self._unpublish(gone, reason))
+
+    # -- publishing ---------------------------------------------------------------
+
+    async def publish(
+        self, user_id: str, sid: str, offer: sdp.Description, sources: dict[str, e.TrackSource]
+    ) -> str:
+        """Answer a publish offer; the tracks it starts are published once it is answered."""
+        p = self.participant(user_id, sid)
+        async with p.pub_lock:
+            member = self.member(user_id)
+            sending = sdp.check_publishable(offer)
+            offered = self._new_tracks(p, sending, sources)
+            self.runtime.room.media.publish(member, offered, lambda: "")  # refuse early
+            stopped = [tid for mid, tid in p.published.items() if not _still_sent(offer, mid)]
+            answer = await self._negotiate_pub(p, offer)
+            negotiated = sdp.sections(answer)
+            offered = [t for t in offered if t.key in p.taps and _receiving(negotiated, t.key)]
+            member = self.member(user_id)
+            try:
+                published, ids = self.runtime.room.media.publish(member, offered, self.runtime.ids)
+            except DomainError:
+                if not p.published:
+                    await p.close_pub()
+                raise
+            for new in offered:
+                feed = p.taps[new.key]
+                feed.mime = _mime(new.kind, negotiated, new.key)
+                feed.source, feed.track_id, feed.user_id = new.source, ids[new.key], user_id
+                feed.muted = self.runtime.room.media.is_muted(user_id, new.source)
+                p.published[new.key] = ids[new.key]
+                self.feeds[ids[new.key]] = feed
+            await self.runtime.commit(self._unpublish(stopped, "stopped") + published)
+            return sdp.announce(answer, self.ice.announce)
+
+    def _new_tracks(
+        self, p: Participant, sending: list[sdp.Section], sources: dict[str, e.TrackSource]
+    ) -> list[NewTrack]:
+        taken = {(f.source, f.kind) for mid, f in p.taps.items() if mid in p.published}
+        out: list[NewTrack] = []
+        for sec in sending:
+            if sec.mid in p.published:
+                continue
+            kind: e.TrackKind = "audio" if sec.kind == "audio" else "video"
+            source = sources.get(sec.mid) or _default_source(kind, taken)
+            taken.add((source, kind))
+            out.append(NewTrack(sec.mid, kind, source))
+        return out
+
+    async def _negotiate_pub(self, p: Participant, offer: sdp.Description) -> str:
+        fresh = p.pub is None
+        pc = p.pub or p.open_pub(self._on_level)
+        if fresh:
+            self._watch_pub(p)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(offer.text, "offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            log.info("publish offer of %s refused: %s", p.user_id, exc)
+            if fresh:
+                await p.close_pub()
+            raise DomainError("bad_request", f"the offer could not be applied: {exc}") from exc
+        return str(pc.localDescription.sdp)
+
+    def _watch_pub(self, p: Participant) -> None:
+        pc = p.pub
+        assert pc is not None
+
+        def changed() -> None:
+            if pc.connectionState == "failed" and p.pub is pc and not p.closed:
+                log.info("publish connection of %s failed", p.user_id)
+                gone = list(p.published.values())
+                p.spawn(p.close_pub())
+                self._commit_later(lambda: self._unpublish(gone, "failed"))
+
+        pc.on("connectionstatechange", changed)
+
+    def _unpublish(self, track_ids: list[str], reason: str) -> list[e.Event]:
+        known = [t for t in track_ids if t in self.runtime.room.media.tracks]
+        return self.runtime.room.media.unpublish(self.runtime.room.live, known, reason)
+
+    # -- receiving ------------------------------------------------------------------
+
+    async def answer(self, user_id: str, sid: str, answer: sdp.Description) -> None:
+        p = self.participant(user_id, sid)
+        async with p.sub_lock:
+            if p.sub is None or p.sub.signalingState != "have-local-offer":
+                raise DomainError("conflict", "no offer is waiting for an answer")
+            try:
+                await p.sub.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+            except Exception as exc:
+                raise DomainError("bad_request", f"the answer could not be applied: {exc}") from exc
+        if p.dirty:
+            self._kick(p)
+
+    async def candidate(
+        self,
+        user_id: str,
+        sid: str,
+        which: str,
+        line: str | None,
+        mid: str | None,
+        index: int | None,
+    ) -> None:
+        p = self.participant(user_id, sid)
+        pc = p.pub if which == "pub" else p.sub
+        if pc is None or pc.remoteDescription is None:
+            raise DomainError("conflict", f"the {which} connection is not negotiated yet")
+        if not line:
+            await pc.addIceCandidate(None)
+            return
+        try:
+            found = candidate_from_sdp(line.removeprefix("a=").removeprefix("candidate:"))
+        except Exception as exc:
+            raise DomainError("bad_request", "malformed ICE candidate") from exc
+        if found.ip.endswith(".local"):
+            return  # mDNS names are not resolved here (that would multicast)
+        found.sdpMid, found.sdpMLineIndex = mid, index
+        if mid is None and index is None:
+            found.sdpMLineIndex = 0
+        await pc.addIceCandidate(found)
+
+    def subscribe(self, user_id: str, sid: str, track_ids: list[str], on: bool) -> None:
+        p = self.participant(user_id, sid)
+        room = {t.track_id for t in self.runtime.room.media.in_room(self.runtime.room.live, p.room)}
+        unknown = [t for t in track_ids if t not in room]
+        if unknown:
+            raise DomainError("not_found", f"no track {unknown[0]!r} in your room")
+        if on:
+            p.unsubscribed.difference_update(track_ids)
+        else:
+            p.unsubscribed.update(track_ids)
+        self._kick(p)
+
+    def wanted(self, p: Participant) -> dict[str, Feed]:
+        live, media = self.runtime.room.live, self.runtime.room.media
+        return {
+            t.track_id: self.feeds[t.track_id]
+            for t in media.in_room(live, p.room)
+            if t.user_id != p.user_id
+            and t.track_id in self.feeds
+            and t.track_id not in p.unsubscribed
+        }
+
+    def _kick(self, p: Participant) -> None:
+        """Bind what `p` should receive now; renegotiate `sub` once it is stable."""
+        if p.closed:
+            return
+        wanted = self.wanted(p)
+        for track_id, slot in list(p.bound.items()):
+            if wanted.get(track_id) is not slot.feed:
+                slot.bind(None)
+                del p.bound[track_id]
+        for track_id, feed in wanted.items():
+            if track_id not in p.bound:
+                slot = p.slot_for(feed)
+                slot.bind(feed)
+                p.bound[track_id] = slot
+        for binding in p.slots:
+            binding.transceiver.direction = "sendonly" if binding.slot.feed else "inactive"
+        p.dirty = True
+        if not p.sync_running():
+            p.start_sync(self._sync(p))
+
+    async def _sync(self, p: Participant) -> None:
+        while p.dirty and not p.closed and p.sub is not None:
+            async with p.sub_lock:
+                if p.sub is None or p.sub.signalingState != "stable":
+                    return  # the answer kicks again
+                p.dirty = False
+                layout = p.layout()
+                if layout == p.offered:
+                    continue
+                await p.sub.setLocalDescription(await p.sub.createOffer())
+                p.offered, p.offers = layout, p.offers + 1
+                offer = {
+                    "sdp": sdp.announce(p.sub.localDescription.sdp, self.ice.announce),
+                    "type": "offer",
+                    "mids": p.mids(),
+                }
+            await self.runtime.transport.emit(
+                "rtc:offer", offer, to=user_room(self.runtime.class_id, p.user_id)
+            )
+
+    # -- audio levels -------------------------------------------------------------------
+
+    def _on_level(self, feed: Feed, level: int) -> None:
+        if feed.muted or feed.source != "mic" or feed.track_id not in self.feeds:
+            return
+        owner = self.people.get(feed.user_id)
+        if owner is None:
+            return
+        change = self.speakers.observe(owner.room, owner.user_id, level, self._clock())
+        if change is not None:
+            self._announce_speakers([change])
+
+    def _announce_speakers(self, changes: list[Change]) -> None:
+        room = self.runtime.room
+        for change in changes:
+            self._commit_later(
+                lambda c=change: room.media.speaker(room.live, c.room, c.user_id)  # type: ignore[misc]
+            )
+
+    # -- the class's events ---------------------------------------------------------------
+
+    async def on_event(self, ev: e.Event) -> None:
+        if self.closed:
+            return
+        rooms: set[str] = set()
+        match ev:
+            case e.ParticipantJoined():
+                self._kick(self.participant(ev.user_id))
+                await self._send_tracks(ev.room, to_user=ev.user_id)
+            case e.ParticipantLeft():
+                known = self.people.get(ev.user_id)
+                if known is not None:
+                    self._retire(known, "left")
+                self._announce_speakers(self.speakers.forget(ev.user_id))
+            case e.TrackPublished():
+                rooms.add(ev.room)
+            case e.TrackUnpublished():
+                self._track_gone(ev)
+                rooms.add(ev.room)
+            case e.MediaMuted():
+                self._muted(ev)
+                rooms.add(ev.room)
+            case e.PublishLockSet(publish=False):
+                self._lock_out()
+            case e.ClassEnded():
+                self._spawn(self.close())
+                return
+        rooms |= self._moves()
+        if rooms:
+            for member in self.runtime.room.live.present():
+                self._kick(self.participant(member.user_id))
+            for room in rooms:
+                await self._send_tracks(room)
+
+    def _track_gone(self, ev: e.TrackUnpublished) -> None:
+        feed = self.feeds.pop(ev.track_id, None)
+        if feed is not None:
+            feed.close()
+        for p in self.people.values():
+            p.unsubscribed.discard(ev.track_id)
+            for mid, track_id in list(p.published.items()):
+                if track_id == ev.track_id:
+                    del p.published[mid]
+        if feed is not None and feed.source == "mic":
+            self._announce_speakers(self.speakers.forget(ev.user_id))
+
+    def _muted(self, ev: e.MediaMuted) -> None:
+        publisher = self.people.get(ev.user_id)
+        if publisher is None:
+            return
+        for mid in publisher.published:
+            feed = publisher.taps.get(mid)
+            if feed is not None and feed.source == ev.source:
+                feed.set_muted(ev.muted)
+        if ev.muted and ev.source == "mic":
+            self._announce_speakers(self.speakers.forget(ev.user_id))
+
+    def _lock_out(self) -> None:
+        """Publishing closed: stop receiving from those who may no longer publish."""
+        media = self.runtime.room.media
+        for p in self.people.values():
+            member = self.runtime.room.live.members.get(p.user_id)
+            if p.pub is not None and (member is None or not media.may_publish(member)):
+                p.spawn(p.close_pub())
+
+    def _moves(self) -> set[str]:
+        """Rooms whose media changed because someone is not where we last saw them."""
+        rooms: set[str] = set()
+        for p in self.people.values():
+            member = self.runtime.room.live.members.get(p.user_id)
+            if member is not None and member.present and member.room != p.room:
+                rooms |= {p.room, member.room}
+                p.room = member.room
+                self._announce_speakers(self.speakers.forget(p.user_id))
+        return rooms
+
+    async def _send_tracks(self, room: str, to_user: str | None = None) -> None:
+        state, cid = self.runtime.room, self.runtime.class_id
+        payload = tracks_message(state.media, state.live, room, state.seq)
+        to = user_room(cid, to_user) if to_user else area_room(cid, room)
+        await self.runtime.transport.emit("rtc:tracks", payload, to=to)
+
+    # -- tasks -------------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _commit_later(self, drafts: Callable[[], list[e.Event]]) -> None:
+        """Commit events built when the task runs (never while the runtime flushes)."""
+
+        async def commit() -> None:
+            try:
+                if not self.runtime.failed:
+                    await self.runtime.commit(drafts())
+            except DomainError as exc:
+                log.warning("class %s: media event not recorded: %s", self.runtime.class_id, exc)
+
+        self._spawn(commit())
+
+    async def settle(self) -> None:
+        """Wait for the SFU's own background work (closing, journaling) to finish."""
+        for _ in range(100):
+            pending = [t for t in self._tasks if not t.done()]
+            if not pending:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def peer_connections(self) -> int:
+        return sum(len(p.peer_connections()) for p in self.people.values())
+
+    async def close(self) -> None:
+        """Close every connection of the class (the class ended or this node stops hosting it)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.on_event in self.runtime.listeners:
+            self.runtime.listeners.remove(self.on_event)
+        people, self.people = list(self.people.values()), {}
+        await asyncio.gather(*(p.close() for p in people), return_exceptions=True)
+        for feed in self.feeds.values():
+            feed.close()
+        self.feeds.clear()
+        await self.settle()
+
+
+def _still_sent(offer: sdp.Description, mid: str) -> bool:
+    sec = offer.section(mid)
+    return sec is not None and sec.sends
+
+
+def _receiving(answer: list[sdp.Section], mid: str) -> bool:
+    sec = next((s for s in answer if s.mid == mid), None)
+    return (
+        sec is not None
+        and sec.port != 0
+        and sec.direction in ("recvonly", "sendrecv")
+        and bool(sec.codec)
+    )
+
+
+def _mime(kind: str, answer: list[sdp.Section], mid: str) -> str:
+    sec = next(s for s in answer if s.mid == mid)
+    return {"opus": "audio/opus", "vp8": "video/VP8", "h264": "video/H264"}[sec.codec]
+
+
+def _default_source(kind: e.TrackKind, taken: set[tuple[str, str]]) -> e.TrackSource:
+    if kind == "audio":
+        return "mic" if ("mic", "audio") not in taken else "screen"
+    return "camera" if ("camera", "video") not in taken else "screen"
