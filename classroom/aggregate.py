@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from classroom import commands as c
 from classroom import events as e
+from classroom.breakouts import Breakouts, land
 from classroom.dispatch import HANDLERS, handles
 from classroom.errors import DomainError
 from classroom.live import Context, Live, Member
@@ -22,6 +23,7 @@ class Classroom:
     def __init__(self) -> None:
         self.seq = 0
         self.live = Live()
+        self.breakouts = Breakouts()
         self.media = MediaState()
 
     @classmethod
@@ -46,7 +48,7 @@ class Classroom:
 
     def join(self, user_id: str, name: str, role: Role) -> list[e.Event]:
         self._refuse_if_ended()
-        return self.live.join(user_id, name, role)
+        return land(self.breakouts, self.live, self.live.join(user_id, name, role))
 
     def leave(self, user_id: str, reason: str) -> list[e.Event]:
         left = self.live.leave(user_id, reason)
@@ -71,6 +73,7 @@ class Classroom:
             raise ValueError(f"event seq {ev.seq} does not follow {self.seq}")
         self.seq = ev.seq
         self.live.apply(ev)
+        self.breakouts.apply(ev, self.live)
         self.media.apply(ev)
 
     def _refuse_if_ended(self) -> None:

@@ -72,6 +72,85 @@ class ReactionSent(Event, tag="reaction.sent"):
     room: str
 
 
+# -- breakout rooms -------------------------------------------------------
+
+BreakoutAssignment = Literal["manual", "random", "self"]
+
+
+class ParticipantMoved(Event, tag="participant.moved"):
+    """A user's current room changes (breakout assignment, choice, visit, close)."""
+
+    user_id: str
+    room: str
+    from_room: str
+
+
+class BreakoutRoom(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+
+
+class BreakoutPlanned(Event, tag="breakout.planned"):
+    """The host's draft for the next breakout rooms, replaced whole on every edit."""
+
+    rooms: list[BreakoutRoom]
+    assignment: BreakoutAssignment
+    assignments: dict[str, str] = {}
+    """user id -> room id (manual plans)."""
+    duration_s: int | None = None
+    grace_s: int = 0
+    cap: int | None = None
+
+
+class BreakoutPlanDiscarded(Event, tag="breakout.plan_discarded"):
+    pass
+
+
+class BreakoutOpened(Event, tag="breakout.opened"):
+    rooms: list[BreakoutRoom]
+    assignment: BreakoutAssignment
+    ends_at: int | None = None
+    grace_s: int = 0
+    cap: int | None = None
+
+
+class BreakoutAssigned(Event, tag="breakout.assigned"):
+    """Where a user belongs while the rooms are open; `main` takes the assignment back."""
+
+    user_id: str
+    room_id: str
+
+
+class BreakoutMessage(Event, tag="breakout.message"):
+    user_id: str
+    name: str
+    text: str
+
+
+class BreakoutHelpRequested(Event, tag="breakout.help_requested"):
+    user_id: str
+    name: str
+    room_id: str
+
+
+class BreakoutExtended(Event, tag="breakout.extended"):
+    ends_at: int
+
+
+class BreakoutWarning(Event, tag="breakout.warning"):
+    ends_at: int
+    in_s: int
+
+
+class BreakoutClosing(Event, tag="breakout.closing"):
+    in_s: int
+    closes_at: int
+
+
+class BreakoutClosed(Event, tag="breakout.closed"):
+    pass
+
+
 # -- media ------------------------------------------------------------------
 
 TrackKind = Literal["audio", "video"]
@@ -127,6 +206,17 @@ AnyEvent = (
     | ChatSent
     | HandChanged
     | ReactionSent
+    | ParticipantMoved
+    | BreakoutPlanned
+    | BreakoutPlanDiscarded
+    | BreakoutOpened
+    | BreakoutAssigned
+    | BreakoutMessage
+    | BreakoutHelpRequested
+    | BreakoutExtended
+    | BreakoutWarning
+    | BreakoutClosing
+    | BreakoutClosed
     | TrackPublished
     | TrackUnpublished
     | MediaMuted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ class Context:
 
     now: int
     new_id: Callable[[], str]
+    rng: random.Random | None = None
+    """Random draws (breakout assignment); None draws from a fresh generator."""
 
 
 @dataclass

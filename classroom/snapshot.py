@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from classroom.aggregate import Classroom
+from classroom.breakouts_wire import breakouts_view
 from classroom.media_wire import tracks_view
 from classroom.visibility import Viewer, audience
 from classroom.wire import Payload, chat_view, member_view
@@ -31,7 +32,7 @@ def snapshot(room: Classroom, viewer: Viewer, media: Payload) -> Payload:
         "hands": hands,
         "polls": [],
         "questions": [],
-        "breakouts": None,
+        "breakouts": breakouts_view(room.breakouts, live, viewer),
         "recording": {"state": "idle"},
         "media": media | {"mode": live.media},
         "tracks": tracks_view(room.media, live, viewer.room),

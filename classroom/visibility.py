@@ -57,4 +57,18 @@ def audience(ev: e.Event) -> Audience:
             return room_of(ev.room)
         case e.PublishLockSet():
             return EVERYONE
+        case e.BreakoutPlanned() | e.BreakoutPlanDiscarded() | e.BreakoutHelpRequested():
+            return Audience(staff=True)
+        case e.BreakoutAssigned():
+            return Audience(users=frozenset({ev.user_id}))
+        case (
+            e.ParticipantMoved()
+            | e.BreakoutOpened()
+            | e.BreakoutMessage()
+            | e.BreakoutExtended()
+            | e.BreakoutWarning()
+            | e.BreakoutClosing()
+            | e.BreakoutClosed()
+        ):
+            return EVERYONE
     return NOBODY

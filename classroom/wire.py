@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from classroom import events as e
+from classroom.breakouts_wire import BREAKOUT_EVENTS, breakout_wire
 from classroom.live import Member
 from classroom.media_wire import MEDIA_EVENTS, media_wire
 
@@ -58,6 +59,8 @@ def to_wire(ev: e.Event) -> tuple[str, Payload] | None:
             return "reaction", head | {"user_id": ev.user_id, "emoji": ev.emoji}
         case e.ClassEnded():
             return "class:ended", head
+        case _ if isinstance(ev, BREAKOUT_EVENTS):
+            return breakout_wire(ev, head)
         case _ if isinstance(ev, MEDIA_EVENTS):
             return media_wire(ev)
     return None

@@ -11,6 +11,7 @@ import msgspec
 
 from classroom import commands as c
 from classroom import events as e
+from classroom.breakouts_wire import opened_reply, planned_reply
 from classroom.errors import DomainError, ErrorCode
 
 Reply = dict[str, Any]
@@ -31,6 +32,16 @@ INBOUND: dict[str, Inbound] = {
     "reaction:send": Inbound(c.ReactionSend, "reaction"),
     "class:end": Inbound(c.ClassEnd, "control"),
     "participant:set_role": Inbound(c.RoleSet, "control"),
+    "breakout:plan": Inbound(c.BreakoutPlan, "breakout", planned_reply),
+    "breakout:discard": Inbound(c.BreakoutDiscard, "breakout"),
+    "breakout:open": Inbound(c.BreakoutOpen, "breakout", opened_reply),
+    "breakout:assign": Inbound(c.BreakoutAssign, "breakout"),
+    "breakout:choose": Inbound(c.BreakoutChoose, "breakout"),
+    "breakout:visit": Inbound(c.BreakoutVisit, "breakout"),
+    "breakout:broadcast": Inbound(c.BreakoutBroadcast, "breakout"),
+    "breakout:help": Inbound(c.BreakoutHelp, "breakout"),
+    "breakout:extend": Inbound(c.BreakoutExtend, "breakout"),
+    "breakout:close": Inbound(c.BreakoutClose, "breakout"),
     "rtc:mute": Inbound(c.MediaMute, "rtc"),
     "rtc:mute_user": Inbound(c.MediaMuteUser, "rtc"),
     "class:lock": Inbound(c.ClassLock, "control"),

@@ -26,6 +26,16 @@ TABLE: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
     "reaction:send": ({"emoji": "🎉"}, ALL),
     "participant:set_role": ({"user_id": "target", "role": "moderator"}, HOST),
     "class:end": ({}, HOST),
+    "breakout:plan": ({"count": 2, "assignment": "random"}, STAFF),
+    "breakout:discard": ({}, STAFF),
+    "breakout:open": ({"count": 2, "assignment": "random"}, STAFF),
+    "breakout:assign": ({"user_id": "target", "room_id": "main"}, STAFF),
+    "breakout:choose": ({"room_id": "main"}, ALL),
+    "breakout:visit": ({"room_id": "main"}, STAFF),
+    "breakout:broadcast": ({"text": "hello rooms"}, STAFF),
+    "breakout:help": ({}, ALL),
+    "breakout:extend": ({"seconds": 60}, STAFF),
+    "breakout:close": ({}, STAFF),
 }
 
 

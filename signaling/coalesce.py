@@ -1,0 +1,150 @@
+"""Coalesced live tallies: however many ballots arrive, a few messages per second.
+
+Ballots (`PollVoted`) and upvotes (`QuestionVoted`) are journal events that
+nobody receives as such. This listener notes which polls and questions they
+changed and sends each one's current tally at most once per `interval`: the
+first change after a quiet spell goes out at once, the rest of a storm is
+folded into one message per interval, and the last change always goes out
+(trailing edge), so every client ends on the exact final tally. Closing,
+showing or publishing a poll sends what is pending at once.
+
+`poll:results` goes to hosts and moderators always, and to the poll's room
+once its results are shown or published; `qa:votes` goes wherever the
+question is visible. Both carry the class `seq` they reflect: they are
+state, not events, and a client keeps the latest one per poll or question.
+A user who (re)joins gets the live results of the open and closed polls
+they may see, so a client resuming with `last_seq` is not left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from classroom import events as e
+from classroom.polls import Poll
+from classroom.polls_views import live_results
+from classroom.qa import SEEN
+from classroom.qa_views import votes_view
+from signaling.poll_timers import PollTimers
+from signaling.runtime import ClassRuntime
+from signaling.transport import area_room, staff_room, user_room
+
+log = logging.getLogger(__name__)
+
+INTERVAL_S = 0.25
+"""At most four messages per second per poll or question."""
+
+Key = tuple[str, str]
+"""("poll" | "qa", id)"""
+
+_FINAL = (e.PollClosed, e.PollResultsShown, e.PollPublished)
+
+
+def attach_polls(runtime: ClassRuntime) -> None:
+    """Coalesced live tallies and poll timers for one class."""
+    Coalescer.attach(runtime)
+    PollTimers.attach(runtime)
+
+
+class Coalescer:
+    def __init__(self, runtime: ClassRuntime, interval: float = INTERVAL_S) -> None:
+        self.runtime = runtime
+        self.interval = interval
+        self.sent = 0
+        """Messages emitted (each to one or more Socket.IO rooms)."""
+        self._last: dict[Key, float] = {}
+        self._due: dict[Key, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def attach(cls, runtime: ClassRuntime, interval: float = INTERVAL_S) -> Coalescer:
+        coalescer = cls(runtime, interval)
+        runtime.listeners.append(coalescer.on_event)
+        runtime.closers.append(coalescer.cancel)
+        return coalescer
+
+    async def on_event(self, ev: e.Event) -> None:
+        match ev:
+            case e.PollVoted():
+                self._mark(("poll", ev.poll_id))
+            case e.QuestionVoted():
+                self._mark(("qa", ev.question_id))
+            case _ if isinstance(ev, _FINAL):
+                await self._flush(("poll", ev.poll_id))
+            case e.ParticipantJoined():
+                await self._greet(ev.user_id)
+
+    def cancel(self) -> None:
+        for handle in self._due.values():
+            handle.cancel()
+        self._due.clear()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _mark(self, key: Key) -> None:
+        if key in self._due:
+            return  # already due: this change rides along
+        loop = asyncio.get_running_loop()
+        at = max(loop.time(), self._last.get(key, float("-inf")) + self.interval)
+        self._due[key] = loop.call_at(at, self._fire, key)
+
+    def _fire(self, key: Key) -> None:
+        self._due.pop(key, None)
+        task = asyncio.create_task(self._send(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, key: Key) -> None:
+        handle = self._due.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+            await self._send(key)
+
+    async def _send(self, key: Key) -> None:
+        self._last[key] = asyncio.get_running_loop().time()
+        runtime = self.runtime
+        if runtime.failed:
+            return
+        kind, ident = key
+        try:
+            if kind == "poll":
+                poll = runtime.room.polls.polls[ident]
+                await self._emit("poll:results", self._results(poll), self._poll_rooms(poll))
+            else:
+                await self._emit("qa:votes", *self._votes(ident))
+        except Exception:
+            log.exception("class %s: live tally of %s not sent", runtime.class_id, key)
+
+    def _results(self, poll: Poll) -> dict[str, object]:
+        return live_results(poll, self.runtime.room.seq, self.runtime.clock())
+
+    def _poll_rooms(self, poll: Poll) -> list[str]:
+        cid = self.runtime.class_id
+        rooms = [staff_room(cid)]
+        if poll.results_visible_to("participant"):
+            rooms.append(area_room(cid, poll.room))
+        return rooms
+
+    def _votes(self, question_id: str) -> tuple[dict[str, object], list[str]]:
+        room, cid = self.runtime.room, self.runtime.class_id
+        question = room.qa.questions[question_id]
+        rooms = [staff_room(cid)]
+        if question.status in SEEN:
+            rooms.append(area_room(cid, question.room))
+        return votes_view(room.qa, question_id, room.seq, self.runtime.clock()), rooms
+
+    async def _emit(self, event: str, payload: dict[str, object], rooms: list[str]) -> None:
+        await self.runtime.transport.emit(event, payload, to=rooms)
+        self.sent += 1
+
+    async def _greet(self, user_id: str) -> None:
+        """The live tallies a (re)joining user may see, to that user's sockets."""
+        member = self.runtime.room.live.members.get(user_id)
+        if member is None:
+            return
+        to = [user_room(self.runtime.class_id, user_id)]
+        for poll in self.runtime.room.polls.visible(member.role, member.room):
+            live = poll.status in ("open", "closed") and bool(poll.ballots)
+            if live and poll.results_visible_to(member.role):
+                await self._emit("poll:results", self._results(poll), to)
