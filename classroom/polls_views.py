@@ -36,9 +36,13 @@ def results_view(results: e.PollResults) -> Payload:
     return out
 
 
-def live_results(poll: Poll, seq: int, ts: int) -> Payload:
-    """A `poll:results` message: the tallies as of class seq `seq`."""
-    return {"poll_id": poll.id, "seq": seq, "ts": ts, **results_view(poll.results())}
+def live_results(poll: Poll, as_of: int, ts: int) -> Payload:
+    """A `poll:results` message: the tallies as of class seq `as_of`.
+
+    Not named `seq`: it is state, not a journal event, and clients drop
+    journal events whose `seq` they already hold.
+    """
+    return {"poll_id": poll.id, "as_of": as_of, "ts": ts, **results_view(poll.results())}
 
 
 def definition(ev: e.PollCreated | e.PollOpened, status: str) -> Payload:

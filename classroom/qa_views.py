@@ -52,10 +52,10 @@ def questions_view(qa: QA, viewer: Viewer) -> list[Payload]:
     ]
 
 
-def votes_view(qa: QA, question_id: str, seq: int, ts: int) -> Payload:
-    """A `qa:votes` message: the question's count as of class seq `seq`."""
+def votes_view(qa: QA, question_id: str, as_of: int, ts: int) -> Payload:
+    """A `qa:votes` message: the question's count as of class seq `as_of` (state, not an event)."""
     votes = len(qa.questions[question_id].voters)
-    return {"question_id": question_id, "votes": votes, "seq": seq, "ts": ts}
+    return {"question_id": question_id, "votes": votes, "as_of": as_of, "ts": ts}
 
 
 def qa_wire(ev: e.Event, head: Payload) -> tuple[str, Payload] | None:

@@ -10,8 +10,9 @@ showing or publishing a poll sends what is pending at once.
 
 `poll:results` goes to hosts and moderators always, and to the poll's room
 once its results are shown or published; `qa:votes` goes wherever the
-question is visible. Both carry the class `seq` they reflect: they are
-state, not events, and a client keeps the latest one per poll or question.
+question is visible. Both carry `as_of`, the class seq they reflect (not
+`seq`: they are state, not journal events), and a client keeps the latest
+one per poll or question.
 A user who (re)joins gets the live results of the open and closed polls
 they may see, so a client resuming with `last_seq` is not left behind.
 """

@@ -125,4 +125,5 @@ async def test_an_upvote_storm_is_coalesced(msgpack_server: Server) -> None:
     bound = (time.monotonic() - started) / INTERVAL_S + 2
     for peer in [host, *crowd]:
         assert len(votes(peer, question)) <= bound
+        assert all("seq" not in d and d["as_of"] > 0 for d in peer.received("qa:votes"))
     await asyncio.gather(*(p.close() for p in crowd))
