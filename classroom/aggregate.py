@@ -16,6 +16,8 @@ from classroom.dispatch import HANDLERS, handles
 from classroom.errors import DomainError
 from classroom.live import Context, Live, Member
 from classroom.media_state import MediaState
+from classroom.polls import Polls
+from classroom.qa import QA
 from classroom.roles import Role, require
 
 
@@ -24,6 +26,8 @@ class Classroom:
         self.seq = 0
         self.live = Live()
         self.breakouts = Breakouts()
+        self.polls = Polls()
+        self.qa = QA()
         self.media = MediaState()
 
     @classmethod
@@ -74,6 +78,8 @@ class Classroom:
         self.seq = ev.seq
         self.live.apply(ev)
         self.breakouts.apply(ev, self.live)
+        self.polls.apply(ev)
+        self.qa.apply(ev)
         self.media.apply(ev)
 
     def _refuse_if_ended(self) -> None:

@@ -85,6 +85,143 @@ class ClassLock(Command):
     publish: bool
 
 
+# -- polls ------------------------------------------------------------------
+
+POLL_QUESTION_MAX = 500
+POLL_OPTION_MAX = 200
+POLL_OPTIONS_MAX = 20
+POLL_TEXT_ANSWER_MAX = 300
+RATING_BOUND = 100
+"""Rating scales lie within -100..100 (and span at most 100 steps, checked by the domain)."""
+POLL_DURATION_MAX_S = 3600
+
+EntityId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+"""A poll or question id, as the server issued it."""
+PollQuestion = Annotated[str, msgspec.Meta(min_length=1, max_length=POLL_QUESTION_MAX)]
+PollOption = Annotated[str, msgspec.Meta(min_length=1, max_length=POLL_OPTION_MAX)]
+OptionIndex = Annotated[int, msgspec.Meta(ge=0, lt=POLL_OPTIONS_MAX)]
+RatingValue = Annotated[int, msgspec.Meta(ge=-RATING_BOUND, le=RATING_BOUND)]
+TextAnswer = Annotated[str, msgspec.Meta(min_length=1, max_length=POLL_TEXT_ANSWER_MAX)]
+
+
+class PollCreate(Command):
+    """`poll:create`: a draft; `correct` turns a choice poll into a quiz question."""
+
+    action = Action.POLL_MANAGE
+    question: PollQuestion
+    kind: Literal["single", "multiple", "truefalse", "rating", "text"]
+    options: Annotated[list[PollOption], msgspec.Meta(max_length=POLL_OPTIONS_MAX)] | None = None
+    anonymous: bool = False
+    correct: (
+        Annotated[list[OptionIndex], msgspec.Meta(min_length=1, max_length=POLL_OPTIONS_MAX)] | None
+    ) = None
+    min: RatingValue | None = None
+    max: RatingValue | None = None
+    duration_s: Annotated[int, msgspec.Meta(ge=1, le=POLL_DURATION_MAX_S)] | None = None
+
+
+class PollOpen(Command):
+    action = Action.POLL_MANAGE
+    poll_id: EntityId
+
+
+class PollVote(Command):
+    action = Action.POLL_VOTE
+    poll_id: EntityId
+    answer: (
+        Annotated[list[OptionIndex], msgspec.Meta(max_length=POLL_OPTIONS_MAX)]
+        | RatingValue
+        | TextAnswer
+    )
+
+
+class PollClose(Command):
+    action = Action.POLL_MANAGE
+    poll_id: EntityId
+
+
+class PollShowResults(Command):
+    """`poll:show_results`: let participants see the live results (or hide them again)."""
+
+    action = Action.POLL_MANAGE
+    poll_id: EntityId
+    show: bool = True
+
+
+class PollPublish(Command):
+    action = Action.POLL_MANAGE
+    poll_id: EntityId
+
+
+class PollExport(Command):
+    """`poll:export`: the poll's ballots as CSV, in the ack."""
+
+    action = Action.POLL_MANAGE
+    poll_id: EntityId
+
+
+class PollLeaderboard(Command):
+    """`poll:leaderboard`: quiz scores across the class, in the ack."""
+
+    action = Action.POLL_MANAGE
+
+
+# -- questions and answers --------------------------------------------------
+
+QUESTION_MAX = 500
+QA_ANSWER_MAX = 1000
+
+QuestionText = Annotated[str, msgspec.Meta(min_length=1, max_length=QUESTION_MAX)]
+AnswerText = Annotated[str, msgspec.Meta(min_length=1, max_length=QA_ANSWER_MAX)]
+
+
+class QaAsk(Command):
+    action = Action.QA_ASK
+    text: QuestionText
+    anonymous: bool = False
+
+
+class QaUpvote(Command):
+    action = Action.QA_VOTE
+    question_id: EntityId
+
+
+class QaUnvote(Command):
+    action = Action.QA_VOTE
+    question_id: EntityId
+
+
+class QaApprove(Command):
+    action = Action.QA_MODERATE
+    question_id: EntityId
+
+
+class QaDismiss(Command):
+    action = Action.QA_MODERATE
+    question_id: EntityId
+
+
+class QaPin(Command):
+    """`qa:pin`: the question being answered now (one per room); `pinned: false` unpins."""
+
+    action = Action.QA_MODERATE
+    question_id: EntityId
+    pinned: bool = True
+
+
+class QaAnswer(Command):
+    action = Action.QA_MODERATE
+    question_id: EntityId
+    text: AnswerText | None = None
+
+
+class QaModeration(Command):
+    """`qa:moderation`: with it on, participants' questions wait for approval."""
+
+    action = Action.QA_MODERATE
+    on: bool
+
+
 # -- breakout rooms -------------------------------------------------------
 
 MAX_ROOMS = 50

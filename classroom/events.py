@@ -197,6 +197,162 @@ class SpeakerChanged(Event, tag="media.speaker"):
     user_id: str | None = None
 
 
+# -- polls ----------------------------------------------------------------
+
+PollKind = Literal["single", "multiple", "truefalse", "rating", "text"]
+PollBallot = list[int] | int | str
+"""An answer: option indices (choice kinds), a value (rating) or free text (text)."""
+
+
+class PollResults(msgspec.Struct, kw_only=True):
+    """Tallies as clients see them: never who voted what."""
+
+    kind: PollKind
+    counts: list[int] = []
+    """Per option (choice kinds) or per value from the scale's min (rating)."""
+    words: list[tuple[str, int]] = []
+    """Text polls: the most frequent words and their counts, for a word cloud."""
+    total: int = 0
+    """Choices made (a multiple-choice ballot counts each option it picks)."""
+    voters: int = 0
+    mean: float | None = None
+    """Rating polls: the average value."""
+
+
+class PollEvent(Event, kw_only=True):
+    """Something that happened to one poll; `room` scopes it (a breakout or main)."""
+
+    poll_id: str
+    room: str = MAIN_ROOM
+
+
+class PollCreated(PollEvent, tag="poll.created"):
+    """A draft poll, seen by hosts and moderators only."""
+
+    question: str
+    kind: PollKind
+    options: list[str] = []
+    anonymous: bool = False
+    correct: list[int] | None = None
+    """Quiz questions: the right option indices. Never sent before publishing."""
+    min: int | None = None
+    max: int | None = None
+    duration_s: int | None = None
+
+
+class PollOpened(PollEvent, tag="poll.opened"):
+    """Carries the public definition (never `correct`) so the event stands alone."""
+
+    question: str
+    kind: PollKind
+    options: list[str] = []
+    anonymous: bool = False
+    quiz: bool = False
+    min: int | None = None
+    max: int | None = None
+    duration_s: int | None = None
+    ends_at: int | None = None
+
+
+class PollVoted(PollEvent, tag="poll.voted"):
+    """One ballot, replacing the voter's previous one.
+
+    The journal keeps the voter so that a restarted or failed-over server
+    still counts one ballot per person, anonymous polls included. The event is
+    never sent to anyone (its audience is nobody): clients see only coalesced
+    tallies, exports of anonymous polls carry no voter, and replay timelines
+    leave it out.
+    """
+
+    voter: str
+    answer: PollBallot
+
+
+class PollResultsShown(PollEvent, tag="poll.results_shown"):
+    """The host shows (or hides again) the live results to participants."""
+
+    shown: bool
+    results: PollResults | None = None
+
+
+class PollClosed(PollEvent, tag="poll.closed"):
+    reason: Literal["host", "timer"] = "host"
+    results: PollResults | None = None
+    """Present only when participants may see results; staff get `poll:results`."""
+
+
+class PollPublished(PollEvent, tag="poll.published"):
+    results: PollResults
+    correct: list[int] | None = None
+
+
+class PollGraded(PollEvent, tag="poll.graded"):
+    """A quiz voter's own feedback at publishing, sent to that voter only."""
+
+    user_id: str
+    answer: PollBallot
+    correct: bool
+
+
+# -- questions and answers ------------------------------------------------
+
+QuestionStatus = Literal["pending", "open", "answered", "dismissed"]
+
+
+class QuestionView(msgspec.Struct, kw_only=True):
+    """A question as it stands after the change its event records."""
+
+    id: str
+    text: str
+    author_id: str | None = None
+    """None for anonymous questions: the server never records who asked them."""
+    author_name: str | None = None
+    room: str = MAIN_ROOM
+    votes: int = 0
+    status: QuestionStatus = "open"
+    pinned: bool = False
+    answer: str | None = None
+    asked_at: int = 0
+
+
+class QuestionEvent(Event, kw_only=True):
+    question: QuestionView
+    public: bool = True
+    """Whether participants of the question's room may see this change."""
+
+
+class QuestionAsked(QuestionEvent, tag="qa.asked"):
+    pass
+
+
+class QuestionApproved(QuestionEvent, tag="qa.approved"):
+    pass
+
+
+class QuestionDismissed(QuestionEvent, tag="qa.dismissed"):
+    pass
+
+
+class QuestionPinned(QuestionEvent, tag="qa.pinned"):
+    """Pinned or unpinned (see `question.pinned`); pinning unpins the room's previous one."""
+
+
+class QuestionAnswered(QuestionEvent, tag="qa.answered"):
+    pass
+
+
+class QuestionVoted(Event, tag="qa.voted"):
+    """An upvote or its withdrawal; never sent as such (coalesced into `qa:votes`)."""
+
+    question_id: str
+    user_id: str
+    up: bool
+
+
+class QaModerationSet(Event, tag="qa.moderation"):
+    on: bool
+
+
 AnyEvent = (
     ClassCreated
     | ClassEnded
@@ -222,6 +378,20 @@ AnyEvent = (
     | MediaMuted
     | PublishLockSet
     | SpeakerChanged
+    | PollCreated
+    | PollOpened
+    | PollVoted
+    | PollResultsShown
+    | PollClosed
+    | PollPublished
+    | PollGraded
+    | QuestionAsked
+    | QuestionApproved
+    | QuestionDismissed
+    | QuestionPinned
+    | QuestionAnswered
+    | QuestionVoted
+    | QaModerationSet
 )
 
 _encoder = msgspec.msgpack.Encoder()

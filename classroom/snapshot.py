@@ -7,6 +7,8 @@ from typing import Any
 from classroom.aggregate import Classroom
 from classroom.breakouts_wire import breakouts_view
 from classroom.media_wire import tracks_view
+from classroom.polls_views import polls_view
+from classroom.qa_views import questions_view
 from classroom.visibility import Viewer, audience
 from classroom.wire import Payload, chat_view, member_view
 
@@ -30,8 +32,9 @@ def snapshot(room: Classroom, viewer: Viewer, media: Payload) -> Payload:
         "room": viewer.room,
         "chat": chat,
         "hands": hands,
-        "polls": [],
-        "questions": [],
+        "polls": polls_view(room.polls, viewer),
+        "questions": questions_view(room.qa, viewer),
+        "qa": {"moderation": room.qa.moderation},
         "breakouts": breakouts_view(room.breakouts, live, viewer),
         "recording": {"state": "idle"},
         "media": media | {"mode": live.media},

@@ -57,6 +57,20 @@ def audience(ev: e.Event) -> Audience:
             return room_of(ev.room)
         case e.PublishLockSet():
             return EVERYONE
+        case e.PollCreated():
+            return Audience(staff=True)
+        case e.PollGraded():
+            return Audience(users=frozenset({ev.user_id}))
+        case e.PollVoted():
+            return NOBODY  # ballots reach clients only as coalesced tallies
+        case e.PollEvent():
+            return Audience(rooms=frozenset({ev.room}), staff=True)
+        case e.QuestionEvent():
+            if ev.public:
+                return Audience(rooms=frozenset({ev.question.room}), staff=True)
+            return Audience(staff=True)
+        case e.QaModerationSet():
+            return EVERYONE
         case e.BreakoutPlanned() | e.BreakoutPlanDiscarded() | e.BreakoutHelpRequested():
             return Audience(staff=True)
         case e.BreakoutAssigned():

@@ -12,6 +12,8 @@ from classroom import events as e
 from classroom.breakouts_wire import BREAKOUT_EVENTS, breakout_wire
 from classroom.live import Member
 from classroom.media_wire import MEDIA_EVENTS, media_wire
+from classroom.polls_views import POLL_EVENTS, poll_wire
+from classroom.qa_views import QA_EVENTS, qa_wire
 
 Payload = dict[str, Any]
 
@@ -63,4 +65,8 @@ def to_wire(ev: e.Event) -> tuple[str, Payload] | None:
             return breakout_wire(ev, head)
         case _ if isinstance(ev, MEDIA_EVENTS):
             return media_wire(ev)
+        case _ if isinstance(ev, POLL_EVENTS):
+            return poll_wire(ev, head)
+        case _ if isinstance(ev, QA_EVENTS):
+            return qa_wire(ev, head)
     return None

@@ -13,6 +13,8 @@ from classroom import commands as c
 from classroom import events as e
 from classroom.breakouts_wire import opened_reply, planned_reply
 from classroom.errors import DomainError, ErrorCode
+from classroom.polls_views import created_reply
+from classroom.qa_views import asked_reply
 
 Reply = dict[str, Any]
 
@@ -45,6 +47,20 @@ INBOUND: dict[str, Inbound] = {
     "rtc:mute": Inbound(c.MediaMute, "rtc"),
     "rtc:mute_user": Inbound(c.MediaMuteUser, "rtc"),
     "class:lock": Inbound(c.ClassLock, "control"),
+    "poll:create": Inbound(c.PollCreate, "poll", created_reply),
+    "poll:open": Inbound(c.PollOpen, "poll"),
+    "poll:vote": Inbound(c.PollVote, "poll"),
+    "poll:close": Inbound(c.PollClose, "poll"),
+    "poll:show_results": Inbound(c.PollShowResults, "poll"),
+    "poll:publish": Inbound(c.PollPublish, "poll"),
+    "qa:ask": Inbound(c.QaAsk, "qa", asked_reply),
+    "qa:upvote": Inbound(c.QaUpvote, "qa"),
+    "qa:unvote": Inbound(c.QaUnvote, "qa"),
+    "qa:approve": Inbound(c.QaApprove, "qa"),
+    "qa:dismiss": Inbound(c.QaDismiss, "qa"),
+    "qa:pin": Inbound(c.QaPin, "qa"),
+    "qa:answer": Inbound(c.QaAnswer, "qa"),
+    "qa:moderation": Inbound(c.QaModeration, "qa"),
 }
 
 _TOO_LONG = re.compile(r"length <= \d+")

@@ -36,6 +36,22 @@ TABLE: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
     "breakout:help": ({}, ALL),
     "breakout:extend": ({"seconds": 60}, STAFF),
     "breakout:close": ({}, STAFF),
+    "poll:create": ({"question": "Ready?", "kind": "truefalse"}, STAFF),
+    "poll:open": ({"poll_id": "p1"}, STAFF),
+    "poll:vote": ({"poll_id": "p1", "answer": [0]}, ALL),
+    "poll:close": ({"poll_id": "p1"}, STAFF),
+    "poll:show_results": ({"poll_id": "p1"}, STAFF),
+    "poll:publish": ({"poll_id": "p1"}, STAFF),
+    "poll:export": ({"poll_id": "p1"}, STAFF),
+    "poll:leaderboard": ({}, STAFF),
+    "qa:ask": ({"text": "Why?"}, ALL),
+    "qa:upvote": ({"question_id": "q1"}, ALL),
+    "qa:unvote": ({"question_id": "q1"}, ALL),
+    "qa:approve": ({"question_id": "q1"}, STAFF),
+    "qa:dismiss": ({"question_id": "q1"}, STAFF),
+    "qa:pin": ({"question_id": "q1"}, STAFF),
+    "qa:answer": ({"question_id": "q1", "text": "Because."}, STAFF),
+    "qa:moderation": ({"on": True}, STAFF),
 }
 
 
