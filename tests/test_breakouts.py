@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,25 @@ async def test_catch_up_follows_the_moves(server: Server) -> None:
     assert resumed["seq"] >= assigned[0]["seq"]
     assert (await ben.call("chat:send", {"text": "live in red"}))["ok"]
     await back.wait_for("chat:message", lambda d: d["text"] == "live in red")
+
+
+async def test_chat_sent_around_a_move_goes_to_the_room_of_its_seq(server: Server) -> None:
+    cid = await server.create_class()
+    host = await server.join(cid, "teacher", "host")
+    ann, ben, cat = [await server.join(cid, u) for u in ("ann", "ben", "cat")]
+    red, _ = await open_rooms(host, count=2, assignment="manual", assignments={"cat": 0})
+    await cat.wait_for("breakout:assigned")
+    sends = [ann.call("chat:send", {"text": f"m{i}"}) for i in range(8)]
+    move = host.call("breakout:assign", {"user_id": "ann", "room_id": red})
+    acks = await asyncio.gather(*sends[:4], move, *sends[4:])
+    assert all(ack["ok"] for ack in acks)
+    await settle(host, [ann, ben, cat], "sync")
+    sent = ann.received("chat:message")
+    assert sorted(m["text"] for m in sent) == [f"m{i}" for i in range(8)]
+    in_main = [m["text"] for m in sent if m["room"] == "main"]
+    in_red = [m["text"] for m in sent if m["room"] == red]
+    assert chats(ben) == in_main and chats(cat) == in_red
+    assert [m["text"] for m in host.received("chat:message")] == in_main
 
 
 async def test_self_choice_and_refusals(server: Server) -> None:
