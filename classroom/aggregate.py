@@ -18,6 +18,7 @@ from classroom.live import Context, Live, Member
 from classroom.media_state import MediaState
 from classroom.polls import Polls
 from classroom.qa import QA
+from classroom.recording import Recording
 from classroom.roles import Role, require
 
 
@@ -25,10 +26,11 @@ class Classroom:
     def __init__(self) -> None:
         self.seq = 0
         self.live = Live()
+        self.media = MediaState()
         self.breakouts = Breakouts()
         self.polls = Polls()
         self.qa = QA()
-        self.media = MediaState()
+        self.recording = Recording()
 
     @classmethod
     def replay(cls, history: Iterable[e.Event]) -> Classroom:
@@ -61,6 +63,16 @@ class Classroom:
     def leave_everyone(self, reason: str) -> list[e.Event]:
         return [ev for m in self.live.present() for ev in self.leave(m.user_id, reason)]
 
+    def recover(self) -> list[e.Event]:
+        """After a restart or failover: nobody is connected, and media capture has stopped.
+
+        A recording cut short this way is stopped (and then published as far as
+        it got); the host may start a new one.
+        """
+        reason = "server restarted"
+        stop = self.recording.stop("", reason) if self.recording.state != "idle" else []
+        return self.leave_everyone(reason) + stop
+
     def handle(self, user_id: str, cmd: c.Command, ctx: Context) -> list[e.Event]:
         self._refuse_if_ended()
         actor = self.live.members.get(user_id)
@@ -77,10 +89,11 @@ class Classroom:
             raise ValueError(f"event seq {ev.seq} does not follow {self.seq}")
         self.seq = ev.seq
         self.live.apply(ev)
+        self.media.apply(ev)
+        self.recording.apply(ev)
         self.breakouts.apply(ev, self.live)
         self.polls.apply(ev)
         self.qa.apply(ev)
-        self.media.apply(ev)
 
     def _refuse_if_ended(self) -> None:
         if self.live.ended:
@@ -114,4 +127,7 @@ def _role_set(room: Classroom, actor: Member, cmd: c.RoleSet, ctx: Context) -> l
 
 @handles(c.ClassEnd)
 def _end(room: Classroom, actor: Member, cmd: c.ClassEnd, ctx: Context) -> list[e.Event]:
-    return [e.ClassEnded(actor=actor.user_id)]
+    stop = (
+        room.recording.stop(actor.user_id, "class ended") if room.recording.state != "idle" else []
+    )
+    return [*stop, e.ClassEnded(actor=actor.user_id)]

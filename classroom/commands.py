@@ -57,32 +57,96 @@ class RoleSet(Command):
     role: Role
 
 
-# -- media ------------------------------------------------------------------
+# -- breakout rooms -------------------------------------------------------
 
-Source = Literal["camera", "mic", "screen"]
+MAX_ROOMS = 50
+MAX_DURATION_S = 24 * 3600
+MAX_GRACE_S = 600
 
-
-class MediaMute(Command):
-    """`rtc:mute`: mute or unmute one of your own sources."""
-
-    action = Action.MEDIA_PUBLISH
-    source: Source
-    muted: bool
+RoomId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+"""A breakout room id, or `main` for the main room."""
 
 
-class MediaMuteUser(Command):
-    """`rtc:mute_user`: a host or moderator mutes someone's source (only they unmute it)."""
+class BreakoutRoomSpec(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
 
-    action = Action.MEDIA_MUTE_OTHERS
+
+class BreakoutSetup(Command):
+    """How to open breakout rooms: `rooms` (names) or `count`, and how people are placed.
+
+    `assignments` (manual only) maps user ids, present or not yet joined, to room
+    indices. `grace_s` is the countdown before the rooms close, at the end of the
+    timer or on `breakout:close`; `cap` bounds each room's size when people choose.
+    """
+
+    action = Action.BREAKOUT_MANAGE
+    rooms: (
+        Annotated[list[BreakoutRoomSpec], msgspec.Meta(min_length=1, max_length=MAX_ROOMS)] | None
+    ) = None
+    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROOMS)] | None = None
+    assignment: Literal["manual", "random", "self"] | None = None
+    assignments: (
+        Annotated[dict[UserId, Annotated[int, msgspec.Meta(ge=0)]], msgspec.Meta(max_length=2000)]
+        | None
+    ) = None
+    duration_s: Annotated[int, msgspec.Meta(ge=1, le=MAX_DURATION_S)] | None = None
+    grace_s: Annotated[int, msgspec.Meta(ge=0, le=MAX_GRACE_S)] | None = None
+    cap: Annotated[int, msgspec.Meta(ge=1, le=10_000)] | None = None
+
+
+class BreakoutPlan(BreakoutSetup):
+    """`breakout:plan`: save (or replace) a draft the host edits and opens later.
+
+    The draft is seen by hosts and moderators only; `breakout:assign` edits its
+    map while no rooms are open; `breakout:open {}` opens it.
+    """
+
+
+class BreakoutOpen(BreakoutSetup):
+    """`breakout:open`: open rooms as described, or the draft plan when neither
+    `rooms` nor `count` is given."""
+
+
+class BreakoutDiscard(Command):
+    """`breakout:discard`: drop the draft plan."""
+
+    action = Action.BREAKOUT_MANAGE
+
+
+class BreakoutAssign(Command):
+    action = Action.BREAKOUT_MANAGE
     user_id: UserId
-    source: Source
+    room_id: RoomId
 
 
-class ClassLock(Command):
-    """`class:lock`: `publish: false` stops participants publishing media; true allows it."""
+class BreakoutChoose(Command):
+    action = Action.BREAKOUT_CHOOSE
+    room_id: RoomId
 
-    action = Action.CLASS_LOCK
-    publish: bool
+
+class BreakoutVisit(Command):
+    action = Action.BREAKOUT_MANAGE
+    room_id: RoomId
+
+
+class BreakoutBroadcast(Command):
+    action = Action.BREAKOUT_MANAGE
+    text: ChatText
+
+
+class BreakoutHelp(Command):
+    action = Action.BREAKOUT_HELP
+
+
+class BreakoutExtend(Command):
+    action = Action.BREAKOUT_MANAGE
+    seconds: Annotated[int, msgspec.Meta(ge=1, le=MAX_DURATION_S)]
+
+
+class BreakoutClose(Command):
+    action = Action.BREAKOUT_MANAGE
+    grace_s: Annotated[int, msgspec.Meta(ge=0, le=MAX_GRACE_S)] | None = None
+    """Seconds of countdown; the rooms' own grace when left out."""
 
 
 # -- polls ------------------------------------------------------------------
@@ -222,93 +286,55 @@ class QaModeration(Command):
     on: bool
 
 
-# -- breakout rooms -------------------------------------------------------
+# -- media ------------------------------------------------------------------
 
-MAX_ROOMS = 50
-MAX_DURATION_S = 24 * 3600
-MAX_GRACE_S = 600
-
-RoomId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-"""A breakout room id, or `main` for the main room."""
+Source = Literal["camera", "mic", "screen"]
 
 
-class BreakoutRoomSpec(msgspec.Struct, forbid_unknown_fields=True):
-    name: Name
+class MediaMute(Command):
+    """`rtc:mute`: mute or unmute one of your own sources."""
+
+    action = Action.MEDIA_PUBLISH
+    source: Source
+    muted: bool
 
 
-class BreakoutSetup(Command):
-    """How to open breakout rooms: `rooms` (names) or `count`, and how people are placed.
+class MediaMuteUser(Command):
+    """`rtc:mute_user`: a host or moderator mutes someone's source (only they unmute it)."""
 
-    `assignments` (manual only) maps user ids, present or not yet joined, to room
-    indices. `grace_s` is the countdown before the rooms close, at the end of the
-    timer or on `breakout:close`; `cap` bounds each room's size when people choose.
-    """
-
-    action = Action.BREAKOUT_MANAGE
-    rooms: (
-        Annotated[list[BreakoutRoomSpec], msgspec.Meta(min_length=1, max_length=MAX_ROOMS)] | None
-    ) = None
-    count: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROOMS)] | None = None
-    assignment: Literal["manual", "random", "self"] | None = None
-    assignments: (
-        Annotated[dict[UserId, Annotated[int, msgspec.Meta(ge=0)]], msgspec.Meta(max_length=2000)]
-        | None
-    ) = None
-    duration_s: Annotated[int, msgspec.Meta(ge=1, le=MAX_DURATION_S)] | None = None
-    grace_s: Annotated[int, msgspec.Meta(ge=0, le=MAX_GRACE_S)] | None = None
-    cap: Annotated[int, msgspec.Meta(ge=1, le=10_000)] | None = None
-
-
-class BreakoutPlan(BreakoutSetup):
-    """`breakout:plan`: save (or replace) a draft the host edits and opens later.
-
-    The draft is seen by hosts and moderators only; `breakout:assign` edits its
-    map while no rooms are open; `breakout:open {}` opens it.
-    """
-
-
-class BreakoutOpen(BreakoutSetup):
-    """`breakout:open`: open rooms as described, or the draft plan when neither
-    `rooms` nor `count` is given."""
-
-
-class BreakoutDiscard(Command):
-    """`breakout:discard`: drop the draft plan."""
-
-    action = Action.BREAKOUT_MANAGE
-
-
-class BreakoutAssign(Command):
-    action = Action.BREAKOUT_MANAGE
+    action = Action.MEDIA_MUTE_OTHERS
     user_id: UserId
-    room_id: RoomId
+    source: Source
 
 
-class BreakoutChoose(Command):
-    action = Action.BREAKOUT_CHOOSE
-    room_id: RoomId
+class ClassLock(Command):
+    """`class:lock`: `publish: false` stops participants publishing media; true allows it."""
+
+    action = Action.CLASS_LOCK
+    publish: bool
 
 
-class BreakoutVisit(Command):
-    action = Action.BREAKOUT_MANAGE
-    room_id: RoomId
+# -- recording ---------------------------------------------------------------
+
+MarkerTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-class BreakoutBroadcast(Command):
-    action = Action.BREAKOUT_MANAGE
-    text: ChatText
+class RecordingStart(Command):
+    action = Action.RECORDING_CONTROL
 
 
-class BreakoutHelp(Command):
-    action = Action.BREAKOUT_HELP
+class RecordingPause(Command):
+    action = Action.RECORDING_CONTROL
 
 
-class BreakoutExtend(Command):
-    action = Action.BREAKOUT_MANAGE
-    seconds: Annotated[int, msgspec.Meta(ge=1, le=MAX_DURATION_S)]
+class RecordingResume(Command):
+    action = Action.RECORDING_CONTROL
 
 
-class BreakoutClose(Command):
-    action = Action.BREAKOUT_MANAGE
-    grace_s: Annotated[int, msgspec.Meta(ge=0, le=MAX_GRACE_S)] | None = None
-    """Seconds of countdown; the rooms' own grace when left out."""
+class RecordingStop(Command):
+    action = Action.RECORDING_CONTROL
+
+
+class RecordingMark(Command):
+    action = Action.RECORDING_CONTROL
+    title: MarkerTitle

@@ -151,52 +151,6 @@ class BreakoutClosed(Event, tag="breakout.closed"):
     pass
 
 
-# -- media ------------------------------------------------------------------
-
-TrackKind = Literal["audio", "video"]
-TrackSource = Literal["camera", "mic", "screen"]
-
-
-class TrackPublished(Event, tag="media.track_published"):
-    """A track starts flowing through the SFU; its start time lines up recorded media."""
-
-    track_id: str
-    user_id: str
-    kind: TrackKind
-    source: TrackSource
-    room: str
-    muted: bool = False
-
-
-class TrackUnpublished(Event, tag="media.track_unpublished"):
-    track_id: str
-    user_id: str
-    room: str
-    reason: str = "unpublished"
-
-
-class MediaMuted(Event, tag="media.muted"):
-    """A user's source is muted or unmuted (by them, or muted by a host or moderator)."""
-
-    user_id: str
-    source: TrackSource
-    muted: bool
-    room: str
-
-
-class PublishLockSet(Event, tag="class.publish_lock"):
-    """`publish` false: only hosts and moderators may publish media."""
-
-    publish: bool
-
-
-class SpeakerChanged(Event, tag="media.speaker"):
-    """The loudest voice of a room, from the audio level header; None when all are quiet."""
-
-    room: str
-    user_id: str | None = None
-
-
 # -- polls ----------------------------------------------------------------
 
 PollKind = Literal["single", "multiple", "truefalse", "rating", "text"]
@@ -353,6 +307,92 @@ class QaModerationSet(Event, tag="qa.moderation"):
     on: bool
 
 
+# -- media ------------------------------------------------------------------
+
+TrackKind = Literal["audio", "video"]
+TrackSource = Literal["camera", "mic", "screen"]
+
+
+class TrackPublished(Event, tag="media.track_published"):
+    """A track starts flowing through the SFU; its start time lines up recorded media."""
+
+    track_id: str
+    user_id: str
+    kind: TrackKind
+    source: TrackSource
+    room: str
+    muted: bool = False
+
+
+class TrackUnpublished(Event, tag="media.track_unpublished"):
+    track_id: str
+    user_id: str
+    room: str
+    reason: str = "unpublished"
+
+
+class MediaMuted(Event, tag="media.muted"):
+    """A user's source is muted or unmuted (by them, or muted by a host or moderator)."""
+
+    user_id: str
+    source: TrackSource
+    muted: bool
+    room: str
+
+
+class PublishLockSet(Event, tag="class.publish_lock"):
+    """`publish` false: only hosts and moderators may publish media."""
+
+    publish: bool
+
+
+class SpeakerChanged(Event, tag="media.speaker"):
+    """The loudest voice of a room, from the audio level header; None when all are quiet."""
+
+    room: str
+    user_id: str | None = None
+
+
+# -- recording ---------------------------------------------------------------
+
+
+class RecordingStarted(Event, tag="recording.started"):
+    recording_id: str
+
+
+class RecordingPaused(Event, tag="recording.paused"):
+    recording_id: str
+
+
+class RecordingResumed(Event, tag="recording.resumed"):
+    recording_id: str
+
+
+class RecordingStopped(Event, tag="recording.stopped"):
+    recording_id: str
+    reason: str = "stopped"
+
+
+class RecordingMarker(Event, tag="recording.marker"):
+    """A chapter mark the host set while recording."""
+
+    recording_id: str
+    title: str
+
+
+class RecordingTrackStarted(Event, tag="recording.track_started"):
+    """The recorder wrote the first frame of a track: lines media up with the timeline."""
+
+    recording_id: str
+    track_id: str
+    user_id: str
+    kind: str
+    source: str
+    file: str
+    at_ms: int
+    """Wall-clock time of that first frame (epoch ms)."""
+
+
 AnyEvent = (
     ClassCreated
     | ClassEnded
@@ -373,11 +413,6 @@ AnyEvent = (
     | BreakoutWarning
     | BreakoutClosing
     | BreakoutClosed
-    | TrackPublished
-    | TrackUnpublished
-    | MediaMuted
-    | PublishLockSet
-    | SpeakerChanged
     | PollCreated
     | PollOpened
     | PollVoted
@@ -392,6 +427,17 @@ AnyEvent = (
     | QuestionAnswered
     | QuestionVoted
     | QaModerationSet
+    | TrackPublished
+    | TrackUnpublished
+    | MediaMuted
+    | PublishLockSet
+    | SpeakerChanged
+    | RecordingStarted
+    | RecordingPaused
+    | RecordingResumed
+    | RecordingStopped
+    | RecordingMarker
+    | RecordingTrackStarted
 )
 
 _encoder = msgspec.msgpack.Encoder()

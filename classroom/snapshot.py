@@ -36,7 +36,7 @@ def snapshot(room: Classroom, viewer: Viewer, media: Payload) -> Payload:
         "questions": questions_view(room.qa, viewer),
         "qa": {"moderation": room.qa.moderation},
         "breakouts": breakouts_view(room.breakouts, live, viewer),
-        "recording": {"state": "idle"},
+        "recording": room.recording.view(),
         "media": media | {"mode": live.media},
         "tracks": tracks_view(room.media, live, viewer.room),
         "locks": {"publish": room.media.publish_open},

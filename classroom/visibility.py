@@ -53,9 +53,19 @@ def audience(ev: e.Event) -> Audience:
             return room_of(ev.room)
         case e.ParticipantJoined() | e.ParticipantLeft() | e.RoleChanged() | e.ClassEnded():
             return EVERYONE
-        case e.TrackPublished() | e.TrackUnpublished() | e.MediaMuted() | e.SpeakerChanged():
-            return room_of(ev.room)
-        case e.PublishLockSet():
+        case e.BreakoutPlanned() | e.BreakoutPlanDiscarded() | e.BreakoutHelpRequested():
+            return Audience(staff=True)
+        case e.BreakoutAssigned():
+            return Audience(users=frozenset({ev.user_id}))
+        case (
+            e.ParticipantMoved()
+            | e.BreakoutOpened()
+            | e.BreakoutMessage()
+            | e.BreakoutExtended()
+            | e.BreakoutWarning()
+            | e.BreakoutClosing()
+            | e.BreakoutClosed()
+        ):
             return EVERYONE
         case e.PollCreated():
             return Audience(staff=True)
@@ -71,18 +81,16 @@ def audience(ev: e.Event) -> Audience:
             return Audience(staff=True)
         case e.QaModerationSet():
             return EVERYONE
-        case e.BreakoutPlanned() | e.BreakoutPlanDiscarded() | e.BreakoutHelpRequested():
-            return Audience(staff=True)
-        case e.BreakoutAssigned():
-            return Audience(users=frozenset({ev.user_id}))
+        case e.TrackPublished() | e.TrackUnpublished() | e.MediaMuted() | e.SpeakerChanged():
+            return room_of(ev.room)
         case (
-            e.ParticipantMoved()
-            | e.BreakoutOpened()
-            | e.BreakoutMessage()
-            | e.BreakoutExtended()
-            | e.BreakoutWarning()
-            | e.BreakoutClosing()
-            | e.BreakoutClosed()
+            e.RecordingStarted()
+            | e.RecordingPaused()
+            | e.RecordingResumed()
+            | e.RecordingStopped()
+            | e.RecordingMarker()
         ):
+            return EVERYONE
+        case e.PublishLockSet():
             return EVERYONE
     return NOBODY

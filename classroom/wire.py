@@ -61,12 +61,20 @@ def to_wire(ev: e.Event) -> tuple[str, Payload] | None:
             return "reaction", head | {"user_id": ev.user_id, "emoji": ev.emoji}
         case e.ClassEnded():
             return "class:ended", head
+        case e.RecordingStarted() | e.RecordingResumed():
+            return "recording:state", head | {"state": "recording", "recording_id": ev.recording_id}
+        case e.RecordingPaused():
+            return "recording:state", head | {"state": "paused", "recording_id": ev.recording_id}
+        case e.RecordingStopped():
+            return "recording:state", head | {"state": "idle", "recording_id": ev.recording_id}
+        case e.RecordingMarker():
+            return "recording:marker", head | {"recording_id": ev.recording_id, "title": ev.title}
         case _ if isinstance(ev, BREAKOUT_EVENTS):
             return breakout_wire(ev, head)
-        case _ if isinstance(ev, MEDIA_EVENTS):
-            return media_wire(ev)
         case _ if isinstance(ev, POLL_EVENTS):
             return poll_wire(ev, head)
+        case _ if isinstance(ev, MEDIA_EVENTS):
+            return media_wire(ev)
         case _ if isinstance(ev, QA_EVENTS):
             return qa_wire(ev, head)
     return None

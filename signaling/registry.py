@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from classroom import events as e
@@ -138,7 +138,7 @@ class Registry:
         self.runtimes[class_id] = runtime
         # Nobody is connected to a class that was just loaded: close the sessions
         # that a crash or restart left open, so presence and attendance stay true.
-        await runtime.commit(room.leave_everyone("server restarted"))
+        await runtime.commit(room.recover())
         return runtime
 
     def _runtime(self, room: Classroom, class_id: str) -> ClassRuntime:

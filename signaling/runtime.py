@@ -285,6 +285,17 @@ class ClassRuntime:
         if not self.failed:
             await self.commit(self.room.leave(session.user_id, reason))
 
+    def spawn_commit(self, drafts: list[e.Event]) -> None:
+        """Commit server-made events from synchronous code (a media callback, a timer)."""
+
+        async def commit() -> None:
+            try:
+                await self.commit(drafts)
+            except DomainError as exc:
+                log.warning("class %s: events not recorded: %s", self.class_id, exc)
+
+        self._spawn(commit())
+
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)

@@ -27,6 +27,12 @@ class Inbound:
     """Extra ack fields taken from the committed events (e.g. the new poll's id)."""
 
 
+def recording_reply(events: list[e.Event]) -> Reply:
+    bounds = (e.RecordingStarted, e.RecordingStopped)
+    ids = [ev.recording_id for ev in events if isinstance(ev, bounds)]
+    return {"recording_id": ids[0]} if ids else {}
+
+
 INBOUND: dict[str, Inbound] = {
     "chat:send": Inbound(c.ChatSend, "chat"),
     "hand:raise": Inbound(c.HandRaise, "hand"),
@@ -44,9 +50,6 @@ INBOUND: dict[str, Inbound] = {
     "breakout:help": Inbound(c.BreakoutHelp, "breakout"),
     "breakout:extend": Inbound(c.BreakoutExtend, "breakout"),
     "breakout:close": Inbound(c.BreakoutClose, "breakout"),
-    "rtc:mute": Inbound(c.MediaMute, "rtc"),
-    "rtc:mute_user": Inbound(c.MediaMuteUser, "rtc"),
-    "class:lock": Inbound(c.ClassLock, "control"),
     "poll:create": Inbound(c.PollCreate, "poll", created_reply),
     "poll:open": Inbound(c.PollOpen, "poll"),
     "poll:vote": Inbound(c.PollVote, "poll"),
@@ -61,6 +64,14 @@ INBOUND: dict[str, Inbound] = {
     "qa:pin": Inbound(c.QaPin, "qa"),
     "qa:answer": Inbound(c.QaAnswer, "qa"),
     "qa:moderation": Inbound(c.QaModeration, "qa"),
+    "rtc:mute": Inbound(c.MediaMute, "rtc"),
+    "rtc:mute_user": Inbound(c.MediaMuteUser, "rtc"),
+    "class:lock": Inbound(c.ClassLock, "control"),
+    "recording:start": Inbound(c.RecordingStart, "control", recording_reply),
+    "recording:pause": Inbound(c.RecordingPause, "control"),
+    "recording:resume": Inbound(c.RecordingResume, "control"),
+    "recording:stop": Inbound(c.RecordingStop, "control", recording_reply),
+    "recording:marker": Inbound(c.RecordingMark, "control"),
 }
 
 _TOO_LONG = re.compile(r"length <= \d+")

@@ -10,18 +10,21 @@ import socketio
 from aiohttp import web
 
 from classroom.config import Settings
+from classroom.events import Event
 from media import routes as media_routes
 from media.node import MediaNode
-from classroom.events import Event
 from recorder.journal import open_journal
+from recorder.publish import Publisher
+from recorder.service import Recorder
+from recorder.store import RecordingStore
 from signaling import polls_routes
 from signaling.cluster import LeaseOwnership, LocalOwnership
 from signaling.gateway import Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
-from web import api, pages, polls_api
-from web.keys import GATEWAY, MEDIA, METRICS, REGISTRY, SETTINGS
+from web import api, pages, polls_api, recordings_api
+from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     api.add_routes(app)
     pages.add_routes(app)
     polls_api.add_routes(app)
+    recordings_api.add_routes(app)
     return app
 
 
@@ -84,6 +88,14 @@ def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIter
         settings = app[SETTINGS]
         journal = open_journal(settings.data_dir / "journal", settings.redis_url or None)
         registry = Registry(journal, sio, media_config(settings))
+        app[MEDIA] = MediaNode.from_settings(settings)
+        store = RecordingStore(settings.data_dir / "recordings")
+        recorder = Recorder(store, Publisher(store, journal))
+        recorder.media = app[MEDIA]
+        app[RECORDER] = recorder
+        # Hooks first: every runtime, including those rebuilt below, is followed.
+        registry.on_runtime.append(_count_events(app[METRICS]))
+        registry.on_runtime.append(recorder.attach)
         if settings.redis_url:
             # Cluster: classes are claimed one by one, by the first node asked for each.
             leases = LeaseOwnership(
@@ -97,13 +109,13 @@ def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIter
         else:
             registry.ownership = LocalOwnership(settings.node_base_url)
             log.info("rebuilt %d classes from the journal", await registry.load_all())
-        registry.on_runtime.append(_count_events(app[METRICS]))
+        await recorder.resume_unfinished()
         app[REGISTRY] = registry
         app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS])
         polls_routes.add_routes(app[GATEWAY])
-        app[MEDIA] = MediaNode.from_settings(settings)
         media_routes.register(app[GATEWAY], app[MEDIA])
         yield
+        await recorder.close()
         await app[MEDIA].close()
         await registry.close()
         await registry.ownership.close()

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from classroom.config import Settings
 from media.node import MediaNode
+from recorder.service import Recorder
 from signaling.gateway import Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
@@ -15,3 +16,4 @@ METRICS = web.AppKey("metrics", Metrics)
 REGISTRY = web.AppKey("registry", Registry)
 GATEWAY = web.AppKey("gateway", Gateway)
 MEDIA = web.AppKey("media", MediaNode)
+RECORDER = web.AppKey("recorder", Recorder)

@@ -1,0 +1,303 @@
+"""Publishing a recording: collect -> check -> build -> publish, each stage idempotent.
+
+Each stage reads what the one before it left in `work/`, writes its own
+output there, then a marker in `stages/`. A stage with a marker is never run
+again, so the pipeline resumes where a crash stopped it and re-running it
+does nothing. The package is assembled in `work/package` and appears under
+`package/` by a rename: nothing is ever half-written under the published
+name. Heavy stages run in a thread, one recording at a time, so live classes
+keep their share of the CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from classroom import events as e
+from recorder.composite import Source, compose
+from recorder.journal import Journal
+from recorder.package import decodes, package_name, probe, remux
+from recorder.store import RecordingStore, write_atomically
+from recorder.timeline import Span, chapters_vtt, collect, dumps, find_span, pseudonymise
+
+log = logging.getLogger(__name__)
+
+STAGES = ("collect", "check", "build", "publish")
+DEFAULT_OPTIONS: dict[str, Any] = {"pseudonyms": False, "trim_start_ms": None, "trim_end_ms": None}
+
+
+class PublishError(Exception):
+    """A stage cannot go on; its message says why, for the status."""
+
+
+class Publisher:
+    def __init__(self, store: RecordingStore, journal: Journal) -> None:
+        self.store = store
+        self.journal = journal
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._one_at_a_time = asyncio.Semaphore(1)
+
+    def start(self, recording_id: str) -> asyncio.Task[None]:
+        """Start (or join) the pipeline of a recording."""
+        task = self._running.get(recording_id)
+        if task is None or task.done():
+            task = asyncio.create_task(self._run(recording_id))
+            self._running[recording_id] = task
+        return task
+
+    def set_options(self, recording_id: str, options: dict[str, Any]) -> None:
+        """New publish options redo the build (the collected journal stays valid)."""
+        meta = self.store.load(recording_id) or {}
+        wanted = DEFAULT_OPTIONS | options
+        if DEFAULT_OPTIONS | meta.get("options", {}) == wanted:
+            return
+        self.store.update(recording_id, options=wanted)
+        for stage in ("build", "publish"):
+            self._marker(recording_id, stage).unlink(missing_ok=True)
+
+    async def _run(self, recording_id: str) -> None:
+        async with self._one_at_a_time:
+            try:
+                for stage in STAGES:
+                    if self._marker(recording_id, stage).exists():
+                        continue
+                    self._status(recording_id, "publishing", stage, 0)
+                    await getattr(self, f"_{stage}")(recording_id)
+                    self._mark(recording_id, stage)
+                self._status(recording_id, "published", "publish", 100)
+            except Exception as exc:
+                log.exception("publishing %s failed", recording_id)
+                self.store.update(recording_id, state="failed", error=str(exc))
+
+    async def _collect(self, recording_id: str) -> None:
+        meta = self.store.load(recording_id) or {}
+        class_id = meta.get("class_id", "")
+        history = [e.decode(data) async for _, data in self.journal.read(class_id)]
+        span = find_span(history, recording_id)
+        if span is None:
+            raise PublishError("the class journal has no such recording")
+        collected = await asyncio.to_thread(collect, history, span)
+        body = {
+            "span": {"started": span.started, "stopped": span.stopped, "pauses": span.pauses},
+            "title": collected.title,
+            "events": collected.events,
+            "chapters": collected.chapters,
+            "tracks": collected.tracks,
+            "participants": collected.participants,
+            "hosts": sorted(collected.hosts),
+        }
+        self._write(recording_id, "collected.json", dumps(body))
+
+    async def _check(self, recording_id: str) -> None:
+        collected = self._read(recording_id, "collected.json")
+        media = self.store.media_dir(recording_id)
+
+        def check() -> dict[str, Any]:
+            kept, problems = [], []
+            for track in collected["tracks"]:
+                found = probe(media / track["file"])
+                if found is None or not decodes(media / track["file"]):
+                    problems.append(f"{track['file']}: no decodable media")
+                    continue
+                kept.append(track | {"duration_ms": found.duration_ms, "codec": found.codec})
+            return {"tracks": kept, "problems": problems}
+
+        self._write(recording_id, "checked.json", dumps(await asyncio.to_thread(check)))
+
+    async def _build(self, recording_id: str) -> None:
+        collected = self._read(recording_id, "collected.json")
+        checked = self._read(recording_id, "checked.json")
+        meta = self.store.load(recording_id) or {}
+        build = Build(self.store, recording_id, collected, checked, meta.get("options", {}))
+        await asyncio.to_thread(build.run, lambda p: self._status(recording_id, None, "build", p))
+
+    async def _publish(self, recording_id: str) -> None:
+        built = self._work(recording_id) / "package"
+        if not built.exists():
+            raise PublishError("nothing was built")
+        target = self.store.package_dir(recording_id)
+        old = target.with_name(".package-old")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(built, target)
+        shutil.rmtree(old, ignore_errors=True)
+
+    # -- files ----------------------------------------------------------------
+
+    def _work(self, recording_id: str) -> Path:
+        work = self.store.folder(recording_id) / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        return work
+
+    def _write(self, recording_id: str, name: str, data: bytes) -> None:
+        write_atomically(self._work(recording_id) / name, data)
+
+    def _read(self, recording_id: str, name: str) -> Any:
+        return json.loads((self._work(recording_id) / name).read_bytes())
+
+    def _marker(self, recording_id: str, stage: str) -> Path:
+        return self.store.folder(recording_id) / "stages" / f"{stage}.done"
+
+    def _mark(self, recording_id: str, stage: str) -> None:
+        marker = self._marker(recording_id, stage)
+        marker.parent.mkdir(exist_ok=True)
+        write_atomically(marker, dumps({"at": int(time.time() * 1000)}))
+
+    def _status(self, recording_id: str, state: str | None, stage: str, percent: float) -> None:
+        changes: dict[str, Any] = {"stage": stage, "percent": round(percent), "error": None}
+        if state is not None:
+            changes["state"] = state
+        self.store.update(recording_id, **changes)
+
+    async def close(self) -> None:
+        for task in self._running.values():
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+
+class Build:
+    """The build stage: media, timeline, chapters, manifest and the composite video."""
+
+    def __init__(
+        self,
+        store: RecordingStore,
+        recording_id: str,
+        collected: dict[str, Any],
+        checked: dict[str, Any],
+        options: dict[str, Any],
+    ) -> None:
+        self.store = store
+        self.recording_id = recording_id
+        self.collected = collected
+        self.checked = checked
+        span = collected["span"]
+        self.span = Span(recording_id, span["started"], span["stopped"], span["pauses"])
+        total = self.span.duration_ms
+        self.start = max(0, min(int(options.get("trim_start_ms") or 0), total))
+        end = options.get("trim_end_ms")
+        self.end = total if end is None else max(self.start, min(int(end), total))
+        self.pseudonyms = bool(options.get("pseudonyms"))
+        self.out = store.folder(recording_id) / "work" / "package"
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end - self.start
+
+    def run(self, progress: Any) -> None:
+        shutil.rmtree(self.out, ignore_errors=True)
+        self.out.mkdir(parents=True)
+        tracks = self._media()
+        progress(10)
+        names: dict[str, str] = {}
+        events = self._events()
+        participants = [
+            {"user_id": u, "name": n} for u, n in self.collected["participants"].items()
+        ]
+        if self.pseudonyms:
+            hosts = frozenset(self.collected["hosts"])
+            events = pseudonymise(events, names, hosts)
+            participants = pseudonymise(participants, names, hosts)
+            tracks = pseudonymise(tracks, names, hosts)
+        chapters = self._chapters()
+        self._write("timeline.json", dumps({"events": events}))
+        self._write("chapters.vtt", chapters_vtt(chapters, self.duration_ms).encode())
+        composite = self._composite(tracks, lambda p: progress(10 + 85 * p))
+        self._write(
+            "manifest.json", dumps(self._manifest(participants, tracks, chapters, composite))
+        )
+
+    def _media(self) -> list[dict[str, Any]]:
+        media = self.store.media_dir(self.recording_id)
+        tracks = []
+        for index, track in enumerate(self.checked["tracks"], start=1):
+            name = package_name(index, track["kind"], track["codec"])
+            offset = track["offset_ms"] - self.start
+            shift, duration = remux(
+                media / track["file"],
+                self.out / name,
+                max(0, -offset),
+                self.end - track["offset_ms"],
+            )
+            if duration <= 0:
+                (self.out / name).unlink(missing_ok=True)
+                continue
+            tracks.append(
+                {
+                    "file": name,
+                    "user_id": track["user_id"],
+                    "kind": track["kind"],
+                    "source": track["source"],
+                    "offset_ms": max(0, offset) + shift,
+                    "duration_ms": duration,
+                }
+            )
+        return tracks
+
+    def _events(self) -> list[dict[str, Any]]:
+        return [
+            entry | {"t": entry["t"] - self.start}
+            for entry in self.collected["events"]
+            if self.start <= entry["t"] <= self.end
+        ]
+
+    def _chapters(self) -> list[dict[str, Any]]:
+        kept = [
+            c | {"t_ms": c["t_ms"] - self.start}
+            for c in self.collected["chapters"]
+            if self.start <= c["t_ms"] <= self.end
+        ]
+        if not kept or kept[0]["t_ms"] > 0:
+            kept.insert(0, {"t_ms": 0, "title": "Start"})
+        return kept
+
+    def _composite(self, tracks: list[dict[str, Any]], progress: Any) -> str | None:
+        video = _presenter(tracks, set(self.collected["hosts"]))
+        audio = [
+            Source(self.out / t["file"], t["offset_ms"]) for t in tracks if t["kind"] == "audio"
+        ]
+        if video is None and not audio:
+            return None
+        picture = Source(self.out / video["file"], video["offset_ms"]) if video else None
+        compose(self.out / "composite.webm", self.duration_ms, picture, audio, progress)
+        return "composite.webm"
+
+    def _manifest(
+        self,
+        participants: list[dict[str, Any]],
+        tracks: list[dict[str, Any]],
+        chapters: list[dict[str, Any]],
+        composite: str | None,
+    ) -> dict[str, Any]:
+        meta = self.store.load(self.recording_id) or {}
+        return {
+            "id": self.recording_id,
+            "class_id": meta.get("class_id"),
+            "title": self.collected["title"],
+            "started_at": self.span.started + self.start,
+            "duration_ms": self.duration_ms,
+            "participants": participants,
+            "tracks": tracks,
+            "chapters": chapters,
+            "composite": composite,
+            "problems": self.checked.get("problems", []),
+        }
+
+    def _write(self, name: str, data: bytes) -> None:
+        write_atomically(self.out / name, data)
+
+
+def _presenter(tracks: list[dict[str, Any]], hosts: set[str]) -> dict[str, Any] | None:
+    """The screen share if there was one, else a host's camera, else any camera."""
+    videos = [t for t in tracks if t["kind"] == "video"]
+
+    def rank(track: dict[str, Any]) -> tuple[int, int, int]:
+        return (track["source"] == "screen", track["user_id"] in hosts, track["duration_ms"])
+
+    return max(videos, key=rank, default=None)

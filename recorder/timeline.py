@@ -1,0 +1,247 @@
+"""From a class journal to a replay timeline: what learners may see, when.
+
+Pure functions. The recording's clock runs from `recording.started` and stops
+while paused, so `t` (ms) of an event is its wall-clock time minus the start
+and minus every pause before it. Events are those a learner in the class
+could have seen (room chat of every room included, direct messages and
+staff-only events not), as they were broadcast; poll tallies and question
+votes, which live clients get coalesced, appear at most once a second each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from classroom import events as e
+from classroom.aggregate import Classroom
+from classroom.polls import Poll
+from classroom.polls_views import live_results
+from classroom.qa_views import votes_view
+from classroom.visibility import audience
+from classroom.wire import to_wire
+
+TALLY_EVERY_MS = 1000
+Entry = dict[str, Any]
+
+
+@dataclass
+class Span:
+    """The recording's bounds and pauses in wall-clock ms."""
+
+    recording_id: str
+    started: int = 0
+    stopped: int | None = None
+    pauses: list[tuple[int, int | None]] = field(default_factory=list)
+
+    def clock(self, ts: int) -> int | None:
+        """Recording time of wall-clock `ts`, or None outside the recording or in a pause."""
+        if ts < self.started or (self.stopped is not None and ts > self.stopped):
+            return None
+        paused = 0
+        for begin, end in self.pauses:
+            if ts < begin:
+                break
+            if end is None or ts < end:
+                return None
+            paused += end - begin
+        return ts - self.started - paused
+
+    @property
+    def duration_ms(self) -> int:
+        if self.stopped is None:
+            return 0
+        ends = [end if end is not None else self.stopped for _, end in self.pauses]
+        paused = sum(end - begin for (begin, _), end in zip(self.pauses, ends, strict=True))
+        return max(0, self.stopped - self.started - paused)
+
+
+@dataclass
+class Collected:
+    span: Span
+    title: str
+    events: list[Entry]
+    chapters: list[Entry]
+    tracks: list[Entry]
+    participants: dict[str, str]
+    """user id -> name, of everyone present during the recording."""
+    hosts: set[str]
+
+
+def find_span(history: Iterable[e.Event], recording_id: str) -> Span | None:
+    span: Span | None = None
+    for ev in history:
+        if getattr(ev, "recording_id", None) != recording_id:
+            continue
+        match ev:
+            case e.RecordingStarted():
+                span = Span(recording_id, started=ev.ts)
+            case e.RecordingPaused() if span:
+                span.pauses.append((ev.ts, None))
+            case e.RecordingResumed() if span and span.pauses:
+                span.pauses[-1] = (span.pauses[-1][0], ev.ts)
+            case e.RecordingStopped() if span:
+                span.stopped = ev.ts
+    return span
+
+
+def collect(history: Sequence[e.Event], span: Span) -> Collected:
+    """Fold the whole journal (state before the start matters) and keep the span's events."""
+    room = Classroom()
+    out = Collected(span, "", [], [], [], {}, set())
+    tallies = _Tallies()
+    last_ts = span.started
+    for ev in history:
+        room.apply(ev)
+        out.title = room.live.title
+        t = span.clock(ev.ts)
+        if t is None:
+            continue
+        last_ts = ev.ts
+        _note_people(out, room)
+        _keep(out, ev, t)
+        for entry in tallies.after(room, ev, t):
+            out.events.append(entry)
+    if span.stopped is None:  # cut short by a crash: it lasted until its last event
+        span.stopped = last_ts
+    out.events.extend(tallies.flush())
+    out.events.sort(key=lambda entry: entry["t"])
+    return out
+
+
+def _note_people(out: Collected, room: Classroom) -> None:
+    for member in room.live.present():
+        out.participants.setdefault(member.user_id, member.name)
+        if member.role == "host":
+            out.hosts.add(member.user_id)
+
+
+def _keep(out: Collected, ev: e.Event, t: int) -> None:
+    match ev:
+        case e.RecordingMarker():
+            out.chapters.append({"t_ms": t, "title": ev.title})
+            out.events.append({"t": t, "name": "marker", "data": {"title": ev.title}})
+            return
+        case e.RecordingTrackStarted():
+            out.tracks.append(
+                {
+                    "track_id": ev.track_id,
+                    "file": ev.file,
+                    "user_id": ev.user_id,
+                    "kind": ev.kind,
+                    "source": ev.source,
+                    "offset_ms": out.span.clock(ev.at_ms) or t,
+                }
+            )
+            return
+    wire = to_wire(ev)
+    who = audience(ev)
+    if wire is None or not (who.everyone or who.rooms):
+        return
+    name, payload = wire
+    out.events.append({"t": t, "name": name, "data": payload})
+    if name in ("poll:opened", "breakout:opened"):
+        title = _chapter_title(name, payload)
+        out.chapters.append({"t_ms": t, "title": title})
+
+
+def _chapter_title(name: str, payload: dict[str, Any]) -> str:
+    if name == "poll:opened":
+        poll = payload.get("poll", {})
+        return f"Poll: {poll.get('question', '')}"[:200]
+    return "Breakout rooms"
+
+
+class _Tallies:
+    """Poll results and question votes as they evolved, at most once a second each."""
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[str, str], int] = {}
+        self.pending: dict[tuple[str, str], Entry] = {}
+
+    def after(self, room: Classroom, ev: e.Event, t: int) -> list[Entry]:
+        if isinstance(ev, e.PollResultsShown | e.PollClosed | e.PollPublished):
+            poll = room.polls.get(ev.poll_id)
+            if not _public_results(poll):
+                return []
+            self.pending.pop(("poll", ev.poll_id), None)  # superseded by this exact tally
+            self.last[("poll", ev.poll_id)] = t
+            return [{"t": t, "name": "poll:results", "data": live_results(poll, ev.seq, ev.ts)}]
+        if isinstance(ev, e.PollVoted):
+            poll = room.polls.get(ev.poll_id)
+            if not _public_results(poll):
+                return []
+            entry = {"t": t, "name": "poll:results", "data": live_results(poll, ev.seq, ev.ts)}
+            return self._throttle(("poll", ev.poll_id), entry)
+        if isinstance(ev, e.QuestionVoted):
+            data = votes_view(room.qa, ev.question_id, ev.seq, ev.ts)
+            return self._throttle(
+                ("qa", ev.question_id), {"t": t, "name": "qa:votes", "data": data}
+            )
+        return []
+
+    def _throttle(self, key: tuple[str, str], entry: Entry) -> list[Entry]:
+        if entry["t"] - self.last.get(key, -TALLY_EVERY_MS) >= TALLY_EVERY_MS:
+            self.last[key] = entry["t"]
+            self.pending.pop(key, None)
+            return [entry]
+        self.pending[key] = entry
+        return []
+
+    def flush(self) -> list[Entry]:
+        return list(self.pending.values())
+
+
+def _public_results(poll: Poll) -> bool:
+    """Learners see a poll's tallies in the replay as they could live: once shown."""
+    return poll.results_visible_to("participant")
+
+
+def pseudonymise(value: Any, names: dict[str, str], keep: frozenset[str] = frozenset()) -> Any:
+    """Replace user ids and names by stable pseudonyms everywhere in a JSON value.
+
+    Users in `keep` (the hosts, who teach in their own name) stay as they are.
+    """
+    if isinstance(value, list):
+        return [pseudonymise(item, names, keep) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    owner = value.get("user_id")
+    for key, item in value.items():
+        if key in ("user_id", "to_user") and isinstance(item, str) and item not in keep:
+            out[key] = _alias(names, item)
+        elif key == "name" and isinstance(owner, str) and owner not in keep:
+            out[key] = f"Participant {_alias(names, owner)[1:]}"
+        else:
+            out[key] = pseudonymise(item, names, keep)
+    return out
+
+
+def _alias(names: dict[str, str], user_id: str) -> str:
+    if user_id not in names:
+        names[user_id] = f"p{len(names) + 1}"
+    return names[user_id]
+
+
+def chapters_vtt(chapters: list[Entry], duration_ms: int) -> str:
+    lines = ["WEBVTT", ""]
+    ordered = sorted(chapters, key=lambda c: c["t_ms"])
+    for i, chapter in enumerate(ordered):
+        end = ordered[i + 1]["t_ms"] if i + 1 < len(ordered) else max(duration_ms, chapter["t_ms"])
+        lines += [str(i + 1), f"{_vtt_time(chapter['t_ms'])} --> {_vtt_time(end)}"]
+        lines += [chapter["title"].replace("-->", "->"), ""]
+    return "\n".join(lines)
+
+
+def _vtt_time(ms: int) -> str:
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
