@@ -93,10 +93,17 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
     out = Collected(span, "", [], [], [], {}, set())
     tallies = _Tallies()
     last_ts = span.started
+    rolling = False
     for ev in history:
         room.apply(ev)
         out.title = room.live.title
-        t = span.clock(ev.ts)
+        # Order decides, not time: events in the same millisecond as a pause or
+        # stop fall on the side of it their seq puts them.
+        if isinstance(ev, e.RecordingTrackStarted) and ev.recording_id == span.recording_id:
+            out.tracks.append(_track(ev, span))  # noted late, maybe after a pause: keep it
+            continue
+        rolling = _rolling(ev, span.recording_id, rolling)
+        t = span.clock(ev.ts) if rolling or _bound(ev, span.recording_id) else None
         if t is None:
             continue
         last_ts = ev.ts
@@ -111,6 +118,30 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
     return out
 
 
+def _track(ev: e.RecordingTrackStarted, span: Span) -> Entry:
+    return {
+        "track_id": ev.track_id,
+        "file": ev.file,
+        "user_id": ev.user_id,
+        "kind": ev.kind,
+        "source": ev.source,
+        "offset_ms": span.clock(ev.at_ms) or 0,
+    }
+
+
+def _rolling(ev: e.Event, recording_id: str, rolling: bool) -> bool:
+    """Whether the recording runs after `ev`."""
+    if getattr(ev, "recording_id", None) != recording_id:
+        return rolling
+    return isinstance(ev, e.RecordingStarted | e.RecordingResumed | e.RecordingMarker)
+
+
+def _bound(ev: e.Event, recording_id: str) -> bool:
+    """The events that end a stretch of recording still belong to it."""
+    bounds = (e.RecordingPaused, e.RecordingStopped)
+    return isinstance(ev, bounds) and getattr(ev, "recording_id", None) == recording_id
+
+
 def _note_people(out: Collected, room: Classroom) -> None:
     for member in room.live.present():
         out.participants.setdefault(member.user_id, member.name)
@@ -123,18 +154,6 @@ def _keep(out: Collected, ev: e.Event, t: int) -> None:
         case e.RecordingMarker():
             out.chapters.append({"t_ms": t, "title": ev.title})
             out.events.append({"t": t, "name": "marker", "data": {"title": ev.title}})
-            return
-        case e.RecordingTrackStarted():
-            out.tracks.append(
-                {
-                    "track_id": ev.track_id,
-                    "file": ev.file,
-                    "user_id": ev.user_id,
-                    "kind": ev.kind,
-                    "source": ev.source,
-                    "offset_ms": out.span.clock(ev.at_ms) or t,
-                }
-            )
             return
     wire = to_wire(ev)
     who = audience(ev)
