@@ -88,7 +88,7 @@ def test_chapters_vtt() -> None:
 
 def _vp8_frames(count: int) -> list[EncodedFrame]:
     encoder = av.CodecContext.create("libvpx", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = 160, 120, "yuv420p"  # type: ignore[attr-defined]
+    encoder.width, encoder.height, encoder.pix_fmt = 160, 120, "yuv420p"
     encoder.time_base = fractions.Fraction(1, 90000)
     encoder.options = {"deadline": "realtime", "cpu-used": "8", "g": "10"}
     frames = []
@@ -97,7 +97,7 @@ def _vp8_frames(count: int) -> list[EncodedFrame]:
         for plane in picture.planes:
             plane.update(bytes([(i * 5) % 256]) * plane.buffer_size)
         picture.pts, picture.time_base = i * 3000, encoder.time_base
-        for packet in encoder.encode(picture):  # type: ignore[attr-defined]
+        for packet in encoder.encode(picture):
             assert packet.pts is not None
             frames.append(
                 EncodedFrame(bytes(packet), packet.pts, 90000, "video/VP8", packet.is_keyframe)
