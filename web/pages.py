@@ -10,6 +10,7 @@ from aiohttp import web
 
 STATIC = Path(__file__).parent / "static"
 CLASS_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+"""Class and recording ids: opaque, URL-safe."""
 
 CSP = "; ".join(
     [
@@ -54,6 +55,12 @@ async def classroom_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "classroom.html", headers={"Cache-Control": "no-store"})
 
 
+async def replay_page(request: web.Request) -> web.FileResponse:
+    if not CLASS_ID.match(request.match_info["recording_id"]):
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / "replay.html", headers={"Cache-Control": "no-store"})
+
+
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
@@ -61,4 +68,5 @@ async def index(request: web.Request) -> web.FileResponse:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/c/{class_id}", classroom_page)
+    app.router.add_get("/replay/{recording_id}", replay_page)
     app.router.add_static("/static/", STATIC, follow_symlinks=False)

@@ -1,28 +1,45 @@
-// The classroom page: joins with the token from the URL fragment, keeps the
-// class state in step with the server's events, and catches up after a
-// reconnect with last_seq. User text only ever reaches the page via textContent.
+// The classroom page: joins with the token (or invite) from the URL fragment,
+// checks camera and microphone, then keeps the class state in step with the
+// server and renders it. Each panel lives in its own module under js/.
 
-const $ = (id) => document.getElementById(id);
-const classId = location.pathname.split("/").pop();
+import * as breakouts from "./js/breakouts.js";
+import * as chat from "./js/chat.js";
+import { MESSAGES, claimsOf, connect, loadClient } from "./js/connection.js";
+import { $, h } from "./js/dom.js";
+import { Media } from "./js/media.js";
+import * as people from "./js/people.js";
+import * as polls from "./js/polls.js";
+import { setupPrejoin } from "./js/prejoin.js";
+import * as qa from "./js/qa.js";
+import * as recording from "./js/recording.js";
+import { apply, createState } from "./js/state.js";
+import { setupTabs } from "./js/tabs.js";
+import { renderStage } from "./js/video.js";
+
+const classId = decodeURIComponent(location.pathname.split("/").pop());
 const params = new URLSearchParams(location.hash.slice(1));
-const state = { seq: 0, you: null, participants: new Map(), hands: new Set() };
+const state = createState();
+let clockOffset = 0;
 
-function setStatus(text) { $("status").textContent = text; }
+function setStatus(text, kind = "") {
+  const el = $("status");
+  el.textContent = text;
+  el.dataset.kind = kind;
+}
 
-function loadScript(src) {
-  return new Promise((resolve, reject) => {
-    const el = document.createElement("script");
-    el.src = src;
-    el.onload = resolve;
-    el.onerror = () => reject(new Error(`could not load ${src}`));
-    document.head.append(el);
-  });
+function showBanner(code, text, { retry = false } = {}) {
+  $("banner").hidden = false;
+  $("banner").dataset.code = code;
+  $("banner-text").textContent = text;
+  $("banner-retry").hidden = !retry;
+  setStatus(text, "error");
 }
 
 async function tokenFromInvite(invite) {
   const form = $("name-form");
   form.hidden = false;
   setStatus("Enter your name to join.");
+  $("name-input").focus();
   const name = await new Promise((resolve) => {
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -41,111 +58,194 @@ async function tokenFromInvite(invite) {
   return body.token;
 }
 
-function renderParticipants() {
-  const list = $("participants");
-  const people = [...state.participants.values()].sort(
-    (a, b) => Number(state.hands.has(b.user_id)) - Number(state.hands.has(a.user_id)));
-  list.replaceChildren(...people.map((p) => {
-    const li = document.createElement("li");
-    li.textContent = `${state.hands.has(p.user_id) ? "✋ " : ""}${p.name} (${p.role})`;
-    return li;
-  }));
-  const raised = state.you && state.hands.has(state.you.user_id);
-  $("hand").textContent = raised ? "Lower hand" : "Raise hand";
-  $("hand").setAttribute("aria-pressed", String(Boolean(raised)));
+function tokenProblem(token) {
+  const claims = claimsOf(token);
+  if (!claims) return ["unauthorized", MESSAGES.unauthorized];
+  if (claims.cls && claims.cls !== classId) return ["unauthorized", MESSAGES.unauthorized];
+  if (typeof claims.exp === "number" && claims.exp * 1000 < Date.now()) return ["unauthorized", MESSAGES.expired];
+  return null;
 }
 
-function addChat(msg) {
-  const li = document.createElement("li");
-  const who = document.createElement("span");
-  who.className = "who";
-  who.textContent = msg.to_user ? `${msg.from.name} (direct)` : msg.from.name;
-  const text = document.createElement("span");
-  text.textContent = msg.text;
-  li.append(who, text);
-  $("chat").append(li);
-  li.scrollIntoView({ block: "end" });
-}
+function classroom(token, media) {
+  let conn = null;
+  let renders = [];
+  let pending = false;
+  const ctx = {
+    state,
+    send: (event, data) => conn.send(event, data),
+    notify: (text, kind) => setStatus(text, kind),
+    now: () => Date.now() + clockOffset,
+    refresh: () => schedule(),
+    openTab: (name) => tabs.open(name),
+    badge: (name) => tabs.badge(name),
+    dm: () => {},
+  };
+  const tabs = setupTabs();
 
-// Journal events carry seq; anything at or below what we hold is a duplicate.
-function fresh(ev) {
-  if (typeof ev.seq !== "number") return true;
-  if (ev.seq <= state.seq) return false;
-  state.seq = ev.seq;
-  return true;
-}
+  function render() {
+    pending = false;
+    if (!state.ready) return;
+    $("title").textContent = state.classInfo.title;
+    document.title = state.classInfo.title;
+    for (const fn of renders) fn(state);
+    renderStage(state, media);
+    renderControls();
+  }
+  function schedule() {
+    if (pending) return;
+    pending = true;
+    queueMicrotask(render);
+  }
+  media.send = (event, data) => conn.send(event, data);
+  media.changed = schedule;
+  media.notice = (text) => setStatus(text, "warn");
 
-function connect(token, wire) {
-  const socket = io({
-    transports: ["websocket"],
-    auth: (cb) => cb(state.seq ? { token, last_seq: state.seq } : { token }),
-  });
-  socket.on("connect_error", (err) => {
-    const code = err.data?.code;
-    if (code === "unauthorized") { setStatus(`Cannot join: ${err.data.message}`); socket.disconnect(); }
-    else if (code === "ended") { setStatus("This class has ended."); socket.disconnect(); }
-    else setStatus("Connection lost, retrying…");
-  });
-  socket.on("disconnect", () => setStatus("Connection lost, reconnecting…"));
-  socket.on("class:state", (snap) => {
-    state.seq = snap.seq;
-    state.you = snap.you;
-    state.participants = new Map(snap.participants.map((p) => [p.user_id, p]));
-    state.hands = new Set(snap.hands.map((h) => h.user_id));
-    $("title").textContent = snap.class.title;
-    document.title = snap.class.title;
-    $("chat").replaceChildren();
-    snap.chat.forEach(addChat);
-    $("class").hidden = false;
-    setStatus(`Connected as ${snap.you.name} (${snap.you.role}).`);
-    renderParticipants();
-  });
-  socket.on("class:resumed", () => setStatus(`Reconnected as ${state.you?.name ?? ""}.`));
-  socket.on("participant:joined", (ev) => { if (fresh(ev)) { state.participants.set(ev.user_id, ev); renderParticipants(); } });
-  socket.on("participant:left", (ev) => { if (fresh(ev)) { state.participants.delete(ev.user_id); renderParticipants(); } });
-  socket.on("participant:updated", (ev) => {
-    if (!fresh(ev)) return;
-    const p = state.participants.get(ev.user_id);
-    if (p) Object.assign(p, { role: ev.role });
-    renderParticipants();
-  });
-  socket.on("hand:changed", (ev) => {
-    if (!fresh(ev)) return;
-    if (ev.raised) state.hands.add(ev.user_id); else state.hands.delete(ev.user_id);
-    renderParticipants();
-  });
-  socket.on("chat:message", (msg) => { if (fresh(msg)) addChat(msg); });
-  socket.on("class:ended", () => { setStatus("The class has ended."); socket.disconnect(); });
-  socket.on("session:replaced", () => { setStatus("You joined from another window; this one is closed."); socket.disconnect(); });
+  function renderControls() {
+    const micBtn = $("mic");
+    const camBtn = $("cam");
+    const hasMic = Boolean(media.track("audio"));
+    const hasCam = Boolean(media.track("video"));
+    micBtn.disabled = !hasMic;
+    camBtn.disabled = !hasCam;
+    micBtn.textContent = media.mic ? "Mute" : "Unmute";
+    micBtn.setAttribute("aria-pressed", String(hasMic && media.mic));
+    micBtn.setAttribute("aria-label", media.mic ? "Mute your microphone" : "Unmute your microphone");
+    camBtn.textContent = media.cam ? "Stop camera" : "Start camera";
+    camBtn.setAttribute("aria-pressed", String(hasCam && media.cam));
+    $("screen").textContent = media.screen ? "Stop sharing" : "Share screen";
+    $("screen").setAttribute("aria-pressed", String(Boolean(media.screen)));
+    $("screen").hidden = !navigator.mediaDevices?.getDisplayMedia;
+    $("end-class").hidden = state.you?.role !== "host";
+  }
 
-  $("chat-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const input = $("chat-input");
-    const text = input.value.trim();
-    if (!text) return;
-    socket.emit("chat:send", { text }, (ack) => {
-      if (ack?.ok) input.value = ""; else setStatus(ack?.error?.message ?? "Not sent");
-    });
+  function onEvent(name, data) {
+    if (typeof data?.ts === "number" && name !== "rtc:offer") clockOffset = data.ts - Date.now();
+    switch (name) {
+      case "class:state":
+        apply(state, name, data);
+        $("class").hidden = false;
+        setStatus(`Connected as ${state.you.name}.`, "ok");
+        media.start(state.media.ice_servers);
+        break;
+      case "class:resumed":
+        setStatus(`Reconnected as ${state.you?.name ?? ""}.`, "ok");
+        media.start(state.media.ice_servers);
+        break;
+      case "rtc:offer":
+        media.onOffer(data);
+        return;
+      case "rtc:muted":
+        apply(state, name, data);
+        if (data.user_id === state.you?.user_id && data.muted && data.by && data.by !== data.user_id) {
+          media.mutedBy(data.source);
+          setStatus(data.source === "mic" ? "A host muted your microphone." : "A host turned off your camera.", "warn");
+        }
+        break;
+      case "breakout:message":
+        apply(state, name, data);
+        setStatus(`Message to all rooms from ${data.from?.name ?? "the host"}: ${data.text}`, "ok");
+        break;
+      case "breakout:closing":
+        apply(state, name, data);
+        setStatus(`Breakout rooms close in ${data.in_s} seconds.`, "warn");
+        break;
+      case "reaction":
+        showReaction(data);
+        return;
+      default:
+        if (!apply(state, name, data)) return;
+    }
+    schedule();
+  }
+
+  function showReaction(data) {
+    const who = state.people.get(data.user_id)?.name ?? "Someone";
+    const el = h("span", { class: "reaction", text: `${data.emoji} ${who}` });
+    $("reactions").append(el);
+    setTimeout(() => el.remove(), 4000);
+  }
+
+  function fatal(code, text) {
+    media.leave();
+    $("class").hidden = true;
+    showBanner(code, text, { retry: code === "replaced" });
+  }
+
+  conn = connect({
+    token,
+    classId,
+    state,
+    handlers: {
+      event: onEvent,
+      status: setStatus,
+      fatal,
+      disconnected: () => { media.stop(); },
+    },
   });
-  $("hand").addEventListener("click", () => {
-    const raised = state.hands.has(state.you?.user_id);
-    socket.emit(raised ? "hand:lower" : "hand:raise", {}, () => {});
+
+  renders = [chat.setup(ctx), people.setup(ctx), polls.setup(ctx), qa.setup(ctx), breakouts.setup(ctx), recording.setup(ctx)];
+
+  $("mic").addEventListener("click", async () => {
+    const ack = await media.setMic(!media.mic);
+    if (!ack.ok) setStatus(ack.error?.message ?? "Could not change the microphone", "warn");
   });
-  return socket;
+  $("cam").addEventListener("click", async () => {
+    const ack = await media.setCam(!media.cam);
+    if (!ack.ok) setStatus(ack.error?.message ?? "Could not change the camera", "warn");
+  });
+  $("screen").addEventListener("click", async () => {
+    try {
+      if (media.screen) await media.stopScreen();
+      else await media.shareScreen();
+    } catch (err) {
+      setStatus(`Screen sharing did not start: ${err.message ?? err}`, "warn");
+    }
+  });
+  for (const btn of document.querySelectorAll(".react")) {
+    btn.addEventListener("click", () => conn.send("reaction:send", { emoji: btn.dataset.emoji }));
+  }
+  $("leave").addEventListener("click", () => {
+    conn.close();
+    fatal("left", "You left the class.");
+    $("banner-retry").hidden = false;
+  });
+  $("end-class").addEventListener("click", async () => {
+    if (!confirm("End the class for everyone?")) return;
+    const ack = await conn.send("class:end", {});
+    if (!ack.ok) setStatus(ack.error?.message ?? "Could not end the class", "warn");
+  });
+  $("banner-retry").addEventListener("click", () => location.reload());
+  // Countdowns (breakout timer, timed polls) tick while something is timed.
+  setInterval(() => {
+    const timed = state.breakouts || [...state.polls.values()].some((p) => p.status === "open" && p.ends_at);
+    if (timed) schedule();
+  }, 1000);
+
+  if (params.has("test")) window.__classroom = { state, media, conn, get pub() { return media.pub; }, get sub() { return media.sub; } };
 }
 
 async function main() {
   try {
-    const info = await (await fetch("/api/info")).json();
-    await loadScript(info.wire === "msgpack" ? "/static/vendor/socket.io.msgpack.min.js"
-                                             : "/static/vendor/socket.io.min.js");
+    await loadClient();
     let token = params.get("token");
     if (!token && params.get("invite")) token = await tokenFromInvite(params.get("invite"));
-    if (!token) { setStatus("This link has no join token. Ask your teacher for a join link."); return; }
-    connect(token, info.wire);
+    if (!token) {
+      showBanner("no-token", "This link has no join token. Ask your teacher for a join link.");
+      return;
+    }
+    const problem = tokenProblem(token);
+    if (problem) { showBanner(...problem); return; }
+    const media = new Media({ send: () => Promise.resolve({ ok: false }), changed: () => {}, notice: () => {} });
+    await setupPrejoin(media, { skip: params.get("prejoin") === "skip", setStatus });
+    startClass(token, media);
   } catch (err) {
-    setStatus(String(err.message ?? err));
+    showBanner("error", String(err.message ?? err));
   }
+}
+
+function startClass(token, media) {
+  setStatus("Connecting…");
+  classroom(token, media);
 }
 
 main();

@@ -1,0 +1,161 @@
+"""Playwright helpers: Debian's Chromium with fake camera and microphone, one per test module.
+
+Each test module gets one browser and one server (`browser_env`); each person
+in a test is a browser context of their own (`env.open(...)`), so cookies,
+storage and media devices are separate, as on separate machines. Every page's
+console and errors are kept, so tests can assert that the Content Security
+Policy held and no script failed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    async_playwright,
+)
+
+from tests.conftest import Server, settings_for
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 15_000
+VIDEO_WAIT_MS = 30_000
+CSP_VIOLATION = re.compile(r"Content Security Policy|Refused to (execute|load|apply)", re.I)
+
+INBOUND_VIDEO_FRAMES = """async () => {
+    const pc = window.__classroom?.sub;
+    if (!pc) return [];
+    const out = [];
+    (await pc.getStats()).forEach((r) => {
+        if (r.type === "inbound-rtp" && r.kind === "video") out.push(r.framesDecoded ?? 0);
+    });
+    return out;
+}"""
+"""framesDecoded of every inbound video stream of the page's `sub` peer connection."""
+
+HAS_TEXT = """([sel, text]) => [...document.querySelectorAll(sel)]
+    .some((el) => el.textContent.includes(text))"""
+
+
+@dataclass
+class Person:
+    """One browser context and its page, with everything its console said."""
+
+    context: BrowserContext
+    page: Page
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def csp_violations(self) -> list[str]:
+        return [line for line in self.console if CSP_VIOLATION.search(line)]
+
+    async def tab(self, name: str) -> None:
+        await self.page.click(f"#tab-{name}")
+
+    async def wait_text(self, selector: str, text: str) -> None:
+        """Wait until an element matching `selector` contains `text`."""
+        await self.page.wait_for_function(HAS_TEXT, arg=[selector, text])
+
+    async def frames_decoded(self) -> list[int]:
+        frames: list[int] = await self.page.evaluate(INBOUND_VIDEO_FRAMES)
+        return frames
+
+    async def wait_videos(self, count: int) -> None:
+        """Wait until at least `count` inbound videos have decoded frames."""
+        await self.page.wait_for_function(
+            f"async (n) => (await ({INBOUND_VIDEO_FRAMES})()).filter((f) => f > 0).length >= n",
+            arg=count,
+            timeout=VIDEO_WAIT_MS,
+            polling=250,
+        )
+
+    async def close(self) -> None:
+        await self.context.close()
+
+
+@dataclass
+class BrowserEnv:
+    server: Server
+    browser: Browser
+    people: list[Person] = field(default_factory=list)
+
+    async def open(self, url: str, width: int = 1280, height: int = 800) -> Person:
+        context = await self.browser.new_context(
+            viewport={"width": width, "height": height},
+            permissions=["camera", "microphone"],
+        )
+        page = await context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        person = Person(context, page)
+        page.on("console", lambda msg: _keep(person, msg))
+        page.on("pageerror", lambda exc: person.errors.append(str(exc)))
+        self.people.append(person)
+        await page.goto(url)
+        return person
+
+    def link(self, class_id: str, user: str, role: str = "participant", name: str = "") -> str:
+        token = self.server.token(class_id, user, role, name=name or user.title())
+        return f"{self.server.url}/c/{class_id}#token={token}&test=1"
+
+    async def join(
+        self, class_id: str, user: str, role: str = "participant", name: str = "", **options: Any
+    ) -> Person:
+        """Open the class page as `user`, pass the device check and wait to be in."""
+        person = await self.open(self.link(class_id, user, role, name), **options)
+        await person.page.wait_for_selector("#join:not([hidden])")
+        await person.page.click("#join")
+        await person.page.wait_for_selector("#class:not([hidden])")
+        return person
+
+    async def close_people(self) -> None:
+        for person in self.people:
+            await person.close()
+        self.people.clear()
+
+
+def _keep(person: Person, msg: ConsoleMessage) -> None:
+    person.console.append(f"{msg.type}: {msg.text}")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BrowserEnv]:
+    data: Path = tmp_path_factory.mktemp("browser")
+    server = Server(settings_for(data, media_host=("127.0.0.1",)))
+    await server.start()
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        env = BrowserEnv(server, browser)
+        try:
+            yield env
+        finally:
+            await env.close_people()
+            await browser.close()
+            await server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def env(browser_env: BrowserEnv) -> AsyncIterator[BrowserEnv]:
+    """The module's browser and server; each test's browser contexts are closed after it."""
+    yield browser_env
+    await browser_env.close_people()

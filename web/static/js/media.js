@@ -1,0 +1,271 @@
+// WebRTC with the server's SFU: two peer connections per participant.
+//   pub: we offer what we send (rtc:publish, answered in the ack), naming the
+//        source of each m-line (camera, mic, screen);
+//   sub: the server offers everything else in our room (rtc:offer, with a
+//        mid -> track id map) and we answer (rtc:answer).
+// Our ICE candidates trickle with rtc:candidate once the server holds the
+// description they belong to.
+
+export class Media {
+  constructor({ send, changed, notice }) {
+    this.send = send;
+    this.changed = changed;     // the set of playable tracks or our own state changed
+    this.notice = notice;       // a message for the person (not fatal)
+    this.local = null;          // MediaStream from the camera and microphone
+    this.screen = null;         // MediaStream from getDisplayMedia
+    this.mic = true;            // what the person wants: mic on / camera on
+    this.cam = true;
+    this.iceServers = [];
+    this.pub = null;
+    this.sub = null;
+    this.mids = {};             // sub mid -> track id
+    this.sources = new Map();   // pub transceiver -> source
+    this.published = false;
+    this._generation = 0;
+    this._pubChain = Promise.resolve();
+    this._subChain = Promise.resolve();
+    this._started = null;
+    this._startedResolve = null;
+    this._resetStarted();
+  }
+
+  // Offers wait for start() (the snapshot brings the ICE servers); a restart
+  // keeps the promise that queued offers are already waiting on.
+  _resetStarted() {
+    if (this._started && !this._isStarted) return;
+    this._isStarted = false;
+    this._started = new Promise((resolve) => { this._startedResolve = resolve; });
+  }
+
+  // -- local devices -------------------------------------------------------
+
+  async acquire({ audioId, videoId } = {}) {
+    const constraints = {
+      audio: audioId === "none" ? false : (audioId ? { deviceId: { exact: audioId } } : true),
+      video: videoId === "none" ? false : {
+        ...(videoId ? { deviceId: { exact: videoId } } : {}),
+        width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 },
+      },
+    };
+    this.releaseLocal();
+    if (!constraints.audio && !constraints.video) return null;
+    this.local = await navigator.mediaDevices.getUserMedia(constraints);
+    this._applyIntent();
+    return this.local;
+  }
+
+  releaseLocal() {
+    for (const t of this.local?.getTracks() ?? []) t.stop();
+    this.local = null;
+  }
+
+  static async devices() {
+    const all = await navigator.mediaDevices.enumerateDevices();
+    return { audio: all.filter((d) => d.kind === "audioinput"), video: all.filter((d) => d.kind === "videoinput") };
+  }
+
+  track(kind) { return this.local?.getTracks().find((t) => t.kind === kind) ?? null; }
+
+  _applyIntent() {
+    const mic = this.track("audio");
+    const cam = this.track("video");
+    if (mic) mic.enabled = this.mic;
+    if (cam) cam.enabled = this.cam;
+  }
+
+  // -- session ----------------------------------------------------------------
+
+  // Called on every (re)join: the server starts our media afresh each time.
+  // Offers that arrived before it (they may precede the snapshot) are kept.
+  async start(iceServers) {
+    if (this.pub || this.sub) this.stop();
+    this.iceServers = iceServers ?? [];
+    this._isStarted = true;
+    this._startedResolve();
+    if (!this.local && !this.screen) return;
+    if (!this.mic) await this.send("rtc:mute", { source: "mic", muted: true });
+    if (!this.cam) await this.send("rtc:mute", { source: "camera", muted: true });
+    this.pub = this._newPc("pub");
+    for (const track of this.local?.getTracks() ?? []) {
+      const t = this.pub.addTransceiver(track, { direction: "sendonly", streams: [this.local] });
+      this.sources.set(t, track.kind === "audio" ? "mic" : "camera");
+    }
+    const screen = this.screen?.getVideoTracks()[0];
+    if (screen) this._addScreen(screen);
+    await this.negotiate();
+  }
+
+  stop() {
+    this._generation += 1;
+    this.pub?.close();
+    this.sub?.close();
+    this.pub = this.sub = null;
+    this.mids = {};
+    this.sources = new Map();
+    this.published = false;
+    this._resetStarted();
+    this.changed();
+  }
+
+  _newPc(which) {
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: "max-bundle" });
+    pc.pendingCandidates = [];
+    pc.remoteReady = false;
+    pc.onicecandidate = (ev) => {
+      const candidate = ev.candidate ? ev.candidate.toJSON() : null;
+      if (!pc.remoteReady) pc.pendingCandidates.push(candidate);
+      else this._trickle(which, candidate);
+    };
+    pc.onconnectionstatechange = () => this.changed();
+    return pc;
+  }
+
+  _trickle(which, candidate) {
+    const payload = { pc: which };
+    if (candidate) {
+      payload.candidate = { candidate: candidate.candidate };
+      if (candidate.sdpMid != null) payload.candidate.sdpMid = candidate.sdpMid;
+      if (candidate.sdpMLineIndex != null) payload.candidate.sdpMLineIndex = candidate.sdpMLineIndex;
+      if (candidate.usernameFragment) payload.candidate.usernameFragment = candidate.usernameFragment;
+    }
+    // A refused candidate is harmless: the server also learns our address from ICE checks.
+    this.send("rtc:candidate", payload);
+  }
+
+  _flushCandidates(pc, which) {
+    pc.remoteReady = true;
+    for (const c of pc.pendingCandidates.splice(0)) this._trickle(which, c);
+  }
+
+  // (Re)negotiate the pub connection; calls are queued one after another.
+  negotiate() {
+    this._pubChain = this._pubChain.then(() => this._negotiate()).catch((err) => {
+      this.notice(`Could not send your audio and video: ${err.message ?? err}`);
+    });
+    return this._pubChain;
+  }
+
+  async _negotiate() {
+    const pc = this.pub;
+    if (!pc || pc.signalingState === "closed") return;
+    await pc.setLocalDescription(await pc.createOffer());
+    const sources = {};
+    for (const [t, source] of this.sources) if (t.mid != null) sources[t.mid] = source;
+    const ack = await this.send("rtc:publish", { sdp: pc.localDescription.sdp, type: "offer", sources });
+    if (pc !== this.pub) return;
+    if (!ack.ok) {
+      await pc.setLocalDescription({ type: "rollback" }).catch(() => {});
+      if (ack.error?.code === "forbidden") this.notice("The host has not allowed participants to share audio or video right now.");
+      else this.notice(`Could not send your audio and video: ${ack.error?.message ?? "refused"}`);
+      return;
+    }
+    await pc.setRemoteDescription({ type: "answer", sdp: ack.sdp });
+    this._flushCandidates(pc, "pub");
+    this.published = true;
+    this.changed();
+  }
+
+  // The server's offer for the sub connection (whenever our track set changes).
+  onOffer(offer) {
+    const generation = this._generation;
+    this._subChain = this._subChain.then(() => this._answer(offer, generation)).catch((err) => {
+      this.notice(`Could not receive the others' audio and video: ${err.message ?? err}`);
+    });
+  }
+
+  async _answer(offer, generation) {
+    await this._started;
+    if (generation !== this._generation) return; // an offer for a connection we no longer have
+    if (!this.sub) {
+      this.sub = this._newPc("sub");
+      this.sub.ontrack = () => this.changed();
+    }
+    const pc = this.sub;
+    await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    const ack = await this.send("rtc:answer", { sdp: pc.localDescription.sdp, type: "answer" });
+    if (pc !== this.sub) return;
+    this.mids = { ...(offer.mids ?? {}) };
+    if (ack.ok) this._flushCandidates(pc, "sub");
+    this.changed();
+  }
+
+  // The MediaStreamTrack that carries a published track to us, if we receive it.
+  remote(trackId) {
+    if (!this.sub) return null;
+    const mid = Object.keys(this.mids).find((m) => this.mids[m] === trackId);
+    if (mid === undefined) return null;
+    const t = this.sub.getTransceivers().find((x) => x.mid === mid);
+    return t?.receiver.track ?? null;
+  }
+
+  // -- controls ------------------------------------------------------------
+
+  async setMic(on) {
+    const ack = await this.send("rtc:mute", { source: "mic", muted: !on });
+    if (!ack.ok && this.published) return ack;
+    this.mic = on;
+    this._applyIntent();
+    this.changed();
+    return { ok: true };
+  }
+
+  async setCam(on) {
+    const ack = await this.send("rtc:mute", { source: "camera", muted: !on });
+    if (!ack.ok && this.published) return ack;
+    this.cam = on;
+    this._applyIntent();
+    this.changed();
+    return { ok: true };
+  }
+
+  // Someone with the right to do so muted us: follow suit locally.
+  mutedBy(source) {
+    if (source === "mic") this.mic = false;
+    if (source === "camera") this.cam = false;
+    this._applyIntent();
+    this.changed();
+  }
+
+  async shareScreen() {
+    if (this.screen) return;
+    this.screen = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+    const track = this.screen.getVideoTracks()[0];
+    track.addEventListener("ended", () => this.stopScreen());
+    if (!this.pub) this.pub = this._newPc("pub");
+    this._addScreen(track);
+    this.changed();
+    await this.negotiate();
+  }
+
+  _addScreen(track) {
+    const known = [...this.sources].find(([, source]) => source === "screen")?.[0];
+    if (known && known.currentDirection !== "stopped") {
+      known.direction = "sendonly";
+      known.sender.replaceTrack(track);
+      return;
+    }
+    const t = this.pub.addTransceiver(track, { direction: "sendonly", streams: [this.screen] });
+    this.sources.set(t, "screen");
+  }
+
+  async stopScreen() {
+    if (!this.screen) return;
+    for (const t of this.screen.getTracks()) t.stop();
+    this.screen = null;
+    const t = [...this.sources].find(([, source]) => source === "screen")?.[0];
+    if (t) {
+      await t.sender.replaceTrack(null);
+      t.direction = "inactive";
+      await this.negotiate();
+    }
+    this.changed();
+  }
+
+  leave() {
+    this.stop();
+    this.releaseLocal();
+    for (const t of this.screen?.getTracks() ?? []) t.stop();
+    this.screen = null;
+  }
+}

@@ -1,0 +1,45 @@
+// The recording indicator (everyone) and the host's recording controls.
+
+import { $, h, setText } from "./dom.js";
+
+const LABEL = { recording: "Recording", paused: "Recording paused" };
+
+export function setup(ctx) {
+  const control = async (event) => {
+    const ack = await ctx.send(event, {});
+    if (!ack.ok) ctx.notify(`Recording: ${ack.error?.message ?? "error"}`, "warn");
+  };
+  const buttons = {
+    start: h("button", { type: "button", class: "small", text: "Start recording", on: { click: () => control("recording:start") } }),
+    pause: h("button", { type: "button", class: "small", text: "Pause", on: { click: () => control("recording:pause") } }),
+    resume: h("button", { type: "button", class: "small", text: "Resume", on: { click: () => control("recording:resume") } }),
+    stop: h("button", { type: "button", class: "small", text: "Stop recording", on: { click: () => control("recording:stop") } }),
+  };
+  $("rec-controls").append(...Object.values(buttons));
+  let announced = "idle";
+
+  return function render(s) {
+    const state = s.recording?.state ?? "idle";
+    const indicator = $("rec-indicator");
+    indicator.hidden = state === "idle";
+    indicator.classList.toggle("paused", state === "paused");
+    setText(indicator, LABEL[state] ?? "");
+    const host = s.you?.role === "host";
+    $("rec-controls").hidden = !host;
+    buttons.start.hidden = state !== "idle";
+    buttons.pause.hidden = state !== "recording";
+    buttons.resume.hidden = state !== "paused";
+    buttons.stop.hidden = state === "idle";
+    const link = $("rec-link");
+    const id = s.recording?.recording_id;
+    link.hidden = !(host && state === "idle" && id);
+    if (id) link.href = `/replay/${encodeURIComponent(id)}`;
+    if (state !== announced) {
+      if (announced !== "idle" || state !== "idle") {
+        ctx.notify(state === "recording" ? "This class is being recorded." : state === "paused"
+          ? "Recording paused." : "Recording stopped.", "ok");
+      }
+      announced = state;
+    }
+  };
+}
