@@ -95,6 +95,43 @@ async def test_failover_keeps_every_acknowledged_message(nodes: list[ServerProce
     await fresh.close()
 
 
+async def test_a_poll_survives_kill_9_of_its_node(nodes: list[ServerProcess]) -> None:
+    a, b = nodes
+    cid = await create_class(a.url)
+    host = Peer(a.url, token(cid, "teacher", "host"))
+    await host.connect()
+    voters = [Peer(a.url, token(cid, f"voter{i}")) for i in range(12)]
+    for voter in voters:
+        await voter.connect()
+    poll = await host.call(
+        "poll:create", {"question": "Pick", "kind": "single", "options": ["x", "y"]}
+    )
+    assert (await host.call("poll:open", {"poll_id": poll["poll_id"]}))["ok"]
+    acks = await asyncio.gather(
+        *(
+            v.call("poll:vote", {"poll_id": poll["poll_id"], "answer": [i % 2]})
+            for i, v in enumerate(voters)
+        )
+    )
+    assert all(ack["ok"] for ack in acks)
+    # One voter changes their mind: a replaced ballot, not a second one.
+    assert (await voters[0].call("poll:vote", {"poll_id": poll["poll_id"], "answer": [1]}))["ok"]
+    await a.kill()
+    back = await join_when_hosted(b.url, token(cid, "teacher", "host"))
+    (seen,) = [p for p in back.received("class:state")[0]["polls"] if p["id"] == poll["poll_id"]]
+    assert seen["status"] == "open"
+    assert seen["results"]["counts"] == [5, 7] and seen["results"]["total"] == 12
+    late = Peer(b.url, token(cid, "voter12"))
+    await late.connect()
+    assert (await late.call("poll:vote", {"poll_id": poll["poll_id"], "answer": [0]}))["ok"]
+    assert (await back.call("poll:close", {"poll_id": poll["poll_id"]}))["ok"]
+    await back.wait_for("poll:closed")
+    final = await back.wait_for("poll:results", lambda r: r["total"] == 13)
+    assert final["counts"] == [6, 7]
+    await back.close()
+    await late.close()
+
+
 async def test_redis_restart_loses_nothing_acknowledged(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
