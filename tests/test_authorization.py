@@ -52,6 +52,11 @@ TABLE: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
     "qa:pin": ({"question_id": "q1"}, STAFF),
     "qa:answer": ({"question_id": "q1", "text": "Because."}, STAFF),
     "qa:moderation": ({"on": True}, STAFF),
+    "recording:start": ({}, HOST),
+    "recording:pause": ({}, HOST),
+    "recording:resume": ({}, HOST),
+    "recording:marker": ({"title": "Chapter"}, HOST),
+    "recording:stop": ({}, HOST),
 }
 
 
