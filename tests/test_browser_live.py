@@ -1,4 +1,6 @@
-"""The classroom page in a real browser: three people join, see each other, and take part."""
+"""A class in real browsers: a host and two learners see each other, chat, vote in a
+poll, ask and upvote a question, go to breakout rooms and back, and the recording of
+it all replays with the poll at the right moment."""
 
 from __future__ import annotations
 
@@ -6,28 +8,136 @@ import asyncio
 
 import pytest
 
-from tests.browser import BrowserEnv, browser_env, env  # noqa: F401  (fixtures)
+from tests.browser import WAIT_MS, BrowserEnv, Person, browser_env, env  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-TILES = "#grid .tile, #spotlight .tile"
+TILES_ARE = "(n) => document.querySelectorAll('#grid .tile, #spotlight .tile').length === n"
+QUESTION = "Which planet is the largest?"
+PLAYHEAD = "document.getElementById('video').currentTime"
 
 
-async def test_three_people_see_and_hear_each_other(env: BrowserEnv) -> None:  # noqa: F811
-    cid = await env.server.create_class("Biology")
+async def test_a_class_in_three_browsers(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Astronomy")
     host, ana, ben = await asyncio.gather(
         env.join(cid, "teacher", "host", "Ms Rivera"),
         env.join(cid, "ana", name="Ana Souza"),
         env.join(cid, "ben", name="Ben Okafor"),
     )
-    for person in (host, ana, ben):
-        await person.page.wait_for_function(f"document.querySelectorAll('{TILES}').length === 3")
-    # Each sees the other two's video playing (frames decoded on the sub connection).
-    await asyncio.gather(*(p.wait_videos(2) for p in (host, ana, ben)))
+    everyone = (host, ana, ben)
+    for person in everyone:
+        await person.page.wait_for_function(TILES_ARE, arg=3)
+    # Each sees the other two's video playing: frames decoded on the sub connection.
+    await asyncio.gather(*(p.wait_videos(2) for p in everyone))
+
+    await host.page.click("text=Start recording")
+    for person in everyone:
+        await person.page.wait_for_selector("#rec-indicator:not([hidden])")
 
     await ana.page.fill("#chat-input", "Hello everyone")
     await ana.page.press("#chat-input", "Enter")
-    for person in (host, ana, ben):
+    for person in everyone:
         await person.wait_text("#chat .text", "Hello everyone")
-    for person in (host, ana, ben):
+
+    await run_poll(host, ana, ben)
+    await ask_and_upvote(host, ana, ben)
+    await breakout_round(host, ana, ben)
+
+    await host.page.click("text=Stop recording")
+    link = host.page.locator("#rec-link")
+    await link.wait_for()
+    replay_url = env.server.url + str(await link.get_attribute("href"))
+    await watch_replay(host, replay_url)
+
+    for person in everyone:
         assert person.csp_violations() == []
         assert person.errors == []
+
+
+async def run_poll(host: Person, ana: Person, ben: Person) -> None:
+    """The host creates a quiz question; both learners vote; the host closes and publishes it."""
+    for person in (host, ana, ben):
+        await person.tab("polls")
+    await host.page.click("#poll-create summary")
+    await host.page.fill("#poll-question", QUESTION)
+    await host.page.fill("#poll-options", "Mars\nJupiter\nVenus")
+    await host.page.fill("#poll-correct", "2")
+    await host.page.click("#poll-form button[type=submit]")
+
+    for person, choice in ((ana, "Jupiter"), (ben, "Mars")):
+        card = person.page.locator("#polls .poll", has_text=QUESTION)
+        await card.get_by_label(choice).check()
+        await card.locator(".vote-btn").click()
+        await card.locator(".yours", has_text=choice).wait_for()
+    # The host's live chart counts both ballots.
+    await host.wait_text("#polls .summary", "2 votes")
+    await host.page.click("#polls .poll button:text('Close')")
+    await host.page.click("#polls .poll button:text('Publish')")
+    await ana.wait_text("#polls .yours", "correct!")
+    await ben.wait_text("#polls .yours", "not quite")
+    for person in (ana, ben):
+        await person.wait_text("#polls .bar.correct .label", "Jupiter")
+        await person.wait_text("#polls .meta", "Published")
+
+
+async def ask_and_upvote(host: Person, ana: Person, ben: Person) -> None:
+    for person in (host, ana, ben):
+        await person.tab("qa")
+    await ben.page.fill("#qa-input", "Will this be on the exam?")
+    await ben.page.click("#qa-form button[type=submit]")
+    await ana.wait_text("#questions .qtext", "Will this be on the exam?")
+    await ana.page.click("#questions .upvote")
+    await ana.page.wait_for_selector("#questions .upvote[aria-pressed=true]")
+    for person in (host, ana, ben):
+        await person.wait_text("#questions .meta", "1 vote")
+    await host.page.click("#questions button:text('Pin')")
+    await ben.wait_text("#questions .meta", "Pinned")
+
+
+async def breakout_round(host: Person, ana: Person, ben: Person) -> None:
+    """Two rooms opened at random; each learner is told where they are; then closed."""
+    await host.tab("rooms")
+    await host.page.click("#bo-plan-form summary")
+    await host.page.fill("#bo-count", "2")
+    await host.page.click("#bo-form button[value=open]")
+    for learner in (ana, ben):
+        await learner.wait_text("#bar-room", "You are in Room")
+        await learner.page.wait_for_selector("#bar-help:not([hidden])")
+    await host.wait_text("#bo-rooms", "Ana Souza")
+    await host.page.fill("#bo-broadcast", "Two minutes left")
+    await host.page.click("#bo-broadcast-form button[type=submit]")
+    await ana.wait_text("#status", "Two minutes left")
+    await host.page.click("#bo-close-now")
+    for learner in (ana, ben):
+        await learner.page.wait_for_selector("#breakout-bar", state="hidden")
+    # Back in the main room: everyone's video again.
+    for person in (host, ana, ben):
+        await person.page.wait_for_function(TILES_ARE, arg=3)
+
+
+async def watch_replay(host: Person, url: str) -> None:
+    """The replay shows the poll only from the moment it opened, with its results once published."""
+    page = await host.context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.on("console", lambda msg: host.console.append(f"{msg.type}: {msg.text}"))
+    page.on("pageerror", lambda exc: host.errors.append(str(exc)))
+    await page.goto(url)
+    await page.wait_for_selector("#replay:not([hidden])", timeout=60_000)
+    await page.wait_for_function("() => document.getElementById('video').readyState >= 1")
+    assert await page.locator("#polls .poll").count() == 0
+    chapter = page.locator("#chapters button", has_text=f"Poll: {QUESTION}")
+    await chapter.click()
+    await page.click("#tab-polls")
+    await page.locator("#polls .poll", has_text=QUESTION).wait_for()
+    assert await page.locator("#polls .meta").first.inner_text() == "Open · Quiz"
+    # A deep link to the end: the poll is published, with Jupiter marked correct.
+    end = await page.evaluate("Math.floor(document.getElementById('video').duration)")
+    await page.goto(f"{url}?t={end}")
+    await page.wait_for_function(f"(t) => {PLAYHEAD} >= t", arg=end - 1)
+    await page.click("#tab-polls")
+    await page.locator("#polls .bar.correct", has_text="Jupiter").wait_for()
+    # Searching finds the chat message; clicking its time seeks back.
+    await page.click("#tab-chat")
+    await page.fill("#search", "hello")
+    await page.locator("#chat .msg", has_text="Hello everyone").wait_for()
+    await page.click("#chat .msg .seek")
+    await page.wait_for_function(f"(t) => {PLAYHEAD} < t", arg=end - 1)

@@ -15,7 +15,19 @@ export function setup(ctx) {
     resume: h("button", { type: "button", class: "small", text: "Resume", on: { click: () => control("recording:resume") } }),
     stop: h("button", { type: "button", class: "small", text: "Stop recording", on: { click: () => control("recording:stop") } }),
   };
-  $("rec-controls").append(...Object.values(buttons));
+  const markInput = h("input", { id: "rec-mark-title", maxlength: 200, placeholder: "Chapter title", autocomplete: "off" });
+  const mark = h("form", { class: "inline", id: "rec-mark" },
+    h("label", { class: "sr-only", for: "rec-mark-title", text: "Chapter title" }), markInput,
+    h("button", { type: "submit", class: "small", text: "Add chapter" }));
+  mark.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const title = markInput.value.trim();
+    if (!title) return;
+    const ack = await ctx.send("recording:marker", { title });
+    if (ack.ok) { markInput.value = ""; ctx.notify(`Chapter "${title}" marked.`, "ok"); }
+    else ctx.notify(`Chapter not marked: ${ack.error?.message ?? "error"}`, "warn");
+  });
+  $("rec-controls").append(...Object.values(buttons), mark);
   let announced = "idle";
 
   return function render(s) {
@@ -30,6 +42,7 @@ export function setup(ctx) {
     buttons.pause.hidden = state !== "recording";
     buttons.resume.hidden = state !== "paused";
     buttons.stop.hidden = state === "idle";
+    mark.hidden = state !== "recording";
     const link = $("rec-link");
     const id = s.recording?.recording_id;
     link.hidden = !(host && state === "idle" && id);

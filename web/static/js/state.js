@@ -5,11 +5,12 @@
 export const MAIN = "main";
 const CHAT_KEEP = 500;
 
-// Messages that are state, not journal events: they carry the class seq they
-// reflect but must not advance (or be dropped by) the journal position.
+// Messages that are state, not journal events: some carry the class seq they
+// reflect (`as_of`, or `seq` in rtc:tracks) but must not advance (or be
+// dropped by) the journal position.
 export const DERIVED = new Set([
   "class:state", "class:resumed", "poll:results", "qa:votes", "rtc:tracks", "rtc:offer",
-  "session:replaced", "recording:state",
+  "session:replaced",
 ]);
 
 export function createState() {
@@ -145,28 +146,29 @@ const REDUCERS = {
   },
   "poll:results": (s, d) => {
     const p = poll(s, d.poll_id);
-    if (!p || (p.resultsSeq ?? -1) > d.seq) return false;
+    if (!p || (p.resultsAsOf ?? -1) > d.as_of) return false;
     p.results = { counts: d.counts, total: d.total, voters: d.voters, words: d.words, mean: d.mean };
-    p.resultsSeq = d.seq;
+    p.resultsAsOf = d.as_of;
   },
   "poll:results_shown": (s, d) => {
     const p = poll(s, d.poll_id);
     if (!p) return false;
     p.results_shown = d.shown;
-    if (d.results) p.results = d.results;
+    if (d.results) { p.results = d.results; p.resultsAsOf = d.seq; }
   },
   "poll:closed": (s, d) => {
     const p = poll(s, d.poll_id);
     if (!p) return false;
     p.status = "closed";
     p.ends_at = null;
-    if (d.results) p.results = d.results;
+    if (d.results) { p.results = d.results; p.resultsAsOf = d.seq; }
   },
   "poll:published": (s, d) => {
     const p = poll(s, d.poll_id);
     if (!p) return false;
     p.status = "published";
     p.results = d.results;
+    p.resultsAsOf = d.seq;
     if (d.correct) p.correct = d.correct;
   },
   "poll:feedback": (s, d) => {
@@ -183,9 +185,9 @@ const REDUCERS = {
   },
   "qa:votes": (s, d) => {
     const q = s.questions.get(d.question_id);
-    if (!q || (q.votesSeq ?? -1) > d.seq) return false;
+    if (!q || (q.votesAsOf ?? -1) > d.as_of) return false;
     q.votes = d.votes;
-    q.votesSeq = d.seq;
+    q.votesAsOf = d.as_of;
   },
   "qa:moderation": (s, d) => { s.qaModeration = d.on; },
 
@@ -229,6 +231,8 @@ const REDUCERS = {
   },
   "rtc:speaker": (s, d) => { if (d.room === undefined || d.room === myRoom(s)) s.speaker = d.user_id; },
   "rtc:speaking": (s, d) => { s.speaker = d.user_id ?? null; },
+  marker: (s, d) => { s.markers = [...(s.markers ?? []), d]; },
+  "recording:marker": () => false,
 
   // -- recording
   "recording:state": (s, d) => { s.recording = { state: d.state, recording_id: d.recording_id ?? null }; },
