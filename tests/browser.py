@@ -128,6 +128,13 @@ class BrowserEnv:
         await person.page.wait_for_selector("#class:not([hidden])")
         return person
 
+    async def join_refused(self, url: str) -> Person:
+        """Open a class link and pass the device check, expecting to be refused (no wait)."""
+        person = await self.open(url)
+        await person.page.wait_for_selector("#join:not([hidden])")
+        await person.page.click("#join")
+        return person
+
     async def close_people(self) -> None:
         for person in self.people:
             await person.close()

@@ -58,11 +58,14 @@ async function tokenFromInvite(invite) {
   return body.token;
 }
 
+// Refuse early what the server would refuse anyway; expiry only well past
+// (the server has the last word, and this machine's clock may be off).
+const CLOCK_SKEW_MS = 10 * 60 * 1000;
 function tokenProblem(token) {
   const claims = claimsOf(token);
   if (!claims) return ["unauthorized", MESSAGES.unauthorized];
   if (claims.cls && claims.cls !== classId) return ["unauthorized", MESSAGES.unauthorized];
-  if (typeof claims.exp === "number" && claims.exp * 1000 < Date.now()) return ["unauthorized", MESSAGES.expired];
+  if (typeof claims.exp === "number" && claims.exp * 1000 < Date.now() - CLOCK_SKEW_MS) return ["unauthorized", MESSAGES.expired];
   return null;
 }
 

@@ -1,0 +1,168 @@
+"""The classroom page's edges in a real browser: hostile text, refusals and endings,
+reconnecting, host actions, a phone-sized screen, the invite flow."""
+
+from __future__ import annotations
+
+import pytest
+
+from signaling.auth import mint
+from tests.browser import BrowserEnv, Person, browser_env, env  # noqa: F401  (fixtures)
+from tests.conftest import SECRET
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+HOSTILE = [
+    "<script>window.__pwned = 'script'</script>",
+    "<img src=x onerror=\"window.__pwned = 'img'\">",
+    "<svg onload=\"window.__pwned = 'svg'\"></svg>",
+    "javascript:window.__pwned = 'url'",
+    '"><a href="javascript:window.__pwned=1">click</a>',
+    "{{constructor.constructor('window.__pwned=1')()}}",
+]
+SOCKET = "const s = window.__classroom.conn.socket"
+NO_MARKUP = """() => document.querySelectorAll(
+    'main script, main img, main svg, main a[href^="javascript"], main iframe').length"""
+
+
+async def test_hostile_text_is_shown_as_text_and_never_runs(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Security")
+    host = await env.server.join(cid, "teacher", "host")
+    mallory = await env.server.join(cid, "mallory", name=HOSTILE[1])
+    viewer = await env.join(cid, "viewer")
+    for text in HOSTILE:
+        assert (await mallory.call("chat:send", {"text": text}))["ok"]
+        assert (await mallory.call("qa:ask", {"text": text}))["ok"]
+    ack = await host.call(
+        "poll:create", {"question": HOSTILE[0], "kind": "single", "options": HOSTILE}
+    )
+    assert (await host.call("poll:open", {"poll_id": ack["poll_id"]}))["ok"]
+
+    for text in HOSTILE:
+        await viewer.wait_text("#chat .text", text)
+    await viewer.wait_text("#participants .name", HOSTILE[1])
+    await viewer.wait_text("#chat .who", HOSTILE[1])
+    await viewer.tab("qa")
+    await viewer.wait_text("#questions .qtext", HOSTILE[2])
+    await viewer.tab("polls")
+    for text in HOSTILE:
+        await viewer.wait_text("#polls .choice span", text)
+    await viewer.page.locator("#polls .choice input").nth(1).check()
+    await viewer.page.click("#polls .vote-btn")
+    await viewer.wait_text("#polls .yours", HOSTILE[1])
+    assert await viewer.page.evaluate("() => window.__pwned === undefined")
+    assert await viewer.page.evaluate(NO_MARKUP) == 0
+    assert viewer.csp_violations() == []
+    assert viewer.errors == []
+
+
+async def test_ended_class_and_refused_tokens_say_why(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Short class")
+    host = await env.server.join(cid, "teacher", "host")
+    learner = await env.join(cid, "ana")
+    assert (await host.call("class:end", {}))["ok"]
+    await learner.wait_text("#banner-text", "This class has ended")
+    assert await learner.page.is_hidden("#class")
+
+    late = await env.join_refused(env.link(cid, "ben"))
+    await late.wait_text("#banner-text", "This class has ended")
+
+    other = await env.server.create_class("Other class")
+    expired = mint(SECRET, other, "cy", "Cy", "participant", ttl_s=-60)
+    person = await env.join_refused(f"{env.server.url}/c/{other}#token={expired}")
+    await person.wait_text("#banner-text", "Your join link has expired")
+    long_gone = mint(SECRET, other, "cy", "Cy", "participant", ttl_s=-86_400)
+    person = await env.open(f"{env.server.url}/c/{other}#token={long_gone}")
+    await person.wait_text("#banner-text", "Your join link has expired")
+    wrong = env.server.token(cid, "dee")
+    person = await env.open(f"{env.server.url}/c/{other}#token={wrong}")
+    await person.wait_text("#banner-text", "not valid for this class")
+    for p in env.people:
+        assert p.csp_violations() == []
+
+
+async def test_second_window_replaces_the_first(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Twice")
+    first = await env.join(cid, "ana")
+    await env.join(cid, "ana")
+    await first.wait_text("#banner-text", "another window or device")
+    assert await first.page.is_visible("#banner-retry")
+
+
+async def test_reconnect_catches_up_without_duplicates(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Flaky network")
+    host = await env.join(cid, "teacher", "host")
+    ana = await env.server.join(cid, "ana")
+    assert (await ana.call("chat:send", {"text": "before"}))["ok"]
+    await host.wait_text("#chat .text", "before")
+    # The connection drops (reconnecting held back so that a message lands meanwhile).
+    await host.page.evaluate(f"() => {{ {SOCKET}; s.io.reconnection(false); s.io.engine.close() }}")
+    await host.wait_text("#status", "Connection lost")
+    assert (await ana.call("chat:send", {"text": "while away"}))["ok"]
+    await host.page.evaluate(f"() => {{ {SOCKET}; s.io.reconnection(true); s.connect(); }}")
+    await host.wait_text("#status", "Reconnected")
+    await host.wait_text("#chat .text", "while away")
+    texts = await host.page.locator("#chat .text").all_inner_texts()
+    assert texts == ["before", "while away"]
+
+
+async def test_host_promotes_and_mutes(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Roles")
+    host = await env.join(cid, "teacher", "host", "Ms Rivera")
+    ana = await env.join(cid, "ana", name="Ana Souza")
+    await ana.page.wait_for_function("() => window.__classroom.media.published")
+    await host.tab("people")
+    await host.page.click("button[aria-label='Mute Ana Souza']")
+    await ana.wait_text("#status", "A host muted your microphone")
+    await ana.wait_text("#mic", "Unmute")
+    await host.page.click("button[aria-label='Make Ana Souza a moderator']")
+    await ana.tab("polls")
+    await ana.page.wait_for_selector("#poll-create:not([hidden])")
+    await host.wait_text("#participants .role", "Moderator")
+    # Raised hands come first in the host's list.
+    await ana.page.click("#hand")
+    await host.page.wait_for_function(
+        "() => document.querySelector('#participants .person .name').textContent === 'Ana Souza'"
+    )
+
+
+async def test_phone_width_and_keyboard(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("A class with a rather long title for a small screen")
+    host = await env.server.join(cid, "teacher", "host")
+    assert (await host.call("chat:send", {"text": "x" * 300}))["ok"]
+    phone = await env.join(cid, "ana", width=390, height=844)
+    await phone.wait_text("#chat .text", "xxxx")
+    for tab in ("chat", "people", "polls", "qa", "rooms"):
+        await phone.tab(tab)
+        width = await phone.page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"{tab} panel scrolls sideways ({width}px)"
+    # The tabs follow the arrow keys; every control has a name.
+    await phone.page.focus("#tab-rooms")
+    await phone.page.keyboard.press("ArrowRight")
+    assert await phone.page.evaluate("() => document.activeElement.id") == "tab-chat"
+    assert await phone.page.is_visible("#chat-input")
+    unnamed = await phone.page.evaluate(
+        """() => [...document.querySelectorAll('button, input, select, textarea')]
+            .filter((el) => !el.closest('[hidden]') && el.type !== 'hidden')
+            .filter((el) => !(el.labels?.length || el.getAttribute('aria-label')
+                              || el.textContent.trim()))
+            .map((el) => el.id || el.outerHTML.slice(0, 60))"""
+    )
+    assert unnamed == []
+
+
+async def test_invite_asks_for_a_name(env: BrowserEnv) -> None:  # noqa: F811
+    status, body = await env.server.http("POST", "/api/classes", {"title": "Open day"})
+    assert status == 201
+    invite = body["links"]["participant"].split("#", 1)[1]  # the link names the configured port
+    person = await env.open(f"{env.server.url}/c/{body['id']}#{invite}&test=1")
+    await person.page.fill("#name-input", "Zoë Visitor")
+    await person.page.click("#name-form button[type=submit]")
+    await person.page.click("#join")
+    await person.wait_text("#participants .name", "Zoë Visitor (you)")
+    assert "#token=" in person.page.url
+
+
+async def test_replay_of_an_unknown_recording(env: BrowserEnv) -> None:  # noqa: F811
+    person: Person = await env.open(f"{env.server.url}/replay/r-nothing-here")
+    await person.wait_text("#banner-text", "no such recording")
+    assert person.csp_violations() == []
