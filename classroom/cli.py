@@ -16,8 +16,8 @@ import secrets
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from classroom.config import Settings
 

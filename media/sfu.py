@@ -53,6 +53,8 @@ class Sfu:
         self.closed = False
         self._clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._retiring: dict[str, asyncio.Task[Any]] = {}
+        """user id -> unpublishing the tracks of their previous socket."""
         runtime.listeners.append(self.on_event)
 
     # -- participants -----------------------------------------------------------
@@ -90,7 +92,9 @@ class Sfu:
             slot.bind(None)
         self._spawn(p.close())
         if gone:
-            self._commit_later(lambda: self._unpublish(gone, reason))
+            task = self._commit_later(lambda: self._unpublish(gone, reason))
+            if reason == "replaced":
+                self._retiring[p.user_id] = task
 
     # -- publishing ---------------------------------------------------------------
 
@@ -99,6 +103,9 @@ class Sfu:
     ) -> str:
         """Answer a publish offer; the tracks it starts are published once it is answered."""
         p = self.participant(user_id, sid)
+        retiring = self._retiring.pop(user_id, None)
+        if retiring is not None:
+            await retiring  # the previous socket's tracks are gone before these arrive
         async with p.pub_lock:
             member = self.member(user_id)
             sending = sdp.check_publishable(offer)
@@ -240,7 +247,7 @@ class Sfu:
             return
         wanted = self.wanted(p)
         for track_id, slot in list(p.bound.items()):
-            if wanted.get(track_id) is not slot.feed:
+            if track_id not in wanted or wanted[track_id] is not slot.feed:
                 slot.bind(None)
                 del p.bound[track_id]
         for track_id, feed in wanted.items():
@@ -321,12 +328,17 @@ class Sfu:
             case e.ClassEnded():
                 self._spawn(self.close())
                 return
-        rooms |= self._moves()
+        movers = self._moves()
+        rooms |= {room for pair in movers.values() for room in pair}
         if rooms:
             for member in self.runtime.room.live.present():
                 self._kick(self.participant(member.user_id))
             for room in rooms:
                 await self._send_tracks(room)
+        for user_id in movers:
+            # Their socket may not be in the new room's broadcast group yet (the
+            # state runs ahead of the broadcast): tell them directly.
+            await self._send_tracks(self.people[user_id].room, to_user=user_id)
 
     def _track_gone(self, ev: e.TrackUnpublished) -> None:
         feed = self.feeds.pop(ev.track_id, None)
@@ -359,16 +371,16 @@ class Sfu:
             if p.pub is not None and (member is None or not media.may_publish(member)):
                 p.spawn(p.close_pub())
 
-    def _moves(self) -> set[str]:
-        """Rooms whose media changed because someone is not where we last saw them."""
-        rooms: set[str] = set()
+    def _moves(self) -> dict[str, tuple[str, str]]:
+        """Who is not where we last saw them: user id -> (old room, new room)."""
+        moved: dict[str, tuple[str, str]] = {}
         for p in self.people.values():
             member = self.runtime.room.live.members.get(p.user_id)
             if member is not None and member.present and member.room != p.room:
-                rooms |= {p.room, member.room}
+                moved[p.user_id] = (p.room, member.room)
                 p.room = member.room
                 self._announce_speakers(self.speakers.forget(p.user_id))
-        return rooms
+        return moved
 
     async def _send_tracks(self, room: str, to_user: str | None = None) -> None:
         state, cid = self.runtime.room, self.runtime.class_id
@@ -378,12 +390,13 @@ class Sfu:
 
     # -- tasks -------------------------------------------------------------------------
 
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    def _commit_later(self, drafts: Callable[[], list[e.Event]]) -> None:
+    def _commit_later(self, drafts: Callable[[], list[e.Event]]) -> asyncio.Task[Any]:
         """Commit events built when the task runs (never while the runtime flushes)."""
 
         async def commit() -> None:
@@ -393,12 +406,13 @@ class Sfu:
             except DomainError as exc:
                 log.warning("class %s: media event not recorded: %s", self.runtime.class_id, exc)
 
-        self._spawn(commit())
+        return self._spawn(commit())
 
     async def settle(self) -> None:
         """Wait for the SFU's own background work (closing, journaling) to finish."""
         for _ in range(100):
-            pending = [t for t in self._tasks if not t.done()]
+            current = asyncio.current_task()
+            pending = [t for t in self._tasks if not t.done() and t is not current]
             if not pending:
                 return
             await asyncio.gather(*pending, return_exceptions=True)

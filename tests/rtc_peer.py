@@ -157,6 +157,8 @@ class RtcClient:
         """Frames received per track id (decoded, or encoded with tap=True)."""
         self.answers = 0
         self._changed = asyncio.Event()
+        self._answering = asyncio.Lock()
+        """Offers are answered one at a time, in the order they came."""
         self._tasks: set[asyncio.Task[Any]] = set()
         peer.sio.on("rtc:offer", self._on_offer)
 
@@ -183,6 +185,14 @@ class RtcClient:
             self.pub = None
         return ack
 
+    async def stop_sending(self, track: MediaStreamTrack) -> Any:
+        """Stop sending one track (its m-line goes inactive) and renegotiate."""
+        assert self.pub is not None
+        for transceiver in self.pub.getTransceivers():
+            if transceiver.sender.track is track:
+                transceiver.direction = "inactive"
+        return await self.publish()
+
     # -- receiving ------------------------------------------------------------
 
     async def _on_offer(self, data: Any) -> None:
@@ -192,6 +202,10 @@ class RtcClient:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, data: Any) -> None:
+        async with self._answering:
+            await self._answer_one(data)
+
+    async def _answer_one(self, data: Any) -> None:
         if self.sub is None:
             self.sub = RTCPeerConnection(config())
             self.sub.on("track", self._on_track)

@@ -57,6 +57,15 @@ TABLE: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
     "recording:resume": ({}, HOST),
     "recording:marker": ({"title": "Chapter"}, HOST),
     "recording:stop": ({}, HOST),
+    "rtc:publish": ({"sdp": "v=0", "type": "offer"}, ALL),
+    "rtc:answer": ({"sdp": "v=0", "type": "answer"}, ALL),
+    "rtc:candidate": ({"pc": "pub", "candidate": None}, ALL),
+    "rtc:subscribe": ({"track_ids": []}, ALL),
+    "rtc:unsubscribe": ({"track_ids": []}, ALL),
+    "rtc:signal": ({"to": "target", "data": {}}, ALL),
+    "rtc:mute": ({"source": "mic", "muted": True}, ALL),
+    "rtc:mute_user": ({"user_id": "target", "source": "mic"}, STAFF),
+    "class:lock": ({"publish": True}, STAFF),
 }
 
 

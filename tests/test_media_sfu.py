@@ -12,7 +12,7 @@ from media.encoded import is_tapped
 from media.node import MediaNode
 from media.tracks import Feed
 from tests.conftest import Server, settings_for
-from tests.rtc_peer import Encoded, Pattern, RtcClient
+from tests.rtc_peer import Encoded, Pattern, RtcClient, Tone
 from web.keys import MEDIA
 
 
@@ -84,4 +84,96 @@ async def test_forwarding_never_transcodes(server: Server) -> None:
     assert publisher.pub is not None
     assert all(is_tapped(t.receiver) for t in publisher.pub.getTransceivers())
     for client in (host, viewer):
+        await client.close()
+
+
+async def test_screen_share_starts_and_stops(server: Server) -> None:
+    cid = await server.create_class()
+    host = RtcClient(await server.join(cid, "teacher", "host"))
+    viewer = RtcClient(await server.join(cid, "viewer"))
+    await host.publish(Pattern(), AudioStreamTrack(), sources=["camera", "mic"])
+    await viewer.peer.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 2)
+    screen = Pattern(width=320, height=240)
+    ack = await host.publish(screen, sources=["screen"])
+    assert ack["ok"], ack
+    tracks = await viewer.peer.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 3)
+    shared = next(t for t in tracks["tracks"] if t["source"] == "screen")
+    assert shared["kind"] == "video" and shared["user_id"] == "teacher"
+    await viewer.frames_of(shared["track_id"], 5)
+    mid = next(m for m, t in viewer.mids.items() if t == shared["track_id"])
+    assert (320, 240) in viewer.by_mid[mid].sizes
+    seen = len(viewer.peer.events)
+    assert (await host.stop_sending(screen))["ok"]
+    after = await viewer.peer.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 2, seen)
+    assert {t["source"] for t in after["tracks"]} == {"camera", "mic"}
+    await viewer.until(lambda: shared["track_id"] not in viewer.sending())
+    gone = await viewer.peer.wait_for("rtc:track_unpublished")
+    assert gone["track_id"] == shared["track_id"] and gone["reason"] == "stopped"
+    for client in (host, viewer):
+        await client.close()
+
+
+async def test_a_source_can_be_published_once(server: Server) -> None:
+    cid = await server.create_class()
+    host = RtcClient(await server.join(cid, "teacher", "host"))
+    assert (await host.publish(Pattern(), sources=["camera"]))["ok"]
+    ack = await host.publish(Pattern(), sources=["camera"])
+    assert ack["error"]["code"] == "conflict"
+    ack = await host.publish(AudioStreamTrack(), sources=["camera"])
+    assert ack["error"]["code"] == "bad_request"
+    await host.close()
+
+
+async def test_selective_subscription(server: Server) -> None:
+    cid = await server.create_class()
+    host = RtcClient(await server.join(cid, "teacher", "host"))
+    viewer = RtcClient(await server.join(cid, "viewer"))
+    await host.publish(Pattern(), AudioStreamTrack())
+    tracks = await viewer.peer.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 2)
+    ids = {t["kind"]: t["track_id"] for t in tracks["tracks"]}
+    await viewer.until(lambda: viewer.sending() == set(ids.values()))
+    assert await viewer.peer.call("rtc:unsubscribe", {"track_ids": [ids["video"]]}) == {"ok": True}
+    await viewer.until(lambda: viewer.sending() == {ids["audio"]})
+    await viewer.frames_of(ids["audio"], 5)
+    assert await viewer.peer.call("rtc:subscribe", {"track_ids": [ids["video"]]}) == {"ok": True}
+    await viewer.until(lambda: viewer.sending() == set(ids.values()))
+    await viewer.frames_of(ids["video"], 5)
+    ack = await viewer.peer.call("rtc:unsubscribe", {"track_ids": ["nope"]})
+    assert ack["error"]["code"] == "not_found"
+    ack = await viewer.peer.call("rtc:subscribe", {"track_ids": ["../x"]})
+    assert ack["error"]["code"] == "bad_request"
+    for client in (host, viewer):
+        await client.close()
+
+
+async def test_active_speaker_from_audio_levels(server: Server) -> None:
+    cid = await server.create_class()
+    host = RtcClient(await server.join(cid, "teacher", "host"))
+    quiet = RtcClient(await server.join(cid, "quiet"))
+    listener = await server.join(cid, "listener")
+    await quiet.publish(AudioStreamTrack())  # silence: -127 dBov
+    await host.publish(Tone())
+    spoke = await listener.wait_for("rtc:speaker", lambda d: d["user_id"] is not None)
+    assert spoke["user_id"] == "teacher" and spoke["room"] == "main"
+    assert (await host.peer.call("rtc:mute", {"source": "mic", "muted": True}))["ok"]
+    await listener.wait_for("rtc:speaker", lambda d: d["user_id"] is None)
+    for client in (host, quiet):
+        await client.close()
+
+
+async def test_a_new_socket_of_the_same_user_starts_media_afresh(server: Server) -> None:
+    cid = await server.create_class()
+    host = RtcClient(await server.join(cid, "teacher", "host"))
+    viewer = RtcClient(await server.join(cid, "viewer"))
+    await host.publish(Pattern())
+    first = await viewer.peer.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 1)
+    again = RtcClient(await server.join(cid, "teacher", "host"))
+    assert (await again.publish(Pattern()))["ok"]
+    await viewer.peer.wait_for("rtc:track_unpublished", lambda d: d["reason"] == "replaced")
+    now = await viewer.peer.wait_for(
+        "rtc:tracks",
+        lambda d: len(d["tracks"]) == 1 and d["tracks"] != first["tracks"],
+    )
+    await viewer.frames_of(now["tracks"][0]["track_id"], 5)
+    for client in (host, again, viewer):
         await client.close()
