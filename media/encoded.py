@@ -9,6 +9,9 @@ internals). Everything else in `media/` uses public API only.
   swap that queue, before `receive()` starts the thread, for one that hands the
   frame to the SFU and never wakes the thread: no decoder is ever created.
 - `request_keyframe`: send an RTCP PLI to the publisher of a receiver.
+- `restart_reassembly`: a receiver whose m-line went inactive dropped the
+  packets in flight at that moment; its jitter buffer would wait for them
+  (hundreds of packets) when the m-line comes back. Start it afresh instead.
 - `keyframe_wanted`: a subscriber's PLI/FIR sets a flag on our `RTCRtpSender`
   that only its encoder reads; a sender fed with packets has no encoder, so we
   read and clear the flag ourselves and ask the publisher instead.
@@ -26,12 +29,15 @@ from typing import Any
 
 import aioice.ice
 from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.jitterbuffer import JitterBuffer
 
 log = logging.getLogger(__name__)
 
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
 _FORCE_KEYFRAME = "_RTCRtpSender__force_keyframe"
+_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
+_NACK_GENERATOR = "_RTCRtpReceiver__nack_generator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +141,19 @@ async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
     newest = max(sources, key=lambda s: s.timestamp)
     await receiver._send_rtcp_pli(newest.source)
     return True
+
+
+def restart_reassembly(receiver: RTCRtpReceiver) -> None:
+    """Forget partial frames and missing packets: reassembly starts at the next packet."""
+    old = getattr(receiver, _JITTER_BUFFER, None)
+    if not isinstance(old, JitterBuffer):
+        raise Unsupported("RTCRtpReceiver has no jitter buffer to restart")
+    fresh = JitterBuffer(capacity=old.capacity, prefetch=old._prefetch, is_video=old._is_video)
+    setattr(receiver, _JITTER_BUFFER, fresh)
+    nacks = getattr(receiver, _NACK_GENERATOR, None)
+    if nacks is not None:
+        nacks.max_seq = None
+        nacks.missing.clear()
 
 
 def keyframe_wanted(sender: RTCRtpSender) -> bool:

@@ -24,7 +24,7 @@ from aiortc import (
     RTCRtpTransceiver,
 )
 
-from media.encoded import request_keyframe, tap
+from media.encoded import request_keyframe, restart_reassembly, tap
 from media.tracks import Feed, Slot
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,13 @@ class Participant:
         levels = (lambda level: on_level(feed, level)) if kind == "audio" else None
         tap(receiver, feed.push, levels)
         self.taps[mid] = feed
+
+    def restart(self, mid: str) -> None:
+        """Reassemble a resumed m-line from its next packet on."""
+        assert self.pub is not None
+        for transceiver in self.pub.getTransceivers():
+            if transceiver.mid == mid:
+                restart_reassembly(transceiver.receiver)
 
     def _ask_keyframe(self, receiver: RTCRtpReceiver) -> None:
         if not self.closed:

@@ -112,6 +112,7 @@ class Sfu:
             offered = self._new_tracks(p, sending, sources)
             self.runtime.room.media.publish(member, offered, lambda: "")  # refuse early
             stopped = [tid for mid, tid in p.published.items() if not _still_sent(offer, mid)]
+            resumed = set(p.taps)
             answer = await self._negotiate_pub(p, offer)
             negotiated = sdp.sections(answer)
             offered = [t for t in offered if t.key in p.taps and _receiving(negotiated, t.key)]
@@ -123,6 +124,8 @@ class Sfu:
                     await p.close_pub()
                 raise
             for new in offered:
+                if new.key in resumed:  # an m-line sending again after a pause
+                    p.restart(new.key)
                 feed = p.taps[new.key]
                 feed.mime = _mime(new.kind, negotiated, new.key)
                 feed.source, feed.track_id, feed.user_id = new.source, ids[new.key], user_id

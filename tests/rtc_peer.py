@@ -193,6 +193,14 @@ class RtcClient:
                 transceiver.direction = "inactive"
         return await self.publish()
 
+    async def resume_sending(self, track: MediaStreamTrack) -> Any:
+        """Send a stopped track again on its own m-line (as browsers reuse transceivers)."""
+        assert self.pub is not None
+        for transceiver in self.pub.getTransceivers():
+            if transceiver.sender.track is track:
+                transceiver.direction = "sendonly"
+        return await self.publish()
+
     # -- receiving ------------------------------------------------------------
 
     async def _on_offer(self, data: Any) -> None:

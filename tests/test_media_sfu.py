@@ -109,6 +109,13 @@ async def test_screen_share_starts_and_stops(server: Server) -> None:
     await viewer.until(lambda: shared["track_id"] not in viewer.sending())
     gone = await viewer.peer.wait_for("rtc:track_unpublished")
     assert gone["track_id"] == shared["track_id"] and gone["reason"] == "stopped"
+    # Sharing again on the same m-line publishes a new track.
+    assert (await host.resume_sending(screen))["ok"]
+    again = await viewer.peer.wait_for(
+        "rtc:track_published",
+        lambda d: d["source"] == "screen" and d["track_id"] != gone["track_id"],
+    )
+    await viewer.frames_of(again["track_id"], 5)
     for client in (host, viewer):
         await client.close()
 

@@ -18,7 +18,14 @@ from aiortc.mediastreams import MediaStreamError
 
 from classroom.errors import DomainError
 from media import encoded, sdp
-from media.encoded import EncodedFrame, Unsupported, is_keyframe, keyframe_wanted, tap
+from media.encoded import (
+    EncodedFrame,
+    Unsupported,
+    is_keyframe,
+    keyframe_wanted,
+    restart_reassembly,
+    tap,
+)
 from media.speakers import HOLD_S, Change, Speakers
 from media.tracks import DEPTH, KEYFRAME_INTERVAL_S, Feed, Slot
 
@@ -166,6 +173,20 @@ async def test_receiver_internals_are_where_encoded_expects() -> None:
     assert not keyframe_wanted(sender)
     sender._send_keyframe()  # what aiortc does on a subscriber's PLI or FIR
     assert keyframe_wanted(sender) and not keyframe_wanted(sender)
+    await transport.stop()
+
+
+async def test_restarting_reassembly_forgets_what_was_missing() -> None:
+    gatherer = RTCIceGatherer(iceServers=[])
+    transport = RTCDtlsTransport(RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()])
+    receiver = RTCRtpReceiver("video", transport)
+    old = vars(receiver)[encoded._JITTER_BUFFER]
+    nacks = vars(receiver)[encoded._NACK_GENERATOR]
+    nacks.missing.add(7)
+    restart_reassembly(receiver)
+    fresh = vars(receiver)[encoded._JITTER_BUFFER]
+    assert fresh is not old and fresh.capacity == old.capacity and fresh._is_video
+    assert nacks.missing == set() and nacks.max_seq is None
     await transport.stop()
 
 
