@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCConfiguration
+from aiortc import RTCBundlePolicy, RTCConfiguration
 
 from classroom.config import Settings
 from media.encoded import gather_on
@@ -39,8 +39,13 @@ class IceConfig:
             gather_on(self.hosts)
 
     def configuration(self) -> RTCConfiguration:
-        """For the SFU's own peer connections: no STUN/TURN, host candidates only."""
-        return RTCConfiguration(iceServers=[])
+        """For the SFU's own peer connections: no STUN/TURN, host candidates only.
+
+        Max-bundle: with aiortc's default (balanced), a `sub` transceiver added
+        while an offer awaits its answer can keep the transport that the answer's
+        BUNDLE then stops, and its track never arrives (browsers bundle always).
+        """
+        return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
     def client_view(self) -> list[dict[str, Any]]:
         return [dict(server) for server in self.client_servers]
