@@ -54,6 +54,12 @@ INBOUND_VIDEO_FRAMES = """async () => {
 }"""
 """framesDecoded of every inbound video stream of the page's `sub` peer connection."""
 
+STATS_PROBE = f"""() => {{
+    if (window.__probe) return;
+    const frames = {INBOUND_VIDEO_FRAMES};
+    window.__probe = setInterval(async () => {{ window.__frames = await frames(); }}, 200);
+}}"""
+
 HAS_TEXT = """([sel, text]) => [...document.querySelectorAll(sel)]
     .some((el) => el.textContent.includes(text))"""
 
@@ -82,12 +88,16 @@ class Person:
         return frames
 
     async def wait_videos(self, count: int) -> None:
-        """Wait until at least `count` inbound videos have decoded frames."""
+        """Wait until at least `count` inbound videos have decoded frames.
+
+        getStats is asynchronous and a wait_for_function predicate must not be
+        (a promise is truthy): a probe in the page keeps the latest figures.
+        """
+        await self.page.evaluate(STATS_PROBE)
         await self.page.wait_for_function(
-            f"async (n) => (await ({INBOUND_VIDEO_FRAMES})()).filter((f) => f > 0).length >= n",
+            "(n) => (window.__frames ?? []).filter((f) => f > 0).length >= n",
             arg=count,
             timeout=VIDEO_WAIT_MS,
-            polling=250,
         )
 
     async def close(self) -> None:
