@@ -15,8 +15,8 @@ from classroom.errors import DomainError
 from classroom.polls_export import polls_csv
 from classroom.roles import is_staff
 from signaling.auth import TokenError, verify
-from signaling.runtime import ClassRuntime
 from signaling.cluster import Moved
+from signaling.runtime import ClassRuntime
 from web.api import ApiError
 from web.keys import REGISTRY, SETTINGS
 
