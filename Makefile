@@ -34,8 +34,13 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(VENV)/bin/pytest
 
-bench: $(STAMP)
-	$(PY) -m bench.all
+## bench: run every benchmark and regenerate docs/benchmarks.md's figures and docs/scaling.png
+bench: $(STAMP) $(VENV)/.bench-installed
+	$(PY) -m bench.all $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -22,24 +22,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import resource
-import socket
-import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
+from bench.harness import (
+    READY,
+    Command,
+    classroom_command,
+    create_class,
+    percentile,
+    progress,
+    raise_fd_limit,
+    serve,
+    token,
+)
 from bench.sioclient import SioClient
-from signaling.auth import mint
 
-SECRET = "poll-storm-secret-with-enough-length-for-hs256"
-ADMIN = "poll-storm-admin"
 OPTIONS = ["A", "B", "C", "D"]
 
 
@@ -84,78 +87,11 @@ class Storm:
             self.closed.set_result(data)
 
 
-def progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-@asynccontextmanager
-async def server_process(data_dir: str) -> AsyncIterator[tuple[str, int]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "classroom",
-        "serve",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--data-dir", data_dir,
-        "--secret", SECRET,
-        "--admin-key", ADMIN,
-        "--log-level", "WARNING",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    async with asyncio.timeout(60):
-        while b"Classroom server on" not in (line := await proc.stdout.readline()):
-            if not line:
-                raise RuntimeError("the server exited before it was ready")
-    drain = asyncio.create_task(proc.stdout.read())  # keep the pipe from filling up
-    try:
-        yield f"http://127.0.0.1:{port}", proc.pid
-    finally:
-        proc.terminate()
-        try:
-            async with asyncio.timeout(30):
-                await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        drain.cancel()
-
-
-async def create_class(http: aiohttp.ClientSession, url: str) -> str:
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    async with http.post(f"{url}/api/classes", json={"title": "Storm"}, headers=headers) as resp:
-        body = await resp.json()
-        return str(body["id"])
-
-
 async def join(
     http: aiohttp.ClientSession, url: str, storm: Storm, cid: str, client: Client, role: str
 ) -> None:
-    token = mint(SECRET, cid, client.user_id, client.user_id, role)  # type: ignore[arg-type]
     client.sio = SioClient(http, url, lambda name, data: storm.on_event(client, name, data))
-    await client.sio.connect({"token": token}, wait_s=300)
+    await client.sio.connect({"token": token(cid, client.user_id, role)}, wait_s=300)
     await asyncio.wait_for(client.ready.wait(), 300)
 
 
@@ -167,53 +103,56 @@ async def vote(client: Client, poll_id: str, answer: int, at: float) -> None:
     client.acked = bool(ack and ack.get("ok"))
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(
+    args: argparse.Namespace, command: Command = classroom_command, ready: str = READY
+) -> dict[str, Any]:
+    """One storm against the server `command` starts (the classroom server by default)."""
     storm = Storm(voters=args.clients)
     host = Client("host")
     voters = [Client(f"v{i:05d}") for i in range(args.clients)]
     storm.clients = [host, *voters]
     connector = aiohttp.TCPConnector(limit=0)
-    with tempfile.TemporaryDirectory(prefix="poll-storm-") as data_dir:
-        async with (
-            server_process(data_dir) as (url, pid),
-            aiohttp.ClientSession(connector=connector) as http,
-        ):
-            cid = await create_class(http, url)
-            progress(f"joining a host and {len(voters)} participants")
-            cpu0, joined0 = cpu_seconds(pid), time.perf_counter()
-            await join(http, url, storm, cid, host, "host")
-            gate = asyncio.Semaphore(args.batch)
+    async with (
+        serve("msgpack", command, ready) as server,
+        aiohttp.ClientSession(connector=connector) as http,
+    ):
+        url = server.url
+        cid = await create_class(http, url)
+        progress(f"joining a host and {len(voters)} participants")
+        cpu0, joined0 = server.cpu(), time.perf_counter()
+        await join(http, url, storm, cid, host, "host")
+        gate = asyncio.Semaphore(args.batch)
 
-            async def enter(client: Client) -> None:
-                async with gate:
-                    await join(http, url, storm, cid, client, "participant")
+        async def enter(client: Client) -> None:
+            async with gate:
+                await join(http, url, storm, cid, client, "participant")
 
-            await asyncio.gather(*(enter(c) for c in voters))
-            cpu1, joined1 = cpu_seconds(pid), time.perf_counter()
-            progress(f"joined in {joined1 - joined0:.1f} s; voting")
-            assert host.sio is not None
-            created = await host.sio.call(
-                "poll:create",
-                {"question": "Pick one", "kind": "single", "options": OPTIONS, "anonymous": True},
-            )
-            storm.poll_id = created["poll_id"]
-            await host.sio.call("poll:open", {"poll_id": storm.poll_id})
-            await host.sio.call("poll:show_results", {"poll_id": storm.poll_id})
-            await asyncio.wait_for(storm.all_shown.wait(), 120)
+        await asyncio.gather(*(enter(c) for c in voters))
+        cpu1, joined1 = server.cpu(), time.perf_counter()
+        progress(f"joined in {joined1 - joined0:.1f} s; voting")
+        assert host.sio is not None
+        created = await host.sio.call(
+            "poll:create",
+            {"question": "Pick one", "kind": "single", "options": OPTIONS, "anonymous": True},
+        )
+        storm.poll_id = created["poll_id"]
+        await host.sio.call("poll:open", {"poll_id": storm.poll_id})
+        await host.sio.call("poll:show_results", {"poll_id": storm.poll_id})
+        await asyncio.wait_for(storm.all_shown.wait(), 120)
 
-            cpu2 = cpu_seconds(pid)
-            start = time.perf_counter() + 0.2
-            spread = [start + args.spread * i / len(voters) for i in range(len(voters))]
-            await asyncio.gather(
-                *(vote(c, storm.poll_id, i % 4, spread[i]) for i, c in enumerate(voters))
-            )
-            with suppress(TimeoutError):
-                await asyncio.wait_for(storm.all_final.wait(), args.timeout)
-            cpu3 = cpu_seconds(pid)
-            storm.closed = asyncio.get_running_loop().create_future()
-            await host.sio.call("poll:close", {"poll_id": storm.poll_id})
-            closed = await asyncio.wait_for(storm.closed, 60)
-            await asyncio.gather(*(c.sio.close() for c in storm.clients if c.sio is not None))
+        cpu2 = server.cpu()
+        start = time.perf_counter() + 0.2
+        spread = [start + args.spread * i / len(voters) for i in range(len(voters))]
+        await asyncio.gather(
+            *(vote(c, storm.poll_id, i % 4, spread[i]) for i, c in enumerate(voters))
+        )
+        with suppress(TimeoutError):
+            await asyncio.wait_for(storm.all_final.wait(), args.timeout)
+        cpu3 = server.cpu()
+        storm.closed = asyncio.get_running_loop().create_future()
+        await host.sio.call("poll:close", {"poll_id": storm.poll_id})
+        closed = await asyncio.wait_for(storm.closed, 60)
+        await asyncio.gather(*(c.sio.close() for c in storm.clients if c.sio is not None))
 
     last_sent = max(c.sent_at for c in voters)
     lags = [c.final_at - last_sent for c in storm.clients if c.final_at is not None]
@@ -268,9 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=50, help="clients connecting at once")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for tallies")
     args = parser.parse_args(argv)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = min(hard, max(soft, 2 * args.clients + 256))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    raise_fd_limit(args.clients)
     print(report(asyncio.run(run(args))))
 
 

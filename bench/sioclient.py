@@ -1,10 +1,16 @@
-"""A lean Socket.IO v5 client over one WebSocket, msgpack wire only, for load generators.
+"""A lean Socket.IO v5 client over one WebSocket, msgpack or JSON wire, for load generators.
 
 python-socketio's AsyncClient costs more CPU per message than the server
 spends sending it; a thousand of them on a small machine measure the load
 generator, not the server. This client speaks just what a benchmark needs
 (Engine.IO v4 over WebSocket: open, ping/pong, binary messages; Socket.IO
 CONNECT with auth, events, acks) and hands each event to a callback.
+
+The msgpack wire (the server's default) sends each Socket.IO packet as one
+binary frame holding a msgpack map. The JSON wire (`serve --wire json`)
+sends text frames: the Engine.IO message type `4`, the Socket.IO packet type,
+an optional ack id, then JSON (`42["event",data]`, `40{auth}`, `43<id>[...]`).
+Either way `bytes_in` counts the payload bytes of every frame received.
 """
 
 from __future__ import annotations
@@ -28,10 +34,17 @@ class Refused(Exception):
 
 
 class SioClient:
-    def __init__(self, http: aiohttp.ClientSession, url: str, on_event: OnEvent) -> None:
+    def __init__(
+        self, http: aiohttp.ClientSession, url: str, on_event: OnEvent, wire: str = "msgpack"
+    ) -> None:
+        if wire not in ("msgpack", "json"):
+            raise ValueError(f"unknown wire {wire!r}")
         self.http = http
         self.url = url
         self.on_event = on_event
+        self.json = wire == "json"
+        self.bytes_in = 0
+        """Payload bytes of every WebSocket frame received (framing headers not counted)."""
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._acks: dict[int, asyncio.Future[Any]] = {}
         self._next_id = 0
@@ -65,15 +78,24 @@ class SioClient:
 
     async def _send(self, packet: dict[str, Any]) -> None:
         assert self.ws is not None
-        await self.ws.send_bytes(msgpack.packb(packet))
+        if self.json:
+            await self.ws.send_str(encode_text(packet))
+        else:
+            await self.ws.send_bytes(msgpack.packb(packet))
 
     async def _read(self) -> None:
         assert self.ws is not None
         async for msg in self.ws:
             if msg.type == aiohttp.WSMsgType.BINARY:
+                self.bytes_in += len(msg.data)
                 self._packet(msgpack.unpackb(msg.data))
-            elif msg.type == aiohttp.WSMsgType.TEXT and msg.data == "2":
-                await self.ws.send_str("3")  # Engine.IO pong
+            elif msg.type == aiohttp.WSMsgType.TEXT:
+                text: str = msg.data
+                self.bytes_in += len(text) if text.isascii() else len(text.encode())
+                if text == "2":
+                    await self.ws.send_str("3")  # Engine.IO pong
+                elif text.startswith("4"):
+                    self._packet(decode_text(text))
         if self._connected is not None and not self._connected.done():
             self._connected.set_exception(Refused("closed while connecting"))
 
@@ -89,3 +111,23 @@ class SioClient:
             self._connected.set_result(data)
         elif kind == CONNECT_ERROR and self._connected is not None and not self._connected.done():
             self._connected.set_exception(Refused(json.dumps(data)))
+
+
+def encode_text(packet: dict[str, Any]) -> str:
+    """A Socket.IO packet as the text of an Engine.IO message (default namespace only)."""
+    head = f"4{packet['type']}{packet.get('id', '')}"
+    data = packet.get("data")
+    return head if data is None else head + json.dumps(data, separators=(",", ":"))
+
+
+def decode_text(text: str) -> dict[str, Any]:
+    """The Socket.IO packet in an Engine.IO message's text (`4` + type + id? + JSON)."""
+    packet: dict[str, Any] = {"type": int(text[1]), "nsp": "/"}
+    end = 2
+    while end < len(text) and text[end].isdigit():
+        end += 1
+    if end > 2:
+        packet["id"] = int(text[2:end])
+    if end < len(text):
+        packet["data"] = json.loads(text[end:])
+    return packet

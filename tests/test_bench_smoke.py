@@ -1,0 +1,64 @@
+"""Every benchmark program runs end to end at a tiny size, so none of them rots.
+
+No figure is checked: benchmarks print figures, they never pass or fail on
+timing. The programs run side by side as subprocesses (each starts and
+stops its own loopback servers); the test only asks that each exits cleanly
+and prints its table.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def programs(tmp: Path) -> dict[str, list[str]]:
+    return {
+        "fanout": ["--clients", "5", "--runs", "1", "--seconds", "1"],
+        "join": ["--clients", "5", "--joins", "2", "--runs", "1"],
+        "wire": ["--clients", "5", "--runs", "1"],
+        "poll_compare": ["--clients", "5", "--runs", "1"],
+        "recorder_bench": ["--seconds", "1", "--runs", "1"],
+        "scaling": ["--clients", "5", "--runs", "1", "--chart", str(tmp / "scaling.png")],
+        "all": [
+            "--runs", "1", "--sizes", "5", "--wire-size", "5", "--storm-sizes", "5",
+            "--recorder-seconds", "1", "--results", str(tmp / "results.json"),
+            "--doc", str(tmp / "benchmarks.md"), "--chart", str(tmp / "all.png"), "--no-others",
+        ],
+    }  # fmt: skip
+
+
+def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    (tmp_path / "benchmarks.md").write_text("# Benchmarks\n\nHand-written.\n")
+    running = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", f"bench.{name}", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name, args in programs(tmp_path).items()
+    }
+    printed = {}
+    try:
+        for name, proc in running.items():
+            printed[name] = proc.communicate(timeout=110)[0]
+            assert proc.returncode == 0, f"bench.{name} failed:\n{printed[name]}"
+    finally:
+        for proc in running.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for name, out in printed.items():
+        assert "|---|" in out, f"bench.{name} printed no table:\n{out}"
+    doc = (tmp_path / "benchmarks.md").read_text()
+    assert doc.startswith("# Benchmarks\n\nHand-written.\n")
+    assert "<!-- bench:begin -->" in doc and "<!-- bench:end -->" in doc
+    if importlib.util.find_spec("matplotlib") is not None:  # the bench extra, not the test one
+        assert (tmp_path / "scaling.png").stat().st_size > 0
+        assert "all.png" in doc and (tmp_path / "all.png").stat().st_size > 0
