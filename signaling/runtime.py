@@ -182,6 +182,7 @@ class ClassRuntime:
                 session = self.sessions.get(ev.user_id)
                 if session is not None:
                     await self._enter_area(session, ev.room)
+                    await self._resync(session)
             case e.RoleChanged():
                 session = self.sessions.get(ev.user_id)
                 if session is not None:
@@ -191,9 +192,18 @@ class ClassRuntime:
                         await self.transport.enter_room(session.sid, staff)
                     else:
                         await self.transport.leave_room(session.sid, staff)
+                    await self._resync(session)
             case e.ClassEnded():
                 for session in list(self.sessions.values()):
                     self._spawn(self.transport.disconnect(session.sid))
+
+    async def _resync(self, session: Session) -> None:
+        """A fresh snapshot after a move or a role change: what the user may see has changed
+        (the room's polls, questions and hands; staff-only state), not only what comes next."""
+        if session.catching_up:
+            return  # its snapshot or catch-up is on the way
+        state = snapshot(self.room, self.viewer(session.user_id), self.media)
+        await self.transport.emit("class:state", state, to=session.sid)
 
     async def _enter_rooms(self, session: Session, room: str | None = None) -> None:
         member = self.room.live.members[session.user_id]
