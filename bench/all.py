@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import fanout, join, poll_compare, recorder_bench, scaling, wire
-from bench.harness import machine, progress, raise_fd_limit
+from bench.harness import SERVER_TREE, machine, progress, raise_fd_limit
 
 BENCHES: list[str] = ["bench.sfu"]
 """Other modules with a `main(argv)` that print their own figures; add yours here."""
@@ -83,21 +83,27 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
         progress(f"run {run}: recorder done")
 
 
-def commit() -> str:
-    """The checked-out commit the figures belong to, marked when the tree has changes."""
+SERVER_CODE = ["classroom", "signaling", "media", "recorder", "web"]
+
+
+def git(*args: str) -> str:
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
     except OSError:
-        return "unknown"
-    return f"{head} (with uncommitted changes)" if dirty else head or "unknown"
+        return ""
+    return done.stdout.strip()
+
+
+def commit() -> str:
+    """The commit the server's code comes from, and the server files changed since."""
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", *SERVER_CODE)
+    if changed:
+        files = ", ".join(line[3:] for line in changed.splitlines() if line.endswith(".py"))
+        head += f" with uncommitted changes to {files}" if files else ""
+    if SERVER_TREE:
+        head += f"; server run from a copy in {SERVER_TREE}"
+    return head
 
 
 def render(data: dict[str, Any], chart: Path) -> str:

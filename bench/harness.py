@@ -29,6 +29,11 @@ import aiohttp
 from bench.sioclient import OnEvent, SioClient
 from signaling.auth import mint
 
+SERVER_TREE = os.environ.get("BENCH_SERVER_TREE") or None
+"""A copy of the source tree (holding classroom/, signaling/, ...) to run the server from
+instead of this one: figures of a snapshot that later edits cannot change, or of an
+older commit (`git archive <commit> | tar -x -C <dir>`) for before/after comparisons."""
+
 SECRET = "bench-secret-with-enough-length-for-hs256-signing"
 ADMIN = "bench-admin-key"
 READY = "Classroom server on"
@@ -175,6 +180,8 @@ async def serve(
 ) -> AsyncIterator[Server]:
     """Run a server subprocess for the duration of the block; always stopped after."""
     port = free_port()
+    # `python -m classroom` in the tree's directory imports that tree's packages first.
+    cwd = SERVER_TREE if command is classroom_command else None
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
     with tempfile.TemporaryDirectory(prefix="bench-") as data_dir:
         proc = await asyncio.create_subprocess_exec(
@@ -182,6 +189,7 @@ async def serve(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
+            cwd=cwd,
         )
         drain: asyncio.Task[bytes] | None = None
         try:
