@@ -19,6 +19,7 @@ from recorder.service import Recorder
 from recorder.store import RecordingStore
 from signaling import polls_routes
 from signaling.cluster import LeaseOwnership, LocalOwnership
+from signaling.fanout import FanoutManager
 from signaling.gateway import Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("a token secret is required")
     app = web.Application(middlewares=[pages.security_headers])
     sio = socketio.AsyncServer(
+        client_manager=FanoutManager(),
         async_mode="aiohttp",
         serializer="msgpack" if settings.wire == "msgpack" else "default",
         max_http_buffer_size=MAX_FRAME,
