@@ -1,7 +1,9 @@
-"""Take the README screenshot: a demo class with a few people chatting.
+"""Take the README screenshots: a live class (video, chat, a poll) and its replay.
 
-Usage: .venv/bin/python scripts/screenshot.py docs/screenshot.png
-Starts a demo server on a free loopback port in a temporary data dir.
+Usage: .venv/bin/python scripts/screenshot.py [docs/]
+Runs a server on a loopback port in a temporary data dir and three browsers
+with Chromium's fake camera and microphone, then writes screenshot.png (the
+classroom as a learner sees it) and replay.png (the recording of that class).
 """
 
 from __future__ import annotations
@@ -10,48 +12,91 @@ import asyncio
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import async_playwright
 
-from signaling.auth import mint
-from tests.peer import Peer
-from tests.process import ServerProcess
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, BrowserEnv, Person
+from tests.conftest import Server, settings_for
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
+WIDE = 1600, 900
+QUESTION = "Which planet has the most moons?"
 
 
-async def main(out: Path) -> None:
+async def send(person: Person, event: str, data: dict[str, Any]) -> Any:
+    """Act through the page's own connection (the page is opened with `test` in its link)."""
+    return await person.page.evaluate(
+        "([event, data]) => window.__classroom.conn.send(event, data)", [event, data]
+    )
+
+
+async def live_class(env: BrowserEnv, cid: str) -> tuple[Person, str]:
+    host, ana, li = await asyncio.gather(
+        env.join(cid, "rivera", "host", "Ms Rivera", width=WIDE[0], height=WIDE[1]),
+        env.join(cid, "ana", name="Ana Souza", width=WIDE[0], height=WIDE[1]),
+        env.join(cid, "li", name="Li Wei"),
+    )
+    sam = await env.server.join(cid, "sam", name="Sam Lee")
+    await asyncio.gather(*(p.wait_videos(2) for p in (host, ana, li)))
+    started = await send(host, "recording:start", {})
+    await send(host, "recording:marker", {"title": "Welcome"})
+    await send(ana, "chat:send", {"text": "Good morning! Is the recording on?"})
+    await send(host, "chat:send", {"text": "Yes, it is. Today: the outer planets."})
+    await sam.call("chat:send", {"text": "Can we go over exercise 3 again?"})
+    await sam.call("hand:raise", {})
+    await send(li, "qa:ask", {"text": "Is Pluto still a planet?"})
+    poll = {"question": QUESTION, "kind": "single", "options": ["Jupiter", "Saturn", "Uranus"]}
+    poll_id = (await send(host, "poll:create", poll | {"correct": [1]}))["poll_id"]
+    await send(host, "poll:open", {"poll_id": poll_id})
+    await send(ana, "poll:vote", {"poll_id": poll_id, "answer": [1]})
+    await send(li, "poll:vote", {"poll_id": poll_id, "answer": [0]})
+    await sam.call("poll:vote", {"poll_id": poll_id, "answer": [1]})
+    await send(host, "poll:show_results", {"poll_id": poll_id})
+    await send(li, "chat:send", {"text": "Saturn, I think: it keeps finding new ones."})
+    await ana.tab("polls")
+    await ana.wait_text("#polls .summary", "3 votes")
+    await ana.page.wait_for_function("() => !document.getElementById('rec-indicator').hidden")
+    await ana.page.screenshot(path=str(OUT / "screenshot.png"))
+    await send(host, "poll:close", {"poll_id": poll_id})
+    await send(host, "poll:publish", {"poll_id": poll_id})
+    await sam.call("chat:send", {"text": "Thanks, that helped."})
+    await send(host, "recording:stop", {})
+    await sam.close()
+    return host, str(started["recording_id"])
+
+
+async def replay(env: BrowserEnv, recording_id: str) -> None:
+    person = await env.open(f"{env.server.url}/replay/{recording_id}", *WIDE)
+    await person.page.wait_for_selector("#replay:not([hidden])", timeout=120_000)
+    await person.page.wait_for_function("() => document.getElementById('video').readyState >= 1")
+    await person.page.locator("#chapters button", has_text=QUESTION).click()
+    await person.page.click("#tab-polls")
+    await person.page.locator("#polls .poll").wait_for()
+    await person.page.evaluate(
+        "() => { const v = document.getElementById('video'); v.currentTime = v.duration; }"
+    )
+    await person.wait_text("#polls .meta", "Published")
+    await person.page.screenshot(path=str(OUT / "replay.png"))
+
+
+async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp))
-        await server.start("--demo")
-        host_link = (await server.read_line()).split("host link:")[1].strip()
-        secret = (Path(tmp) / "secret").read_text().strip()
-        peers = [Peer(server.url, mint(secret, "demo", u, n, "participant"))
-                 for u, n in (("ana", "Ana Souza"), ("li", "Li Wei"))]
-        for peer in peers:
-            await peer.connect()
-        await peers[0].call("chat:send", {"text": "Good morning! Is the recording on?"})
-        await peers[1].call("hand:raise", {})
-        await peers[1].call("chat:send", {"text": "Can we go over exercise 3 again?"})
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = await browser.new_page(viewport={"width": 1100, "height": 640})
-            await page.goto(host_link)
-            await page.wait_for_selector("#chat li >> nth=1")
-            await page.screenshot(path=str(out))
-            await browser.close()
-        for peer in peers:
-            await peer.close()
-        await server.stop()
+        server = Server(settings_for(Path(tmp), media_host=("127.0.0.1",)))
+        await server.start()
+        try:
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                env = BrowserEnv(server, browser)
+                cid = await server.create_class("Astronomy 101")
+                _, recording_id = await live_class(env, cid)
+                await replay(env, recording_id)
+                await env.close_people()
+                await browser.close()
+        finally:
+            await server.stop()
 
+
+OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "docs")
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.png")))
+    asyncio.run(main())

@@ -121,18 +121,28 @@ function classroom(token, media) {
     $("end-class").hidden = state.you?.role !== "host";
   }
 
+  // The server starts our media afresh on every (re)connection; a snapshot
+  // sent later on the same connection (after a room move or a role change)
+  // replaces the state only.
+  let freshConnection = true;
+  function startMedia() {
+    if (!freshConnection) return;
+    freshConnection = false;
+    media.start(state.media.ice_servers);
+  }
+
   function onEvent(name, data) {
     if (typeof data?.ts === "number" && name !== "rtc:offer") clockOffset = data.ts - Date.now();
     switch (name) {
       case "class:state":
         apply(state, name, data);
         $("class").hidden = false;
-        setStatus(`Connected as ${state.you.name}.`, "ok");
-        media.start(state.media.ice_servers);
+        if (freshConnection) setStatus(`Connected as ${state.you.name}.`, "ok");
+        startMedia();
         break;
       case "class:resumed":
         setStatus(`Reconnected as ${state.you?.name ?? ""}.`, "ok");
-        media.start(state.media.ice_servers);
+        startMedia();
         break;
       case "rtc:offer":
         media.onOffer(data);
@@ -182,6 +192,7 @@ function classroom(token, media) {
       event: onEvent,
       status: setStatus,
       fatal,
+      connected: () => { freshConnection = true; },
       disconnected: () => { media.stop(); },
     },
   });

@@ -21,6 +21,7 @@ export class Media {
     this.mids = {};             // sub mid -> track id
     this.sources = new Map();   // pub transceiver -> source
     this.published = false;
+    this.offers = 0;            // sub offers received (for diagnostics)
     this._generation = 0;
     this._pubChain = Promise.resolve();
     this._subChain = Promise.resolve();
@@ -167,6 +168,7 @@ export class Media {
 
   // The server's offer for the sub connection (whenever our track set changes).
   onOffer(offer) {
+    this.offers += 1;
     const generation = this._generation;
     this._subChain = this._subChain.then(() => this._answer(offer, generation)).catch((err) => {
       this.notice(`Could not receive the others' audio and video: ${err.message ?? err}`);

@@ -27,7 +27,7 @@ export function setup(ctx) {
 
   function create(p) {
     const row = h("li", { class: "person" },
-      h("span", { class: "hand" }),
+      h("span", { class: "hand tag" }),
       h("span", { class: "name" }),
       h("span", { class: "role tag" }),
       h("span", { class: "room tag" }),
@@ -85,7 +85,7 @@ export function setup(ctx) {
       const mine = p.user_id === s.you?.user_id;
       const raisedHand = s.hands.has(p.user_id);
       row.classList.toggle("raised", raisedHand);
-      setText(row.querySelector(".hand"), raisedHand ? "✋ Hand raised" : "");
+      setText(row.querySelector(".hand"), raisedHand ? "Hand raised" : "");
       setText(row.querySelector(".name"), mine ? `${p.name} (you)` : p.name);
       setText(row.querySelector(".role"), ROLE_LABEL[p.role] ?? "");
       setText(row.querySelector(".room"), p.room && p.room !== MAIN ? roomName(s, p.room) : "");

@@ -171,6 +171,7 @@ export function setup(ctx) {
     if (!ack.ok) { ctx.notify(`Poll not created: ${ack.error?.message ?? "error"}`, "warn"); return; }
     form.reset();
     syncKind();
+    $("poll-create").open = false;
     if (openNow) {
       const open = await ctx.send("poll:open", { poll_id: ack.poll_id });
       if (!open.ok) ctx.notify(`Poll created but not opened: ${open.error?.message}`, "warn");

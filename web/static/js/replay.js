@@ -103,7 +103,14 @@ class Replay {
     return s;
   }
 
-  now() { return Math.max(0, Math.round(this.video.currentTime * 1000) + this.offset); }
+  // The timeline position of the playhead. The media may end a little before
+  // the recording did: at its end, everything up to the recording's end shows.
+  now() {
+    const v = this.video;
+    const t = Math.round(v.currentTime * 1000) + this.offset;
+    const atEnd = v.ended || (v.duration > 0 && v.currentTime >= v.duration - 0.05);
+    return Math.max(0, atEnd ? Math.max(t, this.manifest.duration_ms ?? 0) : t);
+  }
 
   // Roughly the server's clock at the playback position (for countdowns).
   wallClock() {

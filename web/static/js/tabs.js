@@ -29,8 +29,19 @@ export function setupTabs() {
     });
   }
 
+  // Where chat has a column of its own (wide screens), another panel takes the tab area.
+  const wide = matchMedia("(min-width: 100rem)");
+  const chatTab = byName("chat");
+  const follow = () => {
+    if (wide.matches && chatTab && chatTab.getAttribute("aria-selected") === "true") open(tabs[1]);
+  };
+  if (document.body.classList.contains("classroom")) {
+    wide.addEventListener("change", follow);
+    follow();
+  }
+
   return {
-    open: (name) => { const t = byName(name); if (t) open(t); },
+    open: (name) => { const t = byName(name); if (t && !(wide.matches && t === chatTab && document.body.classList.contains("classroom"))) open(t); },
     badge(name) {
       const tab = byName(name);
       if (!tab || tab.getAttribute("aria-selected") === "true") return;

@@ -87,7 +87,7 @@ function updateTile(el, t, s, media) {
     || ![...s.tracks.values()].some((x) => x.user_id === t.user_id && x.source === "mic");
   setText(el.querySelector(".name"), t.mine && t.source === "camera" ? `${t.name} (you)` : t.name);
   const badges = [];
-  if (s.hands.has(t.user_id) && t.source === "camera") badges.push("✋ Hand");
+  if (s.hands.has(t.user_id) && t.source === "camera") badges.push("Hand raised");
   if (t.source === "camera" && micOff) badges.push("Muted");
   if (speaking) badges.push("Speaking");
   const box = el.querySelector(".badges");
