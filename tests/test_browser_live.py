@@ -124,6 +124,10 @@ async def watch_replay(host: Person, url: str) -> None:
     await page.wait_for_selector("#replay:not([hidden])", timeout=60_000)
     await page.wait_for_function("() => document.getElementById('video').readyState >= 1")
     assert await page.locator("#polls .poll").count() == 0
+    download = await page.get_attribute("#download", "href")
+    assert download is not None and download.endswith("/files/composite.webm")
+    await page.select_option("#speed", "1.5")
+    assert await page.evaluate("() => document.getElementById('video').playbackRate") == 1.5
     chapter = page.locator("#chapters button", has_text=f"Poll: {QUESTION}")
     await chapter.click()
     await page.click("#tab-polls")

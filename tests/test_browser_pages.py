@@ -236,3 +236,66 @@ async def test_rating_and_word_cloud_polls(env: BrowserEnv) -> None:  # noqa: F8
     await host.wait_text("#polls .cloud li", "planets (1)")
     await host.page.click("#polls .poll:has-text('One word') button:text('Show results')")
     await ana.wait_text("#polls .cloud li", "planets (1)")
+
+
+async def test_direct_messages_and_moderated_questions(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Office hours")
+    host = await env.join(cid, "teacher", "host", "Ms Rivera")
+    ana = await env.join(cid, "ana", name="Ana Souza")
+    ben = await env.server.join(cid, "ben", name="Ben Okafor")
+    # A direct message, started from the participants list, reaches Ana only.
+    await host.tab("people")
+    await host.page.click("button[aria-label='Message Ana Souza']")
+    await host.page.fill("#chat-input", "See me after class")
+    await host.page.press("#chat-input", "Enter")
+    await ana.wait_text("#chat .who", "Ms Rivera → you (direct)")
+    assert (await ben.call("chat:send", {"text": "public"}))["ok"]
+    await ana.wait_text("#chat .text", "public")
+    assert [m["text"] for m in ben.received("chat:message")] == ["public"]
+    # With moderation on, an anonymous question waits for approval.
+    await host.tab("qa")
+    await host.page.check("#qa-moderation")
+    await ana.tab("qa")
+    await ana.page.fill("#qa-input", "Can I hand in late?")
+    await ana.page.check("#qa-anonymous")
+    await ana.page.click("#qa-form button[type=submit]")
+    await ana.wait_text("#status", "once a moderator approves it")
+    await host.wait_text("#questions .meta", "Anonymous · 0 votes · Awaiting approval")
+    assert not ben.received("qa:question")
+    await host.page.click("#questions button:text('Approve')")
+    await ana.wait_text("#questions .qtext", "Can I hand in late?")
+    await ben.wait_for("qa:updated", lambda d: d["question"]["status"] == "open")
+    await host.page.fill("#questions input", "Yes, by Friday")
+    await host.page.click("#questions button:text('Mark answered')")
+    await ana.wait_text("#questions .answer", "Answer: Yes, by Friday")
+
+
+async def test_planned_rooms_assigned_from_the_lists(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Group work")
+    host = await env.join(cid, "teacher", "host", "Ms Rivera")
+    ana = await env.join(cid, "ana", name="Ana Souza")
+    await host.tab("rooms")
+    await host.page.click("#bo-plan-form summary")
+    await host.page.fill("#bo-count", "2")
+    await host.page.select_option("#bo-assignment", "manual")
+    await host.page.click("#bo-form button[value=plan]")
+    await host.wait_text("#bo-plan-summary", "2 rooms, manual assignment")
+    await host.page.select_option("#bo-assign-ana", label="Room 2")
+    room2 = host.page.locator("#bo-plan-rooms .room-box", has_text="Room 2")
+    await room2.locator(".chip", has_text="Ana Souza").wait_for()
+    await host.page.click("#bo-open-plan")
+    await ana.wait_text("#bar-room", "You are in Room 2")
+    # The participants list moves her elsewhere while the rooms are open.
+    await host.tab("people")
+    await host.page.select_option("#move-ana", label="Room 1")
+    await ana.wait_text("#bar-room", "You are in Room 1")
+    await host.tab("rooms")
+    await host.page.click("#bo-close-now")
+    await ana.page.wait_for_selector("#breakout-bar", state="hidden")
+    # Leaving says so, and the others see her go.
+    await ana.page.click("#leave")
+    await ana.wait_text("#banner-text", "You left the class")
+    await host.page.wait_for_function(
+        "() => ![...document.querySelectorAll('#participants .name')]"
+        ".some((el) => el.textContent.startsWith('Ana'))"
+    )
