@@ -8,6 +8,7 @@ from typing import Any
 from classroom.config import Settings
 from media.ice import IceConfig
 from media.sfu import Sfu
+from media.tracks import Tally
 from signaling.runtime import ClassRuntime
 
 
@@ -16,6 +17,7 @@ class MediaNode:
         self.ice = ice
         ice.install()
         self.sfus: dict[str, Sfu] = {}
+        self.tally = Tally()
         self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -33,7 +35,7 @@ class MediaNode:
             return current
         if current is not None:
             self._close_later(current)
-        sfu = self.sfus[runtime.class_id] = Sfu(runtime, self.ice)
+        sfu = self.sfus[runtime.class_id] = Sfu(runtime, self.ice, tally=self.tally)
         runtime.closers.append(lambda: self._close_later(sfu))
         return sfu
 
@@ -46,6 +48,12 @@ class MediaNode:
 
     def peer_connections(self) -> int:
         return sum(sfu.peer_connections() for sfu in self.sfus.values())
+
+    def tracks(self) -> int:
+        return sum(len(sfu.feeds) for sfu in self.sfus.values())
+
+    def streams(self) -> int:
+        return sum(sfu.streams() for sfu in self.sfus.values())
 
     async def settle(self) -> None:
         """Wait for pending closes and journal writes of every SFU (tests, shutdown)."""

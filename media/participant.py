@@ -25,7 +25,7 @@ from aiortc import (
 )
 
 from media.encoded import request_keyframe, restart_reassembly, tap
-from media.tracks import Feed, Slot
+from media.tracks import Feed, Slot, Tally
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,9 @@ class Binding:
 
 
 class Participant:
-    def __init__(self, user_id: str, room: str, sid: str, config: RTCConfiguration) -> None:
+    def __init__(
+        self, user_id: str, room: str, sid: str, config: RTCConfiguration, tally: Tally
+    ) -> None:
         self.user_id = user_id
         self.room = room
         self.sid = sid
@@ -61,6 +63,7 @@ class Participant:
         self.offers = 0
         self.closed = False
         self._config = config
+        self._tally = tally
         self._tasks: set[asyncio.Task[Any]] = set()
         self._syncing: asyncio.Task[Any] | None = None
 
@@ -102,7 +105,7 @@ class Participant:
         return pc
 
     def _tap(self, mid: str, kind: str, receiver: RTCRtpReceiver, on_level: LevelSink) -> None:
-        feed = Feed(kind, lambda: self._ask_keyframe(receiver))
+        feed = Feed(kind, lambda: self._ask_keyframe(receiver), tally=self._tally)
         levels = (lambda level: on_level(feed, level)) if kind == "audio" else None
         tap(receiver, feed.push, levels)
         self.taps[mid] = feed
@@ -141,7 +144,7 @@ class Participant:
             if slot.feed is None and slot.kind == feed.kind and slot.mime == feed.mime:
                 return slot
         pc = self.open_sub()
-        slot = Slot(feed.kind, feed.mime)
+        slot = Slot(feed.kind, feed.mime, tally=self._tally)
         transceiver = pc.addTransceiver(slot, direction="sendonly")
         codecs = RTCRtpSender.getCapabilities(feed.kind).codecs
         transceiver.setCodecPreferences(

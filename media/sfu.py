@@ -33,7 +33,7 @@ from media import sdp
 from media.ice import IceConfig
 from media.participant import Participant
 from media.speakers import Change, Speakers
-from media.tracks import Feed
+from media.tracks import Feed, Tally
 from signaling.runtime import ClassRuntime
 from signaling.transport import area_room, user_room
 
@@ -42,9 +42,14 @@ log = logging.getLogger(__name__)
 
 class Sfu:
     def __init__(
-        self, runtime: ClassRuntime, ice: IceConfig, clock: Callable[[], float] = time.monotonic
+        self,
+        runtime: ClassRuntime,
+        ice: IceConfig,
+        clock: Callable[[], float] = time.monotonic,
+        tally: Tally | None = None,
     ) -> None:
         self.runtime = runtime
+        self.tally = tally or Tally()
         self.ice = ice
         self.people: dict[str, Participant] = {}
         self.feeds: dict[str, Feed] = {}
@@ -78,7 +83,7 @@ class Sfu:
             return known
         if known is not None:
             self._retire(known, "replaced")
-        fresh = Participant(user_id, member.room, sid, self.ice.configuration())
+        fresh = Participant(user_id, member.room, sid, self.ice.configuration(), self.tally)
         self.people[user_id] = fresh
         return fresh
 
@@ -422,6 +427,10 @@ class Sfu:
 
     def peer_connections(self) -> int:
         return sum(len(p.peer_connections()) for p in self.people.values())
+
+    def streams(self) -> int:
+        """Subscriber m-lines carrying a track now."""
+        return sum(len(p.bound) for p in self.people.values())
 
     async def close(self) -> None:
         """Close every connection of the class (the class ended or this node stops hosting it)."""

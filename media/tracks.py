@@ -20,6 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -39,6 +40,16 @@ KEYFRAME_INTERVAL_S = 0.5
 """At most one keyframe request per feed in this interval, however many subscribers ask."""
 
 
+@dataclass
+class Tally:
+    """Totals of a node's forwarding, for its metrics (never reset)."""
+
+    frames_in: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    keyframe_requests: int = 0
+
+
 class Feed:
     """The fan-out of one published track."""
 
@@ -47,8 +58,10 @@ class Feed:
         kind: str,
         ask_keyframe: Callable[[], None],
         clock: Callable[[], float] = time.monotonic,
+        tally: Tally | None = None,
     ) -> None:
         self.kind = kind
+        self.tally = tally or Tally()
         self.mime = ""
         """The negotiated codec (`video/VP8`): only slots of the same codec may bind."""
         self.source = ""
@@ -67,6 +80,7 @@ class Feed:
 
     def push(self, frame: EncodedFrame) -> None:
         self.frames += 1
+        self.tally.frames_in += 1
         if self.muted:
             return
         for slot in list(self.slots):
@@ -83,6 +97,7 @@ class Feed:
             return
         self._last_ask = now
         self.keyframe_requests += 1
+        self.tally.keyframe_requests += 1
         self._ask()
 
     def set_muted(self, muted: bool) -> None:
@@ -99,8 +114,11 @@ class Feed:
 class Slot(MediaStreamTrack):
     """What one subscriber m-line sends: packets of whichever feed it is bound to."""
 
-    def __init__(self, kind: str, mime: str, depth: int | None = None) -> None:
+    def __init__(
+        self, kind: str, mime: str, depth: int | None = None, tally: Tally | None = None
+    ) -> None:
         super().__init__()
+        self.tally = tally or Tally()
         self.kind = kind
         self.mime = mime
         self.feed: Feed | None = None
@@ -143,21 +161,25 @@ class Slot(MediaStreamTrack):
 
     def offer(self, frame: EncodedFrame) -> None:
         if self._need_key and not frame.keyframe:
-            self.dropped += 1
+            self._drop(1)
             if self.feed is not None:
                 self.feed.want_keyframe()
             return
         self._need_key = False
         if len(self._queue) >= self._depth:
             # Behind: drop what is queued and, for video, resume at a keyframe.
-            self.dropped += len(self._queue)
+            self._drop(len(self._queue))
             self._queue.clear()
             if not frame.keyframe:
-                self.dropped += 1
+                self._drop(1)
                 self.restart()
                 return
         self._queue.append(frame)
         self._ready.set()
+
+    def _drop(self, count: int) -> None:
+        self.dropped += count
+        self.tally.dropped += count
 
     @property
     def queued(self) -> int:
@@ -187,6 +209,7 @@ class Slot(MediaStreamTrack):
         packet.pts = pts
         packet.time_base = self._time_base
         self.delivered += 1
+        self.tally.delivered += 1
         return packet
 
     def stop(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiortc import AudioStreamTrack
 
@@ -43,8 +44,23 @@ async def test_publisher_reaches_every_subscriber(server: Server) -> None:
             await sub.frames_of(track["track_id"], 10)
         video = next(r for r in sub.by_mid.values() if r.kind == "video")
         assert video.sizes == {(160, 120)}
+    figures = await metrics(server)
+    assert figures["classroom_media_peer_connections"] == 4  # one pub, three subs
+    assert figures["classroom_media_tracks"] == 2 and figures["classroom_media_streams"] == 6
+    assert figures["classroom_media_frames_forwarded_total"] >= 3 * 2 * 10
     for client in [host, *subs]:
         await client.close()
+
+
+async def metrics(server: Server) -> dict[str, float]:
+    async with aiohttp.ClientSession() as http, http.get(server.url + "/metrics") as resp:
+        text = await resp.text()
+    return {
+        name: float(value)
+        for name, value in (
+            line.split(" ") for line in text.splitlines() if line.startswith("classroom_media")
+        )
+    }
 
 
 def feeds_of(server: Server, cid: str) -> dict[str, Feed]:

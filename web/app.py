@@ -12,6 +12,7 @@ from aiohttp import web
 from classroom.config import Settings
 from classroom.events import Event
 from media import routes as media_routes
+from media.metrics import MediaCollector
 from media.node import MediaNode
 from recorder.journal import open_journal
 from recorder.publish import Publisher
@@ -91,6 +92,7 @@ def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIter
         journal = open_journal(settings.data_dir / "journal", settings.redis_url or None)
         registry = Registry(journal, sio, media_config(settings))
         app[MEDIA] = MediaNode.from_settings(settings)
+        app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
         recorder = Recorder(store, Publisher(store, journal))
         recorder.media = app[MEDIA]

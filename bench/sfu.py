@@ -1,0 +1,579 @@
+"""SFU forwarding against a transcoding baseline: server CPU per subscriber stream.
+
+One publisher sends VP8 640x480 at 30 fps (a moving test pattern) and N
+subscribers receive it, each in processes apart from the server:
+
+1. the classroom server (`python -m classroom serve --media-host 127.0.0.1`):
+   encoded frames are forwarded, never decoded or re-encoded;
+2. the baseline, run in the same invocation: a bare aiortc server that
+   decodes the publisher's track and re-encodes it once per subscriber
+   (aiortc's `MediaRelay` feeding one encoding sender each), the usual way
+   to fan out a track with aiortc.
+
+For each, the server's own CPU (user + system from /proc/<pid>/stat) is
+measured with the publisher alone and then with the subscribers attached;
+the difference divided by N is the cost of one subscriber stream. Most
+subscribers count the encoded frames their receiver reassembles (the same
+hook the SFU uses, no decoder: a 2-core load generator cannot decode 50
+streams); `--decoding` of them decode every frame to show the stream is
+valid. Figures, not a pass/fail: `python -m bench.sfu [--subscribers 50]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import aiohttp
+import av
+from aiohttp import web
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
+from aiortc.contrib.media import MediaRelay
+
+from bench.sioclient import SioClient
+from media.encoded import gather_on, tap
+from signaling.auth import mint
+
+SECRET = os.environ.get("SFU_BENCH_SECRET", "sfu-bench-secret-with-enough-length-for-hs256")
+ADMIN = "sfu-bench-admin"
+WIDTH, HEIGHT = 640, 480
+WARM_FRAMES = 30
+"""Frames every subscriber must have before the measurement starts."""
+
+
+def config() -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[])
+
+
+class MovingPattern(VideoStreamTrack):
+    """A gradient with a bar sweeping across it and a band moving down: motion on every
+    frame, at a bitrate a camera would produce (a fully scrolling picture would make the
+    encoder drop frames to hold its bitrate)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ramp = bytes(range(256)) * (WIDTH * HEIGHT // 256 + 4)
+        self._count = 0
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame(width=WIDTH, height=HEIGHT, format="yuv420p")
+        luma, *chroma = frame.planes
+        picture = bytearray(self._ramp[: luma.buffer_size])
+        bar = (self._count * 8) % (WIDTH - 24)
+        for row in range(HEIGHT):
+            start = row * luma.line_size + bar
+            picture[start : start + 24] = b"\xeb" * 24
+        band = (self._count * 4) % (HEIGHT - 16) * luma.line_size
+        picture[band : band + 16 * luma.line_size] = b"\x10" * (16 * luma.line_size)
+        luma.update(bytes(picture))
+        for plane in chroma:
+            plane.update(bytes([128]) * plane.buffer_size)
+        frame.pts, frame.time_base = pts, time_base
+        self._count += 1
+        return frame
+
+
+# -- child: publisher -------------------------------------------------------------
+
+
+async def publisher(url: str, token: str, baseline: bool) -> None:
+    pc = RTCPeerConnection(config())
+    source = MovingPattern()
+    pc.addTransceiver(source, direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
+    async with aiohttp.ClientSession() as http:
+        if baseline:
+            async with http.post(f"{url}/publish", json=offer) as resp:
+                answer = await resp.json()
+            sio = None
+        else:
+            sio = SioClient(http, url, lambda name, data: None)
+            await sio.connect({"token": token})
+            answer = await sio.call("rtc:publish", offer | {"sources": {"0": "camera"}})
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        print("published", flush=True)
+        loop = asyncio.get_running_loop()
+        while (await loop.run_in_executor(None, sys.stdin.readline)).strip() == "count":
+            print(json.dumps({"sent": source._count}), flush=True)
+        await pc.close()
+        if sio is not None:
+            await sio.close()
+
+
+# -- child: subscribers -------------------------------------------------------------
+
+
+class Subscriber:
+    def __init__(self, decode: bool) -> None:
+        self.decode = decode
+        self.pc = RTCPeerConnection(config())
+        self.frames = 0
+        self.warm = asyncio.Event()
+        self.sio: SioClient | None = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
+        if self.decode:
+            self._spawn(self._decode(track))
+        else:
+            tap(receiver, lambda frame: self._count())
+
+    def _count(self) -> None:
+        self.frames += 1
+        if self.frames >= WARM_FRAMES:
+            self.warm.set()
+
+    async def _decode(self, track: MediaStreamTrack) -> None:
+        while True:
+            await track.recv()
+            self._count()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def join_sfu(self, http: aiohttp.ClientSession, url: str, token: str) -> None:
+        def on_event(name: str, data: Any) -> None:
+            if name == "rtc:offer":
+                self._spawn(self._answer(data))
+
+        self.sio = SioClient(http, url, on_event)
+        await self.sio.connect({"token": token}, wait_s=120)
+
+    async def _answer(self, offer: Any) -> None:
+        async with self._lock:
+            if self.pc.signalingState == "closed":
+                return  # an offer that arrived as we left
+            await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+            assert self.sio is not None
+            answer = {"sdp": self.pc.localDescription.sdp, "type": "answer"}
+            await self.sio.call("rtc:answer", answer, wait_s=120)
+
+    async def join_baseline(self, http: aiohttp.ClientSession, url: str) -> None:
+        self.pc.addTransceiver("video", direction="recvonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        offer = {"sdp": self.pc.localDescription.sdp, "type": "offer"}
+        async with http.post(f"{url}/subscribe", json=offer) as resp:
+            answer = await resp.json()
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.pc.close()
+        if self.sio is not None:
+            await self.sio.close()
+
+
+async def subscribers(args: argparse.Namespace) -> None:
+    subs = [Subscriber(decode=i < args.decoding) for i in range(args.count)]
+    async with aiohttp.ClientSession() as http:
+        for i, sub in enumerate(subs):
+            if args.baseline:
+                await sub.join_baseline(http, args.url)
+            else:
+                user = f"{args.prefix}{i}"
+                await sub.join_sfu(
+                    http, args.url, mint(SECRET, args.class_id, user, user, "participant")
+                )
+        try:
+            async with asyncio.timeout(300):
+                await asyncio.gather(*(sub.warm.wait() for sub in subs))
+        except TimeoutError:
+            states = [(sub.frames, sub.pc.signalingState, sub.pc.connectionState) for sub in subs]
+            print(f"subscribers not receiving: {states}", file=sys.stderr, flush=True)
+            raise
+        print("ready", flush=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.readline)  # start
+        before = [sub.frames for sub in subs]
+        await loop.run_in_executor(None, sys.stdin.readline)  # stop
+        counts = [sub.frames - b for sub, b in zip(subs, before, strict=True)]
+        decoded = counts[: args.decoding]
+        print(json.dumps({"frames": counts, "decoded": decoded}), flush=True)
+        for sub in subs:
+            await sub.close()
+
+
+# -- child: the transcoding baseline server --------------------------------------------
+
+
+class Counted(MediaStreamTrack):
+    """Passes a track's frames on, counting them (each is one encode by its sender)."""
+
+    kind = "video"
+
+    def __init__(self, inner: MediaStreamTrack, counter: list[int]) -> None:
+        super().__init__()
+        self.inner, self.counter = inner, counter
+
+    async def recv(self) -> Any:
+        frame = await self.inner.recv()
+        self.counter[0] += 1
+        return frame
+
+
+async def baseline_server(port: int) -> None:
+    relay = MediaRelay()
+    encoded = [0]
+    source: list[MediaStreamTrack] = []
+    ready = asyncio.Event()
+    pcs: list[RTCPeerConnection] = []
+
+    async def answer(pc: RTCPeerConnection, request: web.Request) -> web.Response:
+        offer = await request.json()
+        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
+        await pc.setLocalDescription(await pc.createAnswer())
+        pcs.append(pc)
+        return web.json_response({"sdp": pc.localDescription.sdp, "type": "answer"})
+
+    async def publish(request: web.Request) -> web.Response:
+        pc = RTCPeerConnection(config())
+
+        def on_track(track: MediaStreamTrack) -> None:
+            source.append(track)  # a decoding receiver: frames come out as pictures
+            ready.set()
+
+        pc.on("track", on_track)
+        return await answer(pc, request)
+
+    async def subscribe(request: web.Request) -> web.Response:
+        await ready.wait()
+        pc = RTCPeerConnection(config())
+        pc.addTrack(Counted(relay.subscribe(source[0]), encoded))  # each sender encodes a copy
+        return await answer(pc, request)
+
+    app = web.Application()
+    app.router.add_post("/publish", publish)
+    app.router.add_post("/subscribe", subscribe)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print("listening", flush=True)
+    loop = asyncio.get_running_loop()
+    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() == "count":
+        print(json.dumps({"sent": encoded[0]}), flush=True)
+    for pc in pcs:
+        await pc.close()
+    await runner.cleanup()
+
+
+# -- the orchestrator ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Child:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, *args: str) -> Child:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        return cls(proc)
+
+    async def expect(self, text: str, within_s: float = 300) -> str:
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(within_s):
+            while True:
+                line = (await self.proc.stdout.readline()).decode()
+                if not line:
+                    raise RuntimeError(f"a child exited while we waited for {text!r}")
+                if text in line:
+                    return line
+
+    def say(self, line: str) -> None:
+        if self.proc.stdin is not None and self.proc.returncode is None:
+            with suppress(ConnectionError):
+                self.proc.stdin.write(line.encode() + b"\n")
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                async with asyncio.timeout(20):
+                    await self.proc.wait()
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+@asynccontextmanager
+async def classroom_server(data_dir: str) -> AsyncIterator[tuple[str, Child]]:
+    port = free_port()
+    server = await Child.start(
+        "-m", "classroom", "serve",
+        "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir,
+        "--secret", SECRET, "--admin-key", ADMIN, "--media-host", "127.0.0.1",
+        "--log-level", "WARNING",
+    )  # fmt: skip
+    try:
+        await server.expect("Classroom server on", 60)
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        await server.stop()
+
+
+@asynccontextmanager
+async def baseline(_: str) -> AsyncIterator[tuple[str, Child]]:
+    port = free_port()
+    server = await Child.start("-m", "bench.sfu", "--role", "baseline", "--port", str(port))
+    try:
+        await server.expect("listening", 60)
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        await server.stop()
+
+
+async def new_class(url: str) -> str:
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{url}/api/classes", json={"title": "Bench"}, headers=headers) as resp,
+    ):
+        return str((await resp.json())["id"])
+
+
+async def server_figures(url: str, server: Child, baseline: bool) -> dict[str, float]:
+    """Frames the server handed to its subscribers' senders, from itself (SFU: /metrics)."""
+    if baseline:
+        server.say("count")
+        return {"forwarded": float(json.loads(await server.expect("sent"))["sent"])}
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
+        text = await resp.text()
+    wanted = ("received", "forwarded", "dropped")
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        for name in wanted:
+            if line.startswith(f"classroom_media_frames_{name}_total "):
+                out[name] = float(line.split()[1])
+    return out
+
+
+async def window(pid: int, seconds: float) -> float:
+    """Cores used by `pid` over `seconds` of wall time."""
+    cpu, wall = cpu_seconds(pid), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return (cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
+
+
+async def phase(name: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
+    is_baseline = name == "baseline"
+    host = baseline if is_baseline else classroom_server
+    with tempfile.TemporaryDirectory() as data:
+        async with host(data) as (url, server):
+            cid = "" if is_baseline else await new_class(url)
+            token = "" if is_baseline else mint(SECRET, cid, "teacher", "Teacher", "host")
+            role = ["--baseline"] if is_baseline else ["--class-id", cid]
+            me = ["-m", "bench.sfu", "--url", url, *role]
+            pub = await Child.start(*me, "--role", "publisher", "--token", token or "-")
+            children = [pub]
+            try:
+                await pub.expect("published")
+                await asyncio.sleep(args.warmup)
+                alone = await window(server.proc.pid, args.seconds)
+                per_proc = -(-count // args.processes)
+                for p in range(args.processes):
+                    n = min(per_proc, count - p * per_proc)
+                    if n <= 0:
+                        break
+                    decoding = max(0, min(n, args.decoding - p * per_proc))
+                    children.append(
+                        await Child.start(
+                            *me,
+                            *("--role", "subscribers", "--count", str(n)),
+                            *("--decoding", str(decoding), "--prefix", f"s{p}-"),
+                        )
+                    )
+                for child in children[1:]:
+                    await child.expect("ready", 400)
+                for child in children:
+                    child.say("count" if child is pub else "start")
+                sent = json.loads(await pub.expect("sent"))["sent"]
+                figures = await server_figures(url, server, is_baseline)
+                loaded = await window(server.proc.pid, args.seconds)
+                for child in children:
+                    child.say("count" if child is pub else "stop")
+                sent = json.loads(await pub.expect("sent"))["sent"] - sent
+                figures = {
+                    k: v - figures[k]
+                    for k, v in (await server_figures(url, server, is_baseline)).items()
+                }
+                results = [json.loads(await child.expect("frames")) for child in children[1:]]
+            finally:
+                for child in children:
+                    child.say("bye")
+                for child in children:
+                    await child.stop()
+    frames = [n for r in results for n in r["frames"]]
+    decoded = [n for r in results for n in r["decoded"]]
+    return {
+        "name": name,
+        "subscribers": count,
+        "alone": alone,
+        "loaded": loaded,
+        "per_stream": (loaded - alone) / count,
+        "sent_fps": sent / args.seconds,
+        "server": {k: v / args.seconds for k, v in figures.items()},
+        "fps": [n / args.seconds for n in frames],
+        "decoded_fps": [n / args.seconds for n in decoded],
+    }
+
+
+def per_frame_s(r: dict[str, Any]) -> float:
+    """Server CPU seconds per frame it sent one subscriber (fair when fps fell short)."""
+    fps = r["server"]["forwarded"] / r["subscribers"]
+    return float(r["per_stream"] / fps) if fps > 0 else 0.0
+
+
+def report(r: dict[str, Any]) -> None:
+    fps = r["fps"]
+    title = {
+        "sfu": "SFU forwarding (encoded frames, no decode, no re-encode)",
+        "baseline": "Transcoding baseline (MediaRelay, one VP8 encode per subscriber)",
+    }[r["name"]]
+    print(f"{title}: {r['subscribers']} subscribers")
+    print(f"  server CPU, publisher alone:    {100 * r['alone']:6.1f} % of a core")
+    print(f"  server CPU, with subscribers:   {100 * r['loaded']:6.1f} % of a core")
+    print(f"  per subscriber stream:          {100 * r['per_stream']:6.2f} % of a core")
+    print(f"  publisher's source:             {r['sent_fps']:6.1f} fps into its encoder")
+    per_sub = {k: v / r["subscribers"] for k, v in r["server"].items()}
+    if "received" in per_sub:
+        print(
+            f"  server received {r['server']['received']:.1f} fps; per subscriber it forwarded "
+            f"{per_sub['forwarded']:.1f} fps and dropped {per_sub['dropped']:.1f} fps"
+        )
+    else:
+        print(f"  server encoded per subscriber:  {per_sub['forwarded']:6.1f} fps")
+    print(
+        f"  frames delivered per subscriber: min {min(fps):.1f}, median "
+        f"{statistics.median(fps):.1f}, max {max(fps):.1f} fps"
+    )
+    per_frame = per_frame_s(r)
+    if per_frame > 0:
+        print(f"  server CPU per frame sent:      {1e6 * per_frame:6.0f} us per subscriber")
+        print(f"  30 fps streams one core carries: {1 / (30 * per_frame):5.0f}")
+    if r["decoded_fps"]:
+        decoded = ", ".join(f"{f:.1f}" for f in r["decoded_fps"])
+        print(f"  decoding subscribers:           {decoded} fps decoded")
+
+
+async def orchestrate(args: argparse.Namespace) -> None:
+    sfu = await phase("sfu", args.subscribers, args)
+    report(sfu)
+    base = await phase("baseline", args.baseline_subscribers, args)
+    report(base)
+    if per_frame_s(sfu) > 0:
+        ratio = per_frame_s(base) / per_frame_s(sfu)
+        print(f"Forwarding costs 1/{ratio:.0f} of transcoding per frame sent to a subscriber.")
+    print()
+    print(table(sfu, base))
+
+
+def table(sfu: dict[str, Any], base: dict[str, Any]) -> str:
+    """Both phases side by side, as a Markdown table for docs/benchmarks.md."""
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        per_frame = per_frame_s(r)
+        per_sub = r["server"].get("forwarded", 0.0) / r["subscribers"]
+        return [
+            str(r["subscribers"]),
+            f"{100 * r['alone']:.1f} %",
+            f"{100 * r['loaded']:.1f} %",
+            f"{100 * r['per_stream']:.2f} %",
+            f"{per_sub:.1f}",
+            f"{statistics.median(r['fps']):.1f}",
+            f"{1e6 * per_frame:.0f} µs" if per_frame > 0 else "—",
+            f"{1 / (30 * per_frame):.0f}" if per_frame > 0 else "—",
+        ]
+
+    rows = [
+        "subscribers",
+        "server CPU, publisher alone (of a core)",
+        "server CPU, with the subscribers",
+        "server CPU per subscriber stream",
+        "frames/s the server sent each subscriber",
+        "frames/s each subscriber received (median)",
+        "server CPU per frame sent to one subscriber",
+        "30 fps subscriber streams per core",
+    ]
+    lines = ["| | SFU forwarding | transcoding baseline |", "|---|---|---|"]
+    for name, a, b in zip(rows, cells(sfu), cells(base), strict=True):
+        lines.append(f"| {name} | {a} | {b} |")
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.sfu", description=__doc__.split("\n")[0])
+    p.add_argument("--subscribers", type=int, default=50)
+    p.add_argument("--baseline-subscribers", type=int, default=3)
+    p.add_argument("--decoding", type=int, default=2, help="subscribers that decode")
+    p.add_argument("--processes", type=int, default=2, help="subscriber processes per phase")
+    p.add_argument("--seconds", type=float, default=10.0, help="each measurement window")
+    p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--role", default="orchestrator", help=argparse.SUPPRESS)
+    p.add_argument("--url", help=argparse.SUPPRESS)
+    p.add_argument("--token", help=argparse.SUPPRESS)
+    p.add_argument("--class-id", help=argparse.SUPPRESS)
+    p.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--prefix", default="s", help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    gather_on(["127.0.0.1"])  # every connection of the benchmark stays on loopback
+    if args.role == "publisher":
+        asyncio.run(publisher(args.url, args.token, args.baseline))
+    elif args.role == "subscribers":
+        asyncio.run(subscribers(args))
+    elif args.role == "baseline":
+        asyncio.run(baseline_server(args.port))
+    else:
+        asyncio.run(orchestrate(args))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
