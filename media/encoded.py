@@ -1,13 +1,14 @@
 """The one module that reaches below the public APIs of aiortc and aioice.
 
 Built on aiortc 1.16.0 and aioice 0.13 (pinned in pyproject.toml; the
-`tests/test_media_encoded.py` tests fail loudly if a new version moves these
+`tests/test_media_units.py` tests fail loudly if a new version moves these
 internals). Everything else in `media/` uses public API only.
 
 - `tap`: an `RTCRtpReceiver` reassembles each encoded frame in its jitter
   buffer and puts `(codec, frame)` on a queue read by its decoder thread. We
   swap that queue, before `receive()` starts the thread, for one that hands the
-  frame to the SFU and never wakes the thread: no decoder is ever created.
+  frame to the SFU and tells the thread to finish at once: no decoder is ever
+  created and no thread stays behind.
 - `request_keyframe`: send an RTCP PLI to the publisher of a receiver.
 - `restart_reassembly`: a receiver whose m-line went inactive dropped the
   packets in flight at that moment; its jitter buffer would wait for them
@@ -91,9 +92,11 @@ class _Diverter(queue.Queue[Any]):
         super().__init__()
         self._sink = sink
 
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        return None  # the decoder thread's first read says "stop": it ends at once
+
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if item is None:  # the receiver stopping: let its idle thread exit
-            super().put(None, block, timeout)
+        if item is None:  # the receiver stopping; its thread has already ended
             return
         codec, frame = item
         mime = str(codec.mimeType)

@@ -30,6 +30,8 @@ class MediaNode:
 
     def sfu(self, runtime: ClassRuntime) -> Sfu:
         """The SFU of a class, following the class if its runtime was reloaded."""
+        for ended in [cid for cid, sfu in self.sfus.items() if sfu.closed]:
+            del self.sfus[ended]
         current = self.sfus.get(runtime.class_id)
         if current is not None and current.runtime is runtime and not current.closed:
             return current

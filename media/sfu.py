@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from aiortc import RTCSessionDescription
@@ -304,9 +305,8 @@ class Sfu:
     def _announce_speakers(self, changes: list[Change]) -> None:
         room = self.runtime.room
         for change in changes:
-            self._commit_later(
-                lambda c=change: room.media.speaker(room.live, c.room, c.user_id)  # type: ignore[misc]
-            )
+            speaker = partial(room.media.speaker, room.live, change.room, change.user_id)
+            self._commit_later(speaker)
 
     # -- the class's events ---------------------------------------------------------------
 
@@ -319,6 +319,7 @@ class Sfu:
                 self._kick(self.participant(ev.user_id))
                 await self._send_tracks(ev.room, to_user=ev.user_id)
             case e.ParticipantLeft():
+                self._retiring.pop(ev.user_id, None)
                 known = self.people.get(ev.user_id)
                 if known is not None:
                     self._retire(known, "left")
@@ -331,7 +332,7 @@ class Sfu:
             case e.MediaMuted():
                 self._muted(ev)
                 rooms.add(ev.room)
-            case e.PublishLockSet(publish=False):
+            case e.PublishLockSet(publish=False) | e.RoleChanged():
                 self._lock_out()
             case e.ClassEnded():
                 self._spawn(self.close())
@@ -372,12 +373,16 @@ class Sfu:
             self._announce_speakers(self.speakers.forget(ev.user_id))
 
     def _lock_out(self) -> None:
-        """Publishing closed: stop receiving from those who may no longer publish."""
+        """Stop receiving from whoever may no longer publish (locked out, or demoted)."""
         media = self.runtime.room.media
         for p in self.people.values():
             member = self.runtime.room.live.members.get(p.user_id)
-            if p.pub is not None and (member is None or not media.may_publish(member)):
-                p.spawn(p.close_pub())
+            if p.pub is None or (member is not None and media.may_publish(member)):
+                continue
+            left = list(p.published.values())
+            p.spawn(p.close_pub())
+            if left:  # a demotion while locked: the lock itself unpublished the rest
+                self._commit_later(partial(self._unpublish, left, "locked"))
 
     def _moves(self) -> dict[str, tuple[str, str]]:
         """Who is not where we last saw them: user id -> (old room, new room)."""

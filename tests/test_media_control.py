@@ -101,6 +101,20 @@ async def test_publish_lock(server: Server) -> None:
         await client.close()
 
 
+async def test_a_moderator_demoted_while_locked_stops_publishing(server: Server) -> None:
+    cid = await server.create_class()
+    host = await server.join(cid, "teacher", "host")
+    mod = RtcClient(await server.join(cid, "mod", "moderator"))
+    assert await host.call("class:lock", {"publish": False}) == {"ok": True}
+    assert (await mod.publish(Pattern()))["ok"]
+    await host.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 1)
+    demoted = await host.call("participant:set_role", {"user_id": "mod", "role": "participant"})
+    assert demoted == {"ok": True}
+    gone = await host.wait_for("rtc:track_unpublished")
+    assert gone["user_id"] == "mod" and gone["reason"] == "locked"
+    await mod.close()
+
+
 async def test_media_follows_room_moves(server: Server) -> None:
     cid = await server.create_class()
     host = RtcClient(await server.join(cid, "teacher", "host"))

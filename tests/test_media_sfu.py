@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -99,6 +100,8 @@ async def test_forwarding_never_transcodes(server: Server) -> None:
     publisher = sfu.people["teacher"]
     assert publisher.pub is not None
     assert all(is_tapped(t.receiver) for t in publisher.pub.getTransceivers())
+    # No decoder anywhere while media flows: not the SFU's, not the tapping viewer's.
+    assert [t.name for t in threading.enumerate() if t.name.endswith("-decoder")] == []
     for client in (host, viewer):
         await client.close()
 
