@@ -48,6 +48,9 @@ class Publisher:
         """Start (or join) the pipeline of a recording."""
         task = self._running.get(recording_id)
         if task is None or task.done():
+            if not all(self._marker(recording_id, stage).exists() for stage in STAGES):
+                # Say so at once, so a client never reads a stale "published".
+                self.store.update(recording_id, state="publishing", error=None)
             task = asyncio.create_task(self._run(recording_id))
             self._running[recording_id] = task
         return task

@@ -210,3 +210,36 @@ async def test_kill_9_mid_recording_still_publishes(tmp_path: Path) -> None:
         assert ".package-old" not in leftovers
     finally:
         await server.stop(signal.SIGKILL)
+
+
+async def test_publish_options_pseudonyms_and_trims(server: Server, tmp_path: Path) -> None:
+    cid = await server.create_class()
+    host = await server.join(cid, "teacher", "host")
+    ann = await server.join(cid, "ann@example.org", name="Ann Lee")
+    rid = (await host.call("recording:start"))["recording_id"]
+    for text in ("first", "second", "third"):
+        assert (await ann.call("chat:send", {"text": text}))["ok"]
+    assert (await host.call("chat:send", {"text": "from the host"}))["ok"]
+    assert (await host.call("recording:stop"))["ok"]
+    plain = await published(server.url, rid)
+    timeline_file = tmp_path / "recordings" / rid / "package" / "timeline.json"
+    events = json.loads(timeline_file.read_bytes())["events"]
+    said = {e["data"]["text"]: e["t"] for e in events if e["name"] == "chat:message"}
+    cut = said["second"]
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    options = {"pseudonyms": True, "trim_start_ms": cut}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{server.url}/api/recordings/{rid}/publish", json=options, headers=headers) as r,
+    ):
+        assert r.status == 202
+    manifest = (await published(server.url, rid))["manifest"]
+    assert manifest["duration_ms"] == plain["manifest"]["duration_ms"] - cut
+    events = json.loads(timeline_file.read_bytes())["events"]
+    chats = [e["data"] for e in events if e["name"] == "chat:message"]
+    assert [c["text"] for c in chats] == ["second", "third", "from the host"]
+    assert chats[0]["from"] == {"user_id": "p1", "name": "Participant 1"}
+    assert chats[2]["from"] == {"user_id": "teacher", "name": "Teacher"}
+    assert events[0]["t"] >= 0
+    raw = timeline_file.read_text() + json.dumps(manifest)
+    assert "Ann Lee" not in raw and "ann@example.org" not in raw
