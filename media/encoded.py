@@ -10,6 +10,11 @@ internals). Everything else in `media/` uses public API only.
   frame to the SFU and tells the thread to finish at once: no decoder is ever
   created and no thread stays behind.
 - `request_keyframe`: send an RTCP PLI to the publisher of a receiver.
+- stall breaking: aiortc's video jitter buffer releases frames in sequence
+  order and asks for a lost packet once (NACK); if that packet never comes it
+  waits until 512 packets pile up, seconds of frozen video for every
+  subscriber. `tap` watches for a head-of-line gap older than `STALL_MS` and
+  skips past it; the SFU then waits for (and asks for) a keyframe.
 - `restart_reassembly`: a receiver whose m-line went inactive dropped the
   packets in flight at that moment; its jitter buffer would wait for them
   (hundreds of packets) when the m-line comes back. Start it afresh instead.
@@ -109,27 +114,84 @@ class _Diverter(queue.Queue[Any]):
             log.exception("forwarding an encoded %s frame failed", mime)
 
 
-def tap(receiver: RTCRtpReceiver, on_frame: FrameSink, on_level: LevelSink | None = None) -> None:
-    """Take the encoded frames of a receiver that has not started yet, bypassing its decoder."""
+def tap(
+    receiver: RTCRtpReceiver,
+    on_frame: FrameSink,
+    on_level: LevelSink | None = None,
+    on_gap: Callable[[], None] | None = None,
+) -> None:
+    """Take the encoded frames of a receiver that has not started yet, bypassing its decoder.
+
+    `on_level` gets each audio packet's level; `on_gap` is called when video
+    reassembly skipped a lost packet (the next frames need a keyframe).
+    """
     if not hasattr(receiver, _DECODER_QUEUE) or not hasattr(receiver, _DECODER_THREAD):
         raise Unsupported("RTCRtpReceiver has no decoder queue to tap")
     if getattr(receiver, _DECODER_THREAD) is not None:
         raise Unsupported("the receiver has already started its decoder")
+    if not isinstance(getattr(receiver, _JITTER_BUFFER, None), JitterBuffer):
+        raise Unsupported("RTCRtpReceiver has no jitter buffer")
     setattr(receiver, _DECODER_QUEUE, _Diverter(on_frame))
-    if on_level is not None:
-        _observe_levels(receiver, on_level)
+    if on_level is not None or on_gap is not None:
+        _observe(receiver, on_level, StallWatch(receiver, on_gap) if on_gap else None)
 
 
-def _observe_levels(receiver: RTCRtpReceiver, on_level: LevelSink) -> None:
+def _observe(
+    receiver: RTCRtpReceiver, on_level: LevelSink | None, watch: StallWatch | None
+) -> None:
     handle: Callable[[Any, int], Awaitable[None]] = receiver._handle_rtp_packet
 
     async def observed(packet: Any, arrival_time_ms: int) -> None:
         level = packet.extensions.audio_level
-        if level is not None:
+        if level is not None and on_level is not None:
             on_level(int(level[1]))
         await handle(packet, arrival_time_ms)
+        if watch is not None:
+            watch.check(arrival_time_ms)
 
     receiver._handle_rtp_packet = observed  # type: ignore[method-assign]
+
+
+STALL_MS = 300
+"""How long reassembly may wait for one missing packet (a NACK round trip and more)."""
+
+
+class StallWatch:
+    """Notices a jitter buffer stuck behind a packet that is not coming, and skips it."""
+
+    def __init__(self, receiver: RTCRtpReceiver, on_gap: Callable[[], None]) -> None:
+        self._receiver = receiver
+        self._on_gap = on_gap
+        self._origin: int | None = None
+        self._since = 0
+
+    def check(self, now_ms: int) -> None:
+        buffer: JitterBuffer = getattr(self._receiver, _JITTER_BUFFER)
+        if buffer._origin != self._origin:
+            self._origin, self._since = buffer._origin, now_ms
+        elif now_ms - self._since >= STALL_MS and skip_gap(buffer):
+            self._origin, self._since = buffer._origin, now_ms
+            self._on_gap()
+
+
+def skip_gap(buffer: JitterBuffer) -> bool:
+    """Drop a jitter buffer's packets up to its first gap, and the partial frame behind it."""
+    origin, size, packets = buffer._origin, buffer.capacity, buffer._packets
+    if origin is None:
+        return False
+    held = [packets[(origin + i) % size] for i in range(size)]
+    gap = next((i for i, p in enumerate(held) if p is None), None)
+    if gap is None:
+        return False
+    after = next((i for i in range(gap + 1, size) if held[i] is not None), None)
+    if after is None:
+        return False
+    stamp = held[after].timestamp  # type: ignore[union-attr]
+    end = after
+    while end < size and (p := held[end]) is not None and p.timestamp == stamp:
+        end += 1
+    buffer.remove(end)
+    return True
 
 
 def is_tapped(receiver: RTCRtpReceiver) -> bool:

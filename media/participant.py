@@ -106,8 +106,10 @@ class Participant:
 
     def _tap(self, mid: str, kind: str, receiver: RTCRtpReceiver, on_level: LevelSink) -> None:
         feed = Feed(kind, lambda: self._ask_keyframe(receiver), tally=self._tally)
-        levels = (lambda level: on_level(feed, level)) if kind == "audio" else None
-        tap(receiver, feed.push, levels)
+        if kind == "audio":
+            tap(receiver, feed.push, on_level=lambda level: on_level(feed, level))
+        else:
+            tap(receiver, feed.push, on_gap=feed.lost)
         self.taps[mid] = feed
 
     def restart(self, mid: str) -> None:

@@ -114,6 +114,8 @@ class Sfu:
             await retiring  # the previous socket's tracks are gone before these arrive
         async with p.pub_lock:
             member = self.member(user_id)
+            if p.closed:
+                raise DomainError("conflict", "a newer connection of yours took over")
             sending = sdp.check_publishable(offer)
             offered = self._new_tracks(p, sending, sources)
             self.runtime.room.media.publish(member, offered, lambda: "")  # refuse early
@@ -267,7 +269,7 @@ class Sfu:
         for binding in p.slots:
             binding.transceiver.direction = "sendonly" if binding.slot.feed else "inactive"
         p.dirty = True
-        if not p.sync_running():
+        if p.sub is not None and not p.sync_running():
             p.start_sync(self._sync(p))
 
     async def _sync(self, p: Participant) -> None:

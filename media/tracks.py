@@ -100,6 +100,12 @@ class Feed:
         self.tally.keyframe_requests += 1
         self._ask()
 
+    def lost(self) -> None:
+        """Frames went missing upstream: every subscriber resumes at the next keyframe."""
+        for slot in self.slots:
+            slot.restart()
+        self.want_keyframe()
+
     def set_muted(self, muted: bool) -> None:
         if self.muted and not muted:
             for slot in self.slots:

@@ -14,16 +14,21 @@ from aiortc import (
     RTCRtpReceiver,
     RTCRtpSender,
 )
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
 
 from classroom.errors import DomainError
 from media import encoded, sdp
 from media.encoded import (
+    STALL_MS,
     EncodedFrame,
+    StallWatch,
     Unsupported,
     is_keyframe,
     keyframe_wanted,
     restart_reassembly,
+    skip_gap,
     tap,
 )
 from media.speakers import HOLD_S, Change, Speakers
@@ -299,3 +304,39 @@ def test_silence_is_nobody() -> None:
     while now < 3 * HOLD_S:
         assert s.observe("main", "ann", 127, now) is None
         now += 0.02
+
+
+def rtp(seq: int, stamp: int) -> RtpPacket:
+    packet = RtpPacket(payload_type=97, sequence_number=seq, timestamp=stamp)
+    packet._data = bytes([seq])  # type: ignore[attr-defined]  # set by depayloading
+    return packet
+
+
+def test_a_lost_packet_is_skipped_instead_of_waited_for() -> None:
+    buffer = JitterBuffer(capacity=64, is_video=True)
+    # Frames of two packets each; packet 3 (the second half of frame 1) is lost.
+    for seq in (0, 1, 2, 4, 5, 6, 7):
+        assert buffer.add(rtp(seq, 3000 * (seq // 2)))[1] is None or seq == 2
+    stuck = [buffer.add(rtp(seq, 3000 * (seq // 2)))[1] for seq in (8, 9, 10)]
+    assert stuck == [None, None, None]  # everything waits behind the hole
+    assert skip_gap(buffer)
+    frame = buffer.add(rtp(11, 3000 * 5))[1]
+    assert frame is not None and frame.timestamp == 3000 * 3  # frame 2 was partial: skipped too
+    assert not skip_gap(buffer)
+
+
+async def test_the_stall_watch_waits_before_skipping() -> None:
+    gatherer = RTCIceGatherer(iceServers=[])
+    transport = RTCDtlsTransport(RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()])
+    receiver = RTCRtpReceiver("video", transport)
+    buffer = vars(receiver)[encoded._JITTER_BUFFER]
+    gaps: list[bool] = []
+    watch = StallWatch(receiver, lambda: gaps.append(True))
+    for seq in (0, 1, 3, 4):
+        buffer.add(rtp(seq, 3000 * (seq // 2)))
+        watch.check(1000)
+    watch.check(1000 + STALL_MS - 1)
+    assert gaps == []
+    watch.check(1000 + STALL_MS)
+    assert gaps == [True]
+    await transport.stop()
