@@ -44,21 +44,38 @@ VIDEO_WAIT_MS = 30_000
 CSP_VIOLATION = re.compile(r"Content Security Policy|Refused to (execute|load|apply)", re.I)
 
 INBOUND_VIDEO_FRAMES = """async () => {
-    const pc = window.__classroom?.sub;
-    if (!pc) return [];
     const out = [];
-    (await pc.getStats()).forEach((r) => {
-        if (r.type === "inbound-rtp" && r.kind === "video") out.push(r.framesDecoded ?? 0);
-    });
+    for (const pc of window.__classroom?.pcs ?? []) {
+        (await pc.getStats()).forEach((r) => {
+            if (r.type === "inbound-rtp" && r.kind === "video") out.push(r.framesDecoded ?? 0);
+        });
+    }
     return out;
 }"""
-"""framesDecoded of every inbound video stream of the page's `sub` peer connection."""
+"""framesDecoded of every inbound video stream of the page (its `sub` connection, or mesh peers)."""
 
 STATS_PROBE = f"""() => {{
+    window.__frames = [];
     if (window.__probe) return;
     const frames = {INBOUND_VIDEO_FRAMES};
     window.__probe = setInterval(async () => {{ window.__frames = await frames(); }}, 200);
 }}"""
+
+PAGE_REPORT = """() => {
+    const c = window.__classroom;
+    const media = c?.media;
+    const text = (id) => document.getElementById(id)?.textContent;
+    const pcState = (pc) => `${pc.signalingState}/${pc.connectionState}`;
+    return JSON.stringify({
+        status: text("status"),
+        banner: document.getElementById("banner")?.hidden ? null : text("banner-text"),
+        user: c?.state.you?.user_id, room: c?.state.you?.room, seq: c?.state.seq,
+        tracks: c ? [...c.state.tracks.values()].map((t) => `${t.user_id}:${t.source}`) : null,
+        offers: media?.offers, published: media?.published, mids: media?.mids,
+        pcs: c ? [c.pub, ...c.pcs].filter(Boolean).map(pcState) : null,
+        frames: window.__frames ?? null,
+    });
+}"""
 
 HAS_TEXT = """([sel, text]) => [...document.querySelectorAll(sel)]
     .some((el) => el.textContent.includes(text))"""
@@ -144,6 +161,19 @@ class BrowserEnv:
         await person.page.wait_for_selector("#join:not([hidden])")
         await person.page.click("#join")
         return person
+
+    async def report(self) -> str:
+        """What each page shows and its media state, for the log of a failed test."""
+        lines = []
+        for i, person in enumerate(self.people):
+            try:
+                state = await person.page.evaluate(PAGE_REPORT)
+            except Exception as exc:
+                state = f"(page not readable: {exc})"
+            lines.append(f"person {i} {person.page.url[:60]}: {state}")
+            lines.extend(f"  console: {line}" for line in person.console[-10:])
+            lines.extend(f"  error: {line}" for line in person.errors)
+        return "\n".join(lines)
 
     async def close_people(self) -> None:
         for person in self.people:

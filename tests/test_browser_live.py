@@ -17,11 +17,19 @@ PLAYHEAD = "document.getElementById('video').currentTime"
 
 
 async def test_a_class_in_three_browsers(env: BrowserEnv) -> None:  # noqa: F811
-    cid = await env.server.create_class("Astronomy")
+    try:
+        await a_class_in_three_browsers(env)
+    except Exception:
+        print(await env.report())
+        raise
+
+
+async def a_class_in_three_browsers(world: BrowserEnv) -> None:
+    cid = await world.server.create_class("Astronomy")
     host, ana, ben = await asyncio.gather(
-        env.join(cid, "teacher", "host", "Ms Rivera"),
-        env.join(cid, "ana", name="Ana Souza"),
-        env.join(cid, "ben", name="Ben Okafor"),
+        world.join(cid, "teacher", "host", "Ms Rivera"),
+        world.join(cid, "ana", name="Ana Souza"),
+        world.join(cid, "ben", name="Ben Okafor"),
     )
     everyone = (host, ana, ben)
     for person in everyone:
@@ -45,7 +53,7 @@ async def test_a_class_in_three_browsers(env: BrowserEnv) -> None:  # noqa: F811
     await host.page.click("text=Stop recording")
     link = host.page.locator("#rec-link")
     await link.wait_for()
-    replay_url = env.server.url + str(await link.get_attribute("href"))
+    replay_url = world.server.url + str(await link.get_attribute("href"))
     await watch_replay(host, replay_url)
 
     for person in everyone:

@@ -299,3 +299,17 @@ async def test_planned_rooms_assigned_from_the_lists(env: BrowserEnv) -> None:  
         "() => ![...document.querySelectorAll('#participants .name')]"
         ".some((el) => el.textContent.startsWith('Ana'))"
     )
+
+
+async def test_mesh_class_connects_people_directly(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Tutorial", media="mesh")
+    host = await env.join(cid, "teacher", "host", "Ms Rivera")
+    ana = await env.join(cid, "ana", name="Ana Souza")
+    for person in (host, ana):
+        await person.wait_videos(1)
+    await ana.page.click("#mic")
+    await host.wait_text("#grid .tile[data-user=ana] .badges", "Muted")
+    # The host reconnects: her connection starts afresh, and Ana's with her.
+    await host.page.evaluate("() => window.__classroom.conn.socket.io.engine.close()")
+    await host.wait_text("#status", "Reconnected")
+    await host.wait_videos(1)

@@ -81,6 +81,7 @@ function classroom(token, media) {
     refresh: () => schedule(),
     openTab: (name) => tabs.open(name),
     badge: (name) => tabs.badge(name),
+    media,
     dm: () => {},
   };
   const tabs = setupTabs();
@@ -128,7 +129,7 @@ function classroom(token, media) {
   function startMedia() {
     if (!freshConnection) return;
     freshConnection = false;
-    media.start(state.media.ice_servers);
+    media.start(state.media.ice_servers, { mode: state.media.mode, me: state.you.user_id });
   }
 
   function onEvent(name, data) {
@@ -147,6 +148,13 @@ function classroom(token, media) {
       case "rtc:offer":
         media.onOffer(data);
         return;
+      case "rtc:signal":
+        media.onSignal(data);
+        return;
+      case "participant:joined":
+        if (!apply(state, name, data)) return;
+        media.peerRejoined(data.user_id);
+        break;
       case "rtc:muted":
         apply(state, name, data);
         if (data.user_id === state.you?.user_id && data.muted && data.by && data.by !== data.user_id) {
@@ -235,7 +243,15 @@ function classroom(token, media) {
     if (timed) schedule();
   }, 1000);
 
-  if (params.has("test")) window.__classroom = { state, media, conn, get pub() { return media.pub; }, get sub() { return media.sub; } };
+  // Tests read the peer connections' statistics (links with "test" in the fragment).
+  if (params.has("test")) {
+    window.__classroom = {
+      state, media, conn,
+      get pub() { return media.pub; },
+      get sub() { return media.sub; },
+      get pcs() { return media.receiving(); },
+    };
+  }
 }
 
 async function main() {

@@ -4,7 +4,11 @@
 //   sub: the server offers everything else in our room (rtc:offer, with a
 //        mid -> track id map) and we answer (rtc:answer).
 // Our ICE candidates trickle with rtc:candidate once the server holds the
-// description they belong to.
+// description they belong to. In a mesh class (js/mesh.js) we connect to each
+// other person in the room instead.
+
+import { Mesh } from "./mesh.js";
+import { isMuted, myRoom } from "./state.js";
 
 export class Media {
   constructor({ send, changed, notice }) {
@@ -21,6 +25,7 @@ export class Media {
     this.mids = {};             // sub mid -> track id
     this.sources = new Map();   // pub transceiver -> source
     this.published = false;
+    this.mesh = null;
     this.offers = 0;            // sub offers received (for diagnostics)
     this._generation = 0;
     this._pubChain = Promise.resolve();
@@ -78,14 +83,19 @@ export class Media {
 
   // Called on every (re)join: the server starts our media afresh each time.
   // Offers that arrived before it (they may precede the snapshot) are kept.
-  async start(iceServers) {
-    if (this.pub || this.sub) this.stop();
+  async start(iceServers, { mode = "sfu", me = "" } = {}) {
+    if (this.pub || this.sub || this.mesh) this.stop();
     this.iceServers = iceServers ?? [];
+    if (mode === "mesh") this.mesh = new Mesh(this, me, this.iceServers);
     this._isStarted = true;
     this._startedResolve();
     if (!this.local && !this.screen) return;
     if (!this.mic) await this.send("rtc:mute", { source: "mic", muted: true });
     if (!this.cam) await this.send("rtc:mute", { source: "camera", muted: true });
+    if (this.mesh) {
+      this.published = true;
+      return;
+    }
     this.pub = this._newPc("pub");
     for (const track of this.local?.getTracks() ?? []) {
       const t = this.pub.addTransceiver(track, { direction: "sendonly", streams: [this.local] });
@@ -100,7 +110,8 @@ export class Media {
     this._generation += 1;
     this.pub?.close();
     this.sub?.close();
-    this.pub = this.sub = null;
+    this.mesh?.close();
+    this.pub = this.sub = this.mesh = null;
     this.mids = {};
     this.sources = new Map();
     this.published = false;
@@ -192,6 +203,50 @@ export class Media {
     this.changed();
   }
 
+  // A mesh peer's signal (it may come before our snapshot, like an offer).
+  onSignal(data) {
+    const generation = this._generation;
+    this._subChain = this._subChain.then(async () => {
+      await this._started;
+      if (generation === this._generation && this.mesh) await this.mesh.onSignal(data.from, data.data);
+    });
+  }
+
+  // Mesh: connect to these people (the others in our room); a rejoined one afresh.
+  syncPeers(userIds) { this.mesh?.sync(userIds); }
+  peerRejoined(userId) { this.mesh?.restart(userId); }
+
+  // -- what to show -----------------------------------------------------------
+
+  // The track that brings us `source` ("camera", "screen", "mic") of `userId`.
+  trackOf(s, userId, source) {
+    if (this.mesh) return isMuted(s, userId, source) ? null : this.mesh.track(userId, source);
+    const t = [...s.tracks.values()].find((x) => x.user_id === userId && x.source === source
+      && x.kind === (source === "mic" ? "audio" : "video"));
+    return t && !t.muted ? this.remote(t.track_id) : null;
+  }
+
+  // Whether `userId` sends `source` at all (muted or not).
+  sends(s, userId, source) {
+    if (this.mesh) return Boolean(this.mesh.track(userId, source)) || isMuted(s, userId, source);
+    return [...s.tracks.values()].some((x) => x.user_id === userId && x.source === source);
+  }
+
+  // [{key, track}] of every remote sound to play: our room's microphones and screen audio.
+  audible(s) {
+    const room = myRoom(s);
+    const me = s.you?.user_id;
+    if (this.mesh) {
+      return [...this.mesh.peers.keys()].map((id) => ({ key: id, track: this.mesh.track(id, "mic") }));
+    }
+    return [...s.tracks.values()]
+      .filter((t) => t.kind === "audio" && t.user_id !== me && s.people.get(t.user_id)?.room === room)
+      .map((t) => ({ key: t.track_id, track: this.remote(t.track_id) }));
+  }
+
+  // The connections we receive on (for diagnostics and tests).
+  receiving() { return this.mesh ? this.mesh.connections() : [this.sub].filter(Boolean); }
+
   // The MediaStreamTrack that carries a published track to us, if we receive it.
   remote(trackId) {
     if (!this.sub) return null;
@@ -234,6 +289,11 @@ export class Media {
     this.screen = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
     const track = this.screen.getVideoTracks()[0];
     track.addEventListener("ended", () => this.stopScreen());
+    if (this.mesh) {
+      this.mesh.addTrack(track, this.screen);
+      this.changed();
+      return;
+    }
     if (!this.pub) this.pub = this._newPc("pub");
     this._addScreen(track);
     this.changed();
@@ -253,6 +313,7 @@ export class Media {
 
   async stopScreen() {
     if (!this.screen) return;
+    for (const t of this.screen.getTracks()) this.mesh?.removeTrack(t);
     for (const t of this.screen.getTracks()) t.stop();
     this.screen = null;
     const t = [...this.sources].find(([, source]) => source === "screen")?.[0];

@@ -46,8 +46,7 @@ export function setup(ctx) {
       out.push(h("button", { type: "button", class: "small", "aria-label": `Lower ${p.name}'s hand`,
         on: { click: () => act("hand:lower", { user_id: p.user_id }, `Lowered ${p.name}'s hand`) }, text: "Lower hand" }));
     }
-    const hasMic = [...s.tracks.values()].some((t) => t.user_id === p.user_id && t.source === "mic");
-    if (hasMic && !isMuted(s, p.user_id, "mic")) {
+    if (ctx.media.sends(s, p.user_id, "mic") && !isMuted(s, p.user_id, "mic")) {
       out.push(h("button", { type: "button", class: "small", "aria-label": `Mute ${p.name}`,
         on: { click: () => act("rtc:mute_user", { user_id: p.user_id, source: "mic" }, `Muted ${p.name}`) }, text: "Mute" }));
     }
@@ -93,7 +92,7 @@ export function setup(ctx) {
       setText(row.querySelector(".mic"), micOff ? "Muted" : "");
       // Rebuild the action buttons only when what they offer changes (keeps focus).
       const sig = JSON.stringify([staff, s.you?.role, p.role, raisedHand, micOff, p.room,
-        [...s.tracks.values()].some((t) => t.user_id === p.user_id && t.source === "mic"),
+        ctx.media.sends(s, p.user_id, "mic"),
         (s.breakouts?.rooms ?? s.plan?.rooms ?? []).map((r) => r.id)]);
       const box = row.querySelector(".actions");
       if (box.dataset.sig !== sig) {

@@ -33,6 +33,7 @@ export function createState() {
     recording: { state: "idle", recording_id: null },
     tracks: new Map(),
     tracksSeq: -1,
+    roomTracks: new Map(),  // room -> the latest rtc:tracks {seq, tracks} for it
     muted: new Set(),
     speaker: null,
     locks: { publish: true },
@@ -65,6 +66,7 @@ export function applySnapshot(s, snap) {
   for (const q of snap.questions ?? []) s.questions.set(q.id, { ...q });
   setBreakouts(s, snap.breakouts);
   setTracks(s, snap.tracks ?? [], snap.seq);
+  s.roomTracks.set(s.you.room, { seq: snap.seq, tracks: snap.tracks ?? [] });
 }
 
 function setBreakouts(s, b) {
@@ -103,6 +105,9 @@ function movePerson(s, userId, room) {
     s.you.room = room;
     // Hands are per room: the new room's queue is unknown until it changes.
     s.hands.clear();
+    const known = s.roomTracks.get(room);
+    if (known) setTracks(s, known.tracks, known.seq);
+    else setTracks(s, [], s.tracksSeq);
   }
 }
 
@@ -214,9 +219,14 @@ const REDUCERS = {
   "breakout:closed": (s) => { s.breakouts = null; s.help = []; },
 
   // -- media
+  // The full list of a room's tracks; it may name the room we are moving to
+  // just before our move arrives, so every room's latest list is kept.
   "rtc:tracks": (s, d) => {
-    if (d.room !== undefined && d.room !== myRoom(s)) return false;
-    if (typeof d.seq === "number" && d.seq < s.tracksSeq) return false;
+    const room = d.room ?? myRoom(s);
+    const known = s.roomTracks.get(room);
+    if (known && typeof d.seq === "number" && d.seq < known.seq) return false;
+    s.roomTracks.set(room, { seq: d.seq ?? -1, tracks: d.tracks ?? [] });
+    if (room !== myRoom(s)) return false;
     setTracks(s, d.tracks ?? [], d.seq ?? s.tracksSeq);
   },
   "rtc:track_published": (s, d) => {

@@ -40,19 +40,16 @@ function tiles(s, media) {
   people.sort((a, b) => Number(isStaff(b.role)) - Number(isStaff(a.role)) || a.name.localeCompare(b.name));
   const out = [];
   for (const p of people) {
-    const tracks = [...s.tracks.values()].filter((t) => t.user_id === p.user_id && t.kind === "video");
-    const cam = tracks.find((t) => t.source === "camera");
     const mine = p.user_id === me;
     out.push({
       key: `${p.user_id}:camera`, user_id: p.user_id, name: p.name, role: p.role, source: "camera", mine,
-      track: mine ? null : (cam && !cam.muted ? media.remote(cam.track_id) : null),
+      track: mine ? null : media.trackOf(s, p.user_id, "camera"),
       stream: mine && media.cam ? media.local : null,
     });
-    const screen = tracks.find((t) => t.source === "screen");
-    if (screen || (mine && media.screen)) {
+    if (mine ? media.screen : media.sends(s, p.user_id, "screen")) {
       out.push({
         key: `${p.user_id}:screen`, user_id: p.user_id, name: `${p.name} (screen)`, role: p.role, source: "screen", mine,
-        track: mine ? null : media.remote(screen?.track_id),
+        track: mine ? null : media.trackOf(s, p.user_id, "screen"),
         stream: mine ? media.screen : null,
       });
     }
@@ -61,6 +58,9 @@ function tiles(s, media) {
 }
 
 export function renderStage(s, media) {
+  const room = myRoom(s);
+  media.syncPeers([...s.people.values()].filter((p) => p.room === room && p.user_id !== s.you?.user_id)
+    .map((p) => p.user_id));
   const all = tiles(s, media);
   const me = s.you?.user_id;
   // Large: a screen share, else the presenter (the host, for everyone else).
@@ -84,7 +84,7 @@ function updateTile(el, t, s, media) {
   const speaking = s.speaker === t.user_id && t.source === "camera";
   el.classList.toggle("speaking", speaking);
   const micOff = t.mine ? !media.mic || !media.local : isMuted(s, t.user_id, "mic")
-    || ![...s.tracks.values()].some((x) => x.user_id === t.user_id && x.source === "mic");
+    || !media.sends(s, t.user_id, "mic");
   setText(el.querySelector(".name"), t.mine && t.source === "camera" ? `${t.name} (you)` : t.name);
   const badges = [];
   if (s.hands.has(t.user_id) && t.source === "camera") badges.push("Hand raised");
@@ -101,8 +101,5 @@ function updateTile(el, t, s, media) {
 }
 
 function renderAudio(s, media) {
-  const room = myRoom(s);
-  const audible = [...s.tracks.values()].filter((t) => t.kind === "audio" && t.user_id !== s.you?.user_id
-    && s.people.get(t.user_id)?.room === room);
-  keyed($("audio"), audible, (t) => t.track_id, () => h("audio", { autoplay: true }), (el, t) => attach(el, media.remote(t.track_id)));
+  keyed($("audio"), media.audible(s), (a) => a.key, () => h("audio", { autoplay: true }), (el, a) => attach(el, a.track));
 }
