@@ -122,8 +122,9 @@ async def publisher(url: str, token: str, baseline: bool) -> None:
 
 
 class Subscriber:
-    def __init__(self, decode: bool) -> None:
+    def __init__(self, decode: bool, warm_frames: int = WARM_FRAMES) -> None:
         self.decode = decode
+        self.warm_frames = warm_frames
         self.pc = RTCPeerConnection(config())
         self.frames = 0
         self.warm = asyncio.Event()
@@ -141,7 +142,7 @@ class Subscriber:
 
     def _count(self) -> None:
         self.frames += 1
-        if self.frames >= WARM_FRAMES:
+        if self.frames >= self.warm_frames:
             self.warm.set()
 
     async def _decode(self, track: MediaStreamTrack) -> None:
@@ -189,7 +190,10 @@ class Subscriber:
 
 
 async def subscribers(args: argparse.Namespace) -> None:
-    subs = [Subscriber(decode=i < args.decoding) for i in range(args.count)]
+    subs = [Subscriber(i < args.decoding, args.warm_frames) for i in range(args.count)]
+    loop = asyncio.get_running_loop()
+    print("started", flush=True)  # imports done: join when told
+    await loop.run_in_executor(None, sys.stdin.readline)
     async with aiohttp.ClientSession() as http:
         for i, sub in enumerate(subs):
             if args.baseline:
@@ -207,7 +211,6 @@ async def subscribers(args: argparse.Namespace) -> None:
             print(f"subscribers not receiving: {states}", file=sys.stderr, flush=True)
             raise
         print("ready", flush=True)
-        loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, sys.stdin.readline)  # start
         before = [sub.frames for sub in subs]
         await loop.run_in_executor(None, sys.stdin.readline)  # stop
@@ -397,6 +400,25 @@ async def window(pid: int, seconds: float) -> float:
     return (cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
 
 
+async def start_subscribers(me: list[str], count: int, args: argparse.Namespace) -> list[Child]:
+    """Subscriber processes, spread evenly; they join when told."""
+    per_proc = -(-count // args.processes)
+    children = []
+    for p in range(args.processes):
+        n = min(per_proc, count - p * per_proc)
+        if n <= 0:
+            break
+        decoding = max(0, min(n, args.decoding - p * per_proc))
+        children.append(
+            await Child.start(
+                *me,
+                *("--role", "subscribers", "--count", str(n), "--prefix", f"s{p}-"),
+                *("--decoding", str(decoding), "--warm-frames", str(args.warm_frames)),
+            )
+        )
+    return children
+
+
 async def phase(name: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
     is_baseline = name == "baseline"
     host = baseline if is_baseline else classroom_server
@@ -407,24 +429,16 @@ async def phase(name: str, count: int, args: argparse.Namespace) -> dict[str, An
             role = ["--baseline"] if is_baseline else ["--class-id", cid]
             me = ["-m", "bench.sfu", "--url", url, *role]
             pub = await Child.start(*me, "--role", "publisher", "--token", token or "-")
-            children = [pub]
+            subs = await start_subscribers(me, count, args)
+            children = [pub, *subs]
             try:
                 await pub.expect("published")
+                for child in subs:
+                    await child.expect("started")
                 await asyncio.sleep(args.warmup)
                 alone = await window(server.proc.pid, args.seconds)
-                per_proc = -(-count // args.processes)
-                for p in range(args.processes):
-                    n = min(per_proc, count - p * per_proc)
-                    if n <= 0:
-                        break
-                    decoding = max(0, min(n, args.decoding - p * per_proc))
-                    children.append(
-                        await Child.start(
-                            *me,
-                            *("--role", "subscribers", "--count", str(n)),
-                            *("--decoding", str(decoding), "--prefix", f"s{p}-"),
-                        )
-                    )
+                for child in subs:
+                    child.say("join")
                 for child in children[1:]:
                     await child.expect("ready", 400)
                 for child in children:
@@ -551,6 +565,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=2, help="subscriber processes per phase")
     p.add_argument("--seconds", type=float, default=10.0, help="each measurement window")
     p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument(
+        "--warm-frames", type=int, default=WARM_FRAMES, help="frames each subscriber gets first"
+    )
     p.add_argument("--role", default="orchestrator", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--token", help=argparse.SUPPRESS)

@@ -23,7 +23,10 @@ def programs(tmp: Path) -> dict[str, list[str]]:
         "wire": ["--clients", "5", "--runs", "1"],
         "poll_compare": ["--clients", "5", "--runs", "1"],
         "recorder_bench": ["--seconds", "1", "--runs", "1"],
-        "sfu": ["--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1"],
+        "sfu": [
+            "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",
+            "--warmup", "0", "--warm-frames", "3",
+        ],
         "scaling": ["--clients", "5", "--runs", "1", "--chart", str(tmp / "scaling.png")],
         "all": [
             "--runs", "1", "--sizes", "5", "--wire-size", "5", "--storm-sizes", "5",
