@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,17 +75,30 @@ def settings_for(tmp_path: Path, wire: Wire = "msgpack", **extra: Any) -> Settin
     return Settings(port=0, data_dir=tmp_path, secret=SECRET, admin_key=ADMIN, wire=wire, **extra)
 
 
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Server]:
+    srv = Server(settings)
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
 @pytest.fixture(params=["msgpack", "json"])
 async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Server]:
-    srv = Server(settings_for(tmp_path, request.param))
-    await srv.start()
-    yield srv
-    await srv.stop()
+    async with running(settings_for(tmp_path, request.param)) as srv:
+        yield srv
 
 
 @pytest.fixture
 async def msgpack_server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = Server(settings_for(tmp_path))
-    await srv.start()
-    yield srv
-    await srv.stop()
+    async with running(settings_for(tmp_path)) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def media_server(tmp_path: Path) -> AsyncIterator[Server]:
+    """A server whose SFU gathers and announces 127.0.0.1 only."""
+    async with running(settings_for(tmp_path, media_host=("127.0.0.1",))) as srv:
+        yield srv

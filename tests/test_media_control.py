@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription
 
-from tests.conftest import Server, settings_for
+from tests.conftest import Server
 from tests.peer import Peer
 from tests.rtc_peer import Pattern, Received, RtcClient, config
 from web.keys import MEDIA
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = Server(settings_for(tmp_path, media_host=("127.0.0.1",)))
-    await srv.start()
-    yield srv
-    await srv.stop()
+def server(media_server: Server) -> Server:
+    return media_server
 
 
 def since(peer: Peer) -> int:

@@ -5,25 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aiortc import AudioStreamTrack, RTCPeerConnection
 
 from classroom import events as e
-from tests.conftest import Server, settings_for
+from tests.conftest import Server
 from tests.rtc_peer import Pattern, RtcClient, config
 from web.keys import MEDIA, REGISTRY
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = Server(settings_for(tmp_path, media_host=("127.0.0.1",)))
-    await srv.start()
-    yield srv
-    await srv.stop()
+def server(media_server: Server) -> Server:
+    return media_server
 
 
 async def offer_text() -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -13,17 +11,14 @@ from aiortc import AudioStreamTrack
 from media.encoded import is_tapped
 from media.node import MediaNode
 from media.tracks import Feed
-from tests.conftest import Server, settings_for
+from tests.conftest import Server
 from tests.rtc_peer import Encoded, Pattern, RtcClient, Tone
 from web.keys import MEDIA
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = Server(settings_for(tmp_path, media_host=("127.0.0.1",)))
-    await srv.start()
-    yield srv
-    await srv.stop()
+def server(media_server: Server) -> Server:
+    return media_server
 
 
 def node(server: Server) -> MediaNode:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +13,15 @@ import av
 import pytest
 
 from signaling.auth import mint
-from tests.conftest import ADMIN, SECRET, Server, settings_for
+from tests.conftest import ADMIN, SECRET, Server
 from tests.peer import Peer
 from tests.process import ServerProcess
 from tests.rtc_peer import Pattern, RtcClient, Tone
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    srv = Server(settings_for(tmp_path, media_host=("127.0.0.1",)))
-    await srv.start()
-    yield srv
-    await srv.stop()
+def server(media_server: Server) -> Server:
+    return media_server
 
 
 async def get(url: str) -> tuple[int, Any]:
