@@ -9,8 +9,9 @@ Policy held and no script failed.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,11 @@ PAGE_REPORT = """() => {
     const text = (id) => document.getElementById(id)?.textContent;
     const pcState = (pc) => `${pc.signalingState}/${pc.connectionState}`;
     return JSON.stringify({
-        status: text("status"),
+        url: location.pathname, status: text("status"),
+        shown: ["name-form", "prejoin", "class", "banner"].filter((id) => {
+            const el = document.getElementById(id);
+            return el && !el.hidden;
+        }),
         banner: document.getElementById("banner")?.hidden ? null : text("banner-text"),
         user: c?.state.you?.user_id, room: c?.state.you?.room, seq: c?.state.seq,
         tracks: c ? [...c.state.tracks.values()].map((t) => `${t.user_id}:${t.source}`) : null,
@@ -179,6 +184,23 @@ class BrowserEnv:
         for person in self.people:
             await person.close()
         self.people.clear()
+
+
+Test = Callable[[BrowserEnv], Awaitable[None]]
+
+
+def reported(test: Test) -> Test:
+    """On failure, print what every page of the test showed (pytest shows it with the error)."""
+
+    @functools.wraps(test)
+    async def run(env: BrowserEnv) -> None:
+        try:
+            await test(env)
+        except BaseException:
+            print(await env.report())
+            raise
+
+    return run
 
 
 def _keep(person: Person, msg: ConsoleMessage) -> None:

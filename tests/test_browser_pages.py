@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from signaling.auth import mint
-from tests.browser import BrowserEnv, Person, browser_env, env  # noqa: F401  (fixtures)
+from tests.browser import BrowserEnv, Person, browser_env, env, reported  # noqa: F401  (fixtures)
 from tests.conftest import SECRET
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -24,6 +24,7 @@ NO_MARKUP = """() => document.querySelectorAll(
     'main script, main img, main svg, main a[href^="javascript"], main iframe').length"""
 
 
+@reported
 async def test_hostile_text_is_shown_as_text_and_never_runs(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Security")
     host = await env.server.join(cid, "teacher", "host")
@@ -55,6 +56,7 @@ async def test_hostile_text_is_shown_as_text_and_never_runs(env: BrowserEnv) -> 
     assert viewer.errors == []
 
 
+@reported
 async def test_ended_class_and_refused_tokens_say_why(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Short class")
     host = await env.server.join(cid, "teacher", "host")
@@ -80,6 +82,7 @@ async def test_ended_class_and_refused_tokens_say_why(env: BrowserEnv) -> None: 
         assert p.csp_violations() == []
 
 
+@reported
 async def test_second_window_replaces_the_first(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Twice")
     first = await env.join(cid, "ana")
@@ -88,6 +91,7 @@ async def test_second_window_replaces_the_first(env: BrowserEnv) -> None:  # noq
     assert await first.page.is_visible("#banner-retry")
 
 
+@reported
 async def test_reconnect_catches_up_without_duplicates(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Flaky network")
     host = await env.join(cid, "teacher", "host")
@@ -105,6 +109,7 @@ async def test_reconnect_catches_up_without_duplicates(env: BrowserEnv) -> None:
     assert texts == ["before", "while away"]
 
 
+@reported
 async def test_host_promotes_and_mutes(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Roles")
     host = await env.join(cid, "teacher", "host", "Ms Rivera")
@@ -125,6 +130,7 @@ async def test_host_promotes_and_mutes(env: BrowserEnv) -> None:  # noqa: F811
     )
 
 
+@reported
 async def test_phone_width_and_keyboard(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("A class with a rather long title for a small screen")
     host = await env.server.join(cid, "teacher", "host")
@@ -150,6 +156,7 @@ async def test_phone_width_and_keyboard(env: BrowserEnv) -> None:  # noqa: F811
     assert unnamed == []
 
 
+@reported
 async def test_invite_asks_for_a_name(env: BrowserEnv) -> None:  # noqa: F811
     status, body = await env.server.http("POST", "/api/classes", {"title": "Open day"})
     assert status == 201
@@ -162,12 +169,14 @@ async def test_invite_asks_for_a_name(env: BrowserEnv) -> None:  # noqa: F811
     assert "#token=" in person.page.url
 
 
+@reported
 async def test_replay_of_an_unknown_recording(env: BrowserEnv) -> None:  # noqa: F811
     person: Person = await env.open(f"{env.server.url}/replay/r-nothing-here")
     await person.wait_text("#banner-text", "no such recording")
     assert person.csp_violations() == []
 
 
+@reported
 async def test_screen_share_is_shown_large(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Slides")
     host = await env.join(cid, "teacher", "host", "Ms Rivera")
@@ -184,6 +193,7 @@ async def test_screen_share_is_shown_large(env: BrowserEnv) -> None:  # noqa: F8
     await ana.wait_text("#spotlight .name", "Ms Rivera")
 
 
+@reported
 async def test_learners_choose_a_room_and_call_for_help(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Workshop")
     host = await env.join(cid, "teacher", "host", "Ms Rivera")
@@ -213,6 +223,7 @@ async def test_learners_choose_a_room_and_call_for_help(env: BrowserEnv) -> None
     await ana.page.wait_for_selector("#breakout-bar", state="hidden")
 
 
+@reported
 async def test_rating_and_word_cloud_polls(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Feedback")
     host = await env.join(cid, "teacher", "host")
@@ -238,6 +249,7 @@ async def test_rating_and_word_cloud_polls(env: BrowserEnv) -> None:  # noqa: F8
     await ana.wait_text("#polls .cloud li", "planets (1)")
 
 
+@reported
 async def test_direct_messages_and_moderated_questions(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Office hours")
     host = await env.join(cid, "teacher", "host", "Ms Rivera")
@@ -270,6 +282,7 @@ async def test_direct_messages_and_moderated_questions(env: BrowserEnv) -> None:
     await ana.wait_text("#questions .answer", "Answer: Yes, by Friday")
 
 
+@reported
 async def test_planned_rooms_assigned_from_the_lists(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Group work")
     host = await env.join(cid, "teacher", "host", "Ms Rivera")
@@ -301,6 +314,7 @@ async def test_planned_rooms_assigned_from_the_lists(env: BrowserEnv) -> None:  
     )
 
 
+@reported
 async def test_mesh_class_connects_people_directly(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Tutorial", media="mesh")
     host = await env.join(cid, "teacher", "host", "Ms Rivera")
@@ -313,3 +327,16 @@ async def test_mesh_class_connects_people_directly(env: BrowserEnv) -> None:  # 
     await host.page.evaluate("() => window.__classroom.conn.socket.io.engine.close()")
     await host.wait_text("#status", "Reconnected")
     await host.wait_videos(1)
+
+
+@reported
+async def test_failed_media_is_mended_by_reconnecting(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Bad wifi")
+    await env.join(cid, "teacher", "host")
+    ana = await env.join(cid, "ana")
+    await ana.wait_videos(1)
+    # What the page does when a peer connection fails: a new socket, media afresh.
+    await ana.page.evaluate("() => window.__classroom.media.failed('sub')")
+    await ana.wait_text("#status", "Reconnected")
+    await ana.wait_videos(1)
+    assert await ana.page.evaluate("() => window.__classroom.sub.connectionState") == "connected"

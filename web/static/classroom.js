@@ -33,6 +33,7 @@ function showBanner(code, text, { retry = false } = {}) {
   $("banner-text").textContent = text;
   $("banner-retry").hidden = !retry;
   setStatus(text, "error");
+  $("banner").focus();
 }
 
 async function tokenFromInvite(invite) {
@@ -103,6 +104,18 @@ function classroom(token, media) {
   media.send = (event, data) => conn.send(event, data);
   media.changed = schedule;
   media.notice = (text) => setStatus(text, "warn");
+  // A failed peer connection (the network changed, the server lost us) is
+  // mended the way the server knows best: a new connection starts media afresh.
+  let lastRestart = 0;
+  media.failed = (which) => {
+    // A pub connection the server closed because publishing is locked stays closed.
+    const locked = !state.locks.publish && state.you?.role === "participant";
+    if ((which === "pub" && locked) || Date.now() - lastRestart < 10_000 || !conn.socket.connected) return;
+    lastRestart = Date.now();
+    setStatus("Audio and video were interrupted; reconnecting…", "warn");
+    conn.socket.disconnect();
+    conn.socket.connect();
+  };
 
   function renderControls() {
     const micBtn = $("mic");
@@ -111,13 +124,11 @@ function classroom(token, media) {
     const hasCam = Boolean(media.track("video"));
     micBtn.disabled = !hasMic;
     camBtn.disabled = !hasCam;
+    // Each button names what it does next (so no aria-pressed on top).
     micBtn.textContent = media.mic ? "Mute" : "Unmute";
-    micBtn.setAttribute("aria-pressed", String(hasMic && media.mic));
     micBtn.setAttribute("aria-label", media.mic ? "Mute your microphone" : "Unmute your microphone");
     camBtn.textContent = media.cam ? "Stop camera" : "Start camera";
-    camBtn.setAttribute("aria-pressed", String(hasCam && media.cam));
     $("screen").textContent = media.screen ? "Stop sharing" : "Share screen";
-    $("screen").setAttribute("aria-pressed", String(Boolean(media.screen)));
     $("screen").hidden = !navigator.mediaDevices?.getDisplayMedia;
     $("end-class").hidden = state.you?.role !== "host";
   }
@@ -137,7 +148,10 @@ function classroom(token, media) {
     switch (name) {
       case "class:state":
         apply(state, name, data);
-        $("class").hidden = false;
+        if ($("class").hidden) {
+          $("class").hidden = false;
+          $("title").focus(); // the join button just went away: start from the top
+        }
         if (freshConnection) setStatus(`Connected as ${state.you.name}.`, "ok");
         startMedia();
         break;

@@ -52,6 +52,7 @@ export function connect({ token, classId, state, handlers }) {
       : { token, class_id: classId }),
   });
   let stopped = false;
+  let retryMs = 1000;
   const stop = (code, text) => {
     if (stopped) return;
     stopped = true;
@@ -69,13 +70,17 @@ export function connect({ token, classId, state, handlers }) {
       stop("unauthorized", /expired/i.test(data.message ?? "") ? MESSAGES.expired : MESSAGES.unauthorized);
     } else if (data.code === "ended") {
       stop("ended", MESSAGES.ended);
-    } else if (data.code === "full") {
-      handlers.status(MESSAGES.full, "warn");
     } else {
-      handlers.status(MESSAGES.lost, "warn");
+      handlers.status(data.code === "full" ? MESSAGES.full : MESSAGES.lost, "warn");
+      // A refusal by the server ("full", "unavailable") ends the client's own
+      // retries; a transport failure does not. Try again, less and less often.
+      if (!socket.active) {
+        setTimeout(() => { if (!stopped) socket.connect(); }, retryMs);
+        retryMs = Math.min(retryMs * 2, 30000);
+      }
     }
   });
-  socket.on("connect", () => handlers.connected?.());
+  socket.on("connect", () => { retryMs = 1000; handlers.connected?.(); });
   socket.on("disconnect", (reason) => {
     if (stopped) return;
     handlers.disconnected?.(reason);

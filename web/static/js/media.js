@@ -128,7 +128,10 @@ export class Media {
       if (!pc.remoteReady) pc.pendingCandidates.push(candidate);
       else this._trickle(which, candidate);
     };
-    pc.onconnectionstatechange = () => this.changed();
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed" && (pc === this.pub || pc === this.sub)) this.failed?.(which);
+      this.changed();
+    };
     return pc;
   }
 

@@ -84,7 +84,10 @@ export class Mesh {
       track.addEventListener("ended", () => this.media.changed());
       this.media.changed();
     };
-    pc.onconnectionstatechange = () => this.media.changed();
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed" && this.peers.get(userId)?.pc === pc) this.media.failed?.("mesh");
+      this.media.changed();
+    };
     return p;
   }
 

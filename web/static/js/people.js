@@ -77,7 +77,6 @@ export function setup(ctx) {
     lock.checked = !s.locks.publish;
     const raised = s.hands.has(s.you?.user_id);
     setText(hand, raised ? "Lower hand" : "Raise hand");
-    hand.setAttribute("aria-pressed", String(raised));
     setText($("people-count"), String(s.people.size));
     const list = $("participants");
     keyed(list, peopleInOrder(s), (p) => p.user_id, create, (row, p) => {

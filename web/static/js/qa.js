@@ -61,7 +61,7 @@ export function setup(ctx) {
     const out = [];
     if (q.status !== "pending" && q.status !== "dismissed") {
       out.push(h("button", { type: "button", class: "small upvote", "aria-pressed": String(Boolean(q.voted)),
-        "aria-label": q.voted ? "Remove your upvote" : "Upvote this question",
+        "aria-label": "Upvote this question",
         on: { click: async () => {
           const on = !q.voted;
           const ack = await act(on ? "qa:upvote" : "qa:unvote", { question_id: q.id }, "Vote");
