@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,18 @@ class PublishError(Exception):
     """A stage cannot go on; its message says why, for the status."""
 
 
+class Interrupted(Exception):
+    """The server is stopping: the stage gives up, to be resumed on the next start."""
+
+
 class Publisher:
     def __init__(self, store: RecordingStore, journal: Journal) -> None:
         self.store = store
         self.journal = journal
         self._running: dict[str, asyncio.Task[None]] = {}
         self._one_at_a_time = asyncio.Semaphore(1)
+        self._stopping = threading.Event()
+        """Seen by stages running in a thread, which cannot be cancelled from outside."""
 
     def start(self, recording_id: str) -> asyncio.Task[None]:
         """Start (or join) the pipeline of a recording."""
@@ -119,7 +126,17 @@ class Publisher:
         checked = self._read(recording_id, "checked.json")
         meta = self.store.load(recording_id) or {}
         build = Build(self.store, recording_id, collected, checked, meta.get("options", {}))
-        await asyncio.to_thread(build.run, lambda p: self._status(recording_id, None, "build", p))
+
+        shown = [-1]
+
+        def progress(percent: float) -> None:
+            if self._stopping.is_set():
+                raise Interrupted("the server is stopping")
+            if round(percent) != shown[0]:  # one status write per percent, not per frame
+                shown[0] = round(percent)
+                self._status(recording_id, None, "build", percent)
+
+        await asyncio.to_thread(build.run, progress)
 
     async def _publish(self, recording_id: str) -> None:
         built = self._work(recording_id) / "package"
@@ -160,6 +177,7 @@ class Publisher:
         self.store.update(recording_id, **changes)
 
     async def close(self) -> None:
+        self._stopping.set()
         for task in self._running.values():
             task.cancel()
         await asyncio.gather(*self._running.values(), return_exceptions=True)
