@@ -225,6 +225,16 @@ async def browser_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def env(browser_env: BrowserEnv) -> AsyncIterator[BrowserEnv]:
-    """The module's browser and server; each test's browser contexts are closed after it."""
+    """The module's browser and server; each test's browser contexts are closed after it.
+
+    Every page of every test must have kept to the Content Security Policy and
+    run without an uncaught error.
+    """
     yield browser_env
+    troubles = [
+        f"{person.page.url[:60]}: {line}"
+        for person in browser_env.people
+        for line in person.csp_violations() + person.errors
+    ]
     await browser_env.close_people()
+    assert troubles == [], "\n".join(troubles)
