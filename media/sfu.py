@@ -343,7 +343,10 @@ class Sfu:
         rooms |= {room for pair in movers.values() for room in pair}
         if rooms:
             for member in self.runtime.room.live.present():
-                self._kick(self.participant(member.user_id))
+                # A member whose join is applied but not yet broadcast has no socket
+                # in its rooms: an offer now would be lost. Its own join kicks it.
+                if self.runtime.reachable(member.user_id):
+                    self._kick(self.participant(member.user_id))
             for room in rooms:
                 await self._send_tracks(room)
         for user_id in movers:

@@ -223,6 +223,11 @@ class ClassRuntime:
         await self.transport.enter_room(session.sid, area_room(self.class_id, room))
         session.room = room
 
+    def reachable(self, user_id: str) -> bool:
+        """Whether the user's socket has joined its Socket.IO rooms (its join was broadcast)."""
+        session = self.sessions.get(user_id)
+        return session is not None and session.room is not None
+
     def viewer(self, user_id: str) -> Viewer:
         member = self.room.live.members[user_id]
         return Viewer(user_id, member.role, member.room)
