@@ -29,6 +29,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +51,14 @@ def sizes(text: str) -> list[int]:
 class Results:
     """Everything measured so far, saved after every measurement."""
 
-    def __init__(self, path: Path, meta: dict[str, Any]) -> None:
+    def __init__(self, path: Path, meta: dict[str, Any], resume: bool = False) -> None:
         self.path = path
-        self.data: dict[str, Any] = {
-            "meta": meta,
-            "sessions": [],
-            "storms": [],
-            "recorder": [],
-        }
+        self.data: dict[str, Any] = {"meta": meta, "sessions": [], "storms": [], "recorder": []}
+        if resume and path.exists():
+            self.data = json.loads(path.read_text())
+
+    def has(self, kind: str, key: dict[str, Any]) -> bool:
+        return any(all(r.get(k) == v for k, v in key.items()) for r in self.data[kind])
 
     def add(self, kind: str, result: dict[str, Any]) -> None:
         self.data[kind].append(result)
@@ -66,21 +68,41 @@ class Results:
         self.path.write_text(json.dumps(self.data, indent=1) + "\n")
 
 
+async def measure(
+    results: Results, kind: str, key: dict[str, Any], work: Callable[[], Awaitable[dict[str, Any]]]
+) -> None:
+    """Measure once, unless a resumed run has it already; a failure is told and skipped."""
+    if results.has(kind, key):
+        return
+    try:
+        found = await work()
+    except Exception as exc:
+        progress(f"{kind} {key} failed: {exc!r}")
+        return
+    results.add(kind, found | key)
+    progress(f"{kind} {key} done")
+
+
 async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
     for n in sizes(args.sizes):
-        results.add("sessions", await scaling.session(n) | {"run": run})
-        progress(f"run {run}: session at {n} done")
+        key = {"run": run, "clients": n, "wire": "msgpack"}
+        work = partial(scaling.session, n, "msgpack", args.joins, 20, args.seconds)
+        await measure(results, "sessions", key, work)
     if args.wire_size:
-        results.add("sessions", await scaling.session(args.wire_size, "json") | {"run": run})
-        progress(f"run {run}: JSON session at {args.wire_size} done")
+        key = {"run": run, "clients": args.wire_size, "wire": "json"}
+        work = partial(scaling.session, args.wire_size, "json", args.joins, 20, args.seconds)
+        await measure(results, "sessions", key, work)
     for n in sizes(args.storm_sizes):
         for server in poll_compare.SERVERS:
-            results.add("storms", await poll_compare.storm(server, n) | {"run": run})
-            progress(f"run {run}: {server} poll storm at {n} done")
+            key = {"run": run, "clients": n, "server": server}
+            await measure(results, "storms", key, partial(poll_compare.storm, server, n))
     if args.recorder_seconds:
-        media = await asyncio.to_thread(recorder_bench.Media.make)
-        results.add("recorder", await recorder_bench.run(media, args.recorder_seconds))
-        progress(f"run {run}: recorder done")
+        await measure(results, "recorder", {"run": run}, partial(recorder, args.recorder_seconds))
+
+
+async def recorder(seconds: float) -> dict[str, Any]:
+    media = await asyncio.to_thread(recorder_bench.Media.make)
+    return await recorder_bench.run(media, seconds)
 
 
 SERVER_CODE = ["classroom", "signaling", "media", "recorder", "web"]
@@ -97,10 +119,10 @@ def git(*args: str) -> str:
 def commit() -> str:
     """The commit the server's code comes from, and the server files changed since."""
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--untracked-files=no", "--", *SERVER_CODE)
-    if changed:
-        files = ", ".join(line[3:] for line in changed.splitlines() if line.endswith(".py"))
-        head += f" with uncommitted changes to {files}" if files else ""
+    changed = git("diff", "--name-only", "HEAD", "--", *SERVER_CODE).splitlines()
+    files = ", ".join(name for name in changed if name.endswith(".py"))
+    if files:
+        head += f" with uncommitted changes to {files}"
     if SERVER_TREE:
         head += f"; server run from a copy in {SERVER_TREE}"
     return head
@@ -118,6 +140,11 @@ def render(data: dict[str, Any], chart: Path) -> str:
         "(min\N{EN DASH}max) in brackets. "
         f"Machine: {meta['machine']}._",
     ]
+    loads = [float(s["load_1m"]) for s in sessions if "load_1m" in s]
+    if loads:
+        parts[-1] = parts[-1][:-1] + (
+            f" Load average during the sessions: {min(loads):.1f} to {max(loads):.1f}._"
+        )
     if msgpack:
         parts += ["### Fan-out latency", fanout.render(msgpack)]
         parts += ["### Join and memory per participant", join.render(msgpack)]
@@ -158,11 +185,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wire-size", type=int, default=1000, help="N of the JSON run (0: none)")
     parser.add_argument("--storm-sizes", default="250,500,1000", help="N of the poll storms")
     parser.add_argument("--recorder-seconds", type=float, default=60, help="0: no recorder")
+    parser.add_argument("--joins", type=int, default=10, help="timed joins per session")
+    parser.add_argument("--seconds", type=float, default=5, help="seconds of chat per session")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "scaling.png")
     parser.add_argument("--render-only", action="store_true", help="tables from --results")
     parser.add_argument("--no-others", action="store_true", help="skip the BENCHES modules")
+    parser.add_argument("--resume", action="store_true", help="keep --results, measure the rest")
     args = parser.parse_args(argv)
     if args.render_only:
         data = json.loads(args.results.read_text())
@@ -170,13 +200,15 @@ def main(argv: list[str] | None = None) -> None:
         started = time.time()
         meta = {"machine": machine(), "commit": commit(), "runs": args.runs}
         meta["wire_size"] = args.wire_size
-        results = Results(args.results, meta)
+        results = Results(args.results, meta, args.resume)
+        meta = results.data["meta"]
+        spent = meta.get("minutes", 0.0)
         all_sizes = sizes(args.sizes) + sizes(args.storm_sizes) + [args.wire_size]
         raise_fd_limit(max(all_sizes))
         for run in range(1, args.runs + 1):
             asyncio.run(one_run(args, run, results))
         meta["date"] = time.strftime("%Y-%m-%d", time.localtime(started))
-        meta["minutes"] = (time.time() - started) / 60
+        meta["minutes"] = spent + (time.time() - started) / 60
         results.save()
         data = results.data
     section = render(data, args.chart)

@@ -345,6 +345,7 @@ class Crowd:
             "rss_after_mb": self.rss_after / 2**20,
             "rss_per_member_kb": self.rss_per_member / 1024,
             "seat_mb_in": self.seat_bytes_in / 2**20,
+            "load_1m": os.getloadavg()[0],
         }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,7 +54,7 @@ def pair(runs: Sequence[dict[str, Any]], key: str, digits: int = 0, unit: str = 
     """`classroom / reference` medians (with spread) of one figure."""
     cells = []
     for server in SERVERS:
-        values = [float(r[key]) for r in runs if r["server"] == server]
+        values = [float(r.get(key, math.nan)) for r in runs if r["server"] == server]
         cells.append(cell(values, digits, unit))
     return " / ".join(cells)
 
@@ -64,6 +65,7 @@ HEAD = [
     "last vote → final tally p50",
     "p99",
     "clients without the final tally",
+    "clients dropped",
     "`poll:results` received",
     "server CPU while voting",
 ]
@@ -81,6 +83,7 @@ def render(results: Sequence[dict[str, Any]]) -> str:
                 pair(runs, "lag_p50_ms", 0, "ms"),
                 pair(runs, "lag_p99_ms", 0, "ms"),
                 pair(runs, "never_final"),
+                pair(runs, "dropped"),
                 pair(runs, "results_total"),
                 pair(runs, "server_cpu_vote_s", 2, "s"),
             ]

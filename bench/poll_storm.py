@@ -44,6 +44,8 @@ from bench.harness import (
 from bench.sioclient import SioClient
 
 OPTIONS = ["A", "B", "C", "D"]
+LOST = (aiohttp.ClientError, ConnectionError, TimeoutError)
+"""What a call raises when the server dropped the socket or never answered."""
 
 
 @dataclass
@@ -99,7 +101,10 @@ async def vote(client: Client, poll_id: str, answer: int, at: float) -> None:
     await asyncio.sleep(max(0.0, at - time.perf_counter()))
     assert client.sio is not None
     client.sent_at = time.perf_counter()
-    ack = await client.sio.call("poll:vote", {"poll_id": poll_id, "answer": [answer]}, 120)
+    try:
+        ack = await client.sio.call("poll:vote", {"poll_id": poll_id, "answer": [answer]}, 120)
+    except LOST:
+        return  # not acknowledged: not counted as lost either
     client.acked = bool(ack and ack.get("ok"))
 
 
@@ -150,14 +155,18 @@ async def run(
             await asyncio.wait_for(storm.all_final.wait(), args.timeout)
         cpu3 = server.cpu()
         storm.closed = asyncio.get_running_loop().create_future()
-        await host.sio.call("poll:close", {"poll_id": storm.poll_id})
-        closed = await asyncio.wait_for(storm.closed, 60)
+        dropped = sum(1 for c in storm.clients if c.sio and c.sio.ws and c.sio.ws.closed)
+        try:
+            await host.sio.call("poll:close", {"poll_id": storm.poll_id})
+            closed = await asyncio.wait_for(storm.closed, 60)
+            counted = float(closed["results"]["voters"])
+        except LOST:
+            counted = math.nan  # an overwhelmed server dropped the host too
         await asyncio.gather(*(c.sio.close() for c in storm.clients if c.sio is not None))
 
     last_sent = max(c.sent_at for c in voters)
     lags = [c.final_at - last_sent for c in storm.clients if c.final_at is not None]
     acked = sum(c.acked for c in voters)
-    counted = int(closed["results"]["voters"])
     messages = [c.results for c in storm.clients]
     return {
         "clients": len(voters),
@@ -166,6 +175,7 @@ async def run(
         "acked": acked,
         "counted": counted,
         "votes_lost": acked - counted,
+        "dropped": dropped,
         "never_final": len(storm.clients) - len(lags),
         "lag_p50_ms": 1000 * percentile(lags, 0.50) if lags else math.nan,
         "lag_p99_ms": 1000 * percentile(lags, 0.99) if lags else math.nan,
@@ -185,11 +195,11 @@ def report(r: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"poll storm: {r['clients']} clients voted over {r['voting_s']:.2f} s",
-            f"  votes lost:                 {r['votes_lost']} "
-            f"({r['acked']} acknowledged, {r['counted']} counted)",
+            f"  votes lost:                 {r['votes_lost']:.0f} "
+            f"({r['acked']} acknowledged, {r['counted']:.0f} counted)",
             f"  last vote -> final tally:   p50 {r['lag_p50_ms']:.0f} ms, "
             f"p99 {r['lag_p99_ms']:.0f} ms, max {r['lag_max_ms']:.0f} ms "
-            f"({r['never_final']} clients never got it)",
+            f"({r['never_final']} clients never got it, {r['dropped']} were dropped)",
             f"  poll:results sent:          {r['results_total']} messages in all, "
             f"{r['results_per_client_mean']:.1f} per client (max {r['results_per_client_max']}); "
             f"one per vote would be {r['clients'] * r['receivers']}",

@@ -49,7 +49,7 @@ HEAD = [
     "memory per participant",
     "join p50 / p99",
     "fan-out p50 / p99",
-    "fan-out server cores",
+    "fan-out server CPU per delivery",
     "poll storm final tally p99: classroom / reference",
     "poll storm server CPU: classroom / reference",
 ]
@@ -72,7 +72,7 @@ def render(sessions: Sequence[dict[str, Any]], storms: Sequence[dict[str, Any]])
                 at(ours, n, "rss_per_member_kb", 0, "KB"),
                 f"{at(ours, n, 'join_p50_ms', 0, '')} / {at(ours, n, 'join_p99_ms', 0, 'ms')}",
                 f"{at(ours, n, 'fan_p50_ms', 0, '')} / {at(ours, n, 'fan_p99_ms', 0, 'ms')}",
-                at(ours, n, "fan_cores", 2, ""),
+                at(ours, n, "fan_us_per_delivery", 0, "µs"),
                 poll_compare.pair(runs, "lag_p99_ms", 0, "ms") if runs else "",
                 poll_compare.pair(runs, "server_cpu_vote_s", 2, "s") if runs else "",
             ]
@@ -92,6 +92,7 @@ def chart(sessions: Sequence[dict[str, Any]], storms: Sequence[dict[str, Any]], 
     import matplotlib.pyplot as plt
 
     ours = [s for s in sessions if s.get("wire", "msgpack") == "msgpack"]
+    ticks = sorted({int(r["clients"]) for r in [*ours, *storms]})
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
     panels: list[tuple[Any, str, list[tuple[str, dict[int, list[float]]]]]] = [
         (
@@ -141,6 +142,8 @@ def chart(sessions: Sequence[dict[str, Any]], storms: Sequence[dict[str, Any]], 
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("clients (N)")
         ax.set_xscale("log")
+        ax.set_xticks(ticks, [f"{n:,}" for n in ticks])
+        ax.minorticks_off()
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -151,12 +154,12 @@ def chart(sessions: Sequence[dict[str, Any]], storms: Sequence[dict[str, Any]], 
 
 
 async def collect(
-    sizes: Sequence[int], storm_sizes: Sequence[int], run: int
+    sizes: Sequence[int], storm_sizes: Sequence[int], run: int, joins: int = 10, seconds: float = 5
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One run of every session and storm size (all servers started and stopped here)."""
     sessions, storms = [], []
     for n in sizes:
-        sessions.append(await session(n) | {"run": run})
+        sessions.append(await session(n, "msgpack", joins, 20, seconds) | {"run": run})
         progress(f"run {run}: session at {n}: {sessions[-1]}")
     for n in storm_sizes:
         for server in poll_compare.SERVERS:
@@ -168,15 +171,21 @@ async def collect(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="100,250,500,1000", help="N, comma-separated")
+    parser.add_argument("--storm-sizes", default=None, help="N of the poll storms (--clients)")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--chart", type=Path, default=CHART, help="where to write the PNG")
+    parser.add_argument("--joins", type=int, default=10, help="timed joins per session")
+    parser.add_argument("--seconds", type=float, default=5, help="seconds of chat")
     args = parser.parse_args(argv)
     sizes = [int(c) for c in args.clients.split(",")]
+    storm_sizes = (
+        sizes if args.storm_sizes is None else [int(c) for c in args.storm_sizes.split(",") if c]
+    )
     raise_fd_limit(max(sizes))
     print(f"Machine: {machine()}", flush=True)
     sessions, storms = [], []
     for run in range(1, args.runs + 1):
-        got = asyncio.run(collect(sizes, sizes, run))
+        got = asyncio.run(collect(sizes, storm_sizes, run, args.joins, args.seconds))
         sessions += got[0]
         storms += got[1]
     print(render(sessions, storms))

@@ -61,10 +61,10 @@ def render(results: Sequence[dict[str, Any]], n: int) -> str:
     return table(HEAD, rows)
 
 
-async def run(n: int, number: int) -> list[dict[str, Any]]:
+async def run(n: int, number: int, joins: int, seconds: float) -> list[dict[str, Any]]:
     results = []
     for wire in WIRES:
-        results.append(await session(n, wire) | {"run": number})
+        results.append(await session(n, wire, joins, 20, seconds) | {"run": number})
         progress(f"run {number}, {wire}: {results[-1]}")
     return results
 
@@ -73,12 +73,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=1000, help="participants (N)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--joins", type=int, default=10, help="timed joins per session")
+    parser.add_argument("--seconds", type=float, default=5, help="seconds of chat")
     args = parser.parse_args(argv)
     raise_fd_limit(args.clients)
     print(f"Machine: {machine()}", flush=True)
     results = []
     for number in range(1, args.runs + 1):
-        results += asyncio.run(run(args.clients, number))
+        results += asyncio.run(run(args.clients, number, args.joins, args.seconds))
     print(f"{args.clients:,} participants; medians of {args.runs} runs (min to max).\n")
     print(render(results, args.clients))
 

@@ -18,18 +18,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def programs(tmp: Path) -> dict[str, list[str]]:
     return {
-        "fanout": ["--clients", "5", "--runs", "1", "--seconds", "1"],
-        "join": ["--clients", "5", "--joins", "2", "--runs", "1"],
-        "wire": ["--clients", "5", "--runs", "1"],
+        "fanout": ["--clients", "5", "--runs", "1", "--seconds", "0.5"],
+        "join": ["--clients", "5", "--joins", "1", "--runs", "1"],
+        "wire": ["--clients", "5", "--runs", "1", "--joins", "1", "--seconds", "0.5"],
         "poll_compare": ["--clients", "5", "--runs", "1"],
         "recorder_bench": ["--seconds", "1", "--runs", "1"],
         "sfu": [
             "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",
             "--warmup", "0", "--warm-frames", "3",
         ],
-        "scaling": ["--clients", "5", "--runs", "1", "--chart", str(tmp / "scaling.png")],
+        "scaling": [
+            "--clients", "5", "--storm-sizes", "", "--runs", "1", "--joins", "1",
+            "--seconds", "0.5", "--chart", str(tmp / "scaling.png"),
+        ],
         "all": [
-            "--runs", "1", "--sizes", "5", "--wire-size", "5", "--storm-sizes", "5",
+            "--runs", "1", "--sizes", "5", "--wire-size", "0", "--storm-sizes", "",
+            "--joins", "1", "--seconds", "0.5",
             "--recorder-seconds", "1", "--results", str(tmp / "results.json"),
             "--doc", str(tmp / "benchmarks.md"), "--chart", str(tmp / "all.png"), "--no-others",
         ],
