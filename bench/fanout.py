@@ -24,12 +24,15 @@ import asyncio
 import math
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from bench.harness import (
     Crowd,
+    by_clients,
     cell,
     close_all,
+    column,
     crowd,
     join,
     machine,
@@ -132,11 +135,8 @@ HEAD = [
 
 def render(results: Sequence[dict[str, Any]]) -> str:
     rows = []
-    for n in sorted({r["clients"] for r in results}):
-        runs = [r for r in results if r["clients"] == n]
-
-        def col(key: str, runs: list[dict[str, Any]] = runs) -> list[float]:
-            return [float(r[key]) for r in runs]
+    for n, runs in by_clients(results):
+        col = partial(column, runs)
 
         delivered = [100 * r["delivered"] / r["expected"] for r in runs]
         rows.append(

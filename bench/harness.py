@@ -121,6 +121,16 @@ def cell(values: Sequence[float], digits: int = 0, unit: str = "") -> str:
     return f"{text} {unit}".rstrip()
 
 
+def by_clients(results: Sequence[dict[str, Any]]) -> list[tuple[int, list[dict[str, Any]]]]:
+    """The runs of each client count, smallest count first (one table row each)."""
+    counts = sorted({r["clients"] for r in results})
+    return [(n, [r for r in results if r["clients"] == n]) for n in counts]
+
+
+def column(runs: Sequence[dict[str, Any]], key: str) -> list[float]:
+    return [float(r[key]) for r in runs]
+
+
 def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]

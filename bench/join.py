@@ -22,12 +22,15 @@ import argparse
 import asyncio
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from bench.harness import (
     Crowd,
+    by_clients,
     cell,
     close_all,
+    column,
     crowd,
     join,
     machine,
@@ -79,11 +82,8 @@ HEAD = [
 def render(results: Sequence[dict[str, Any]]) -> str:
     """One row per N: medians of the runs with their spread."""
     rows = []
-    for n in sorted({r["clients"] for r in results}):
-        runs = [r for r in results if r["clients"] == n]
-
-        def col(key: str, runs: list[dict[str, Any]] = runs) -> list[float]:
-            return [float(r[key]) for r in runs]
+    for n, runs in by_clients(results):
+        col = partial(column, runs)
 
         rows.append(
             [

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import poll_storm
-from bench.harness import ADMIN, SECRET, cell, machine, progress, raise_fd_limit, table
+from bench.harness import ADMIN, SECRET, by_clients, cell, machine, progress, raise_fd_limit, table
 from bench.reference_server import READY as REFERENCE_READY
 
 SERVERS = ("classroom", "reference")
@@ -74,8 +74,7 @@ HEAD = [
 def render(results: Sequence[dict[str, Any]]) -> str:
     """One row per N; each cell reads `classroom / reference`."""
     rows = []
-    for n in sorted({r["clients"] for r in results}):
-        runs = [r for r in results if r["clients"] == n]
+    for n, runs in by_clients(results):
         rows.append(
             [
                 f"{n:,}",
