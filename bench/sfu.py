@@ -426,7 +426,7 @@ async def phase(name: str, count: int, args: argparse.Namespace) -> dict[str, An
         async with host(data) as (url, server):
             cid = "" if is_baseline else await new_class(url)
             token = "" if is_baseline else mint(SECRET, cid, "teacher", "Teacher", "host")
-            role = ["--baseline"] if is_baseline else ["--class-id", cid]
+            role = ["--baseline"] if is_baseline else [f"--class-id={cid}"]
             me = ["-m", "bench.sfu", "--url", url, *role]
             pub = await Child.start(*me, "--role", "publisher", "--token", token or "-")
             subs = await start_subscribers(me, count, args)

@@ -25,7 +25,11 @@ CLASS_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def new_class_id() -> str:
-    return secrets.token_urlsafe(9)
+    """72 random bits, URL-safe, never starting with "-": ids go on command lines
+    (`classroom token --class ID`) where a leading dash reads as a flag."""
+    while (class_id := secrets.token_urlsafe(9)).startswith("-"):
+        pass
+    return class_id
 
 
 class Registry:

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from signaling.auth import verify
+from signaling.registry import CLASS_ID, new_class_id
 from tests.conftest import SECRET
 from tests.peer import Peer
 from tests.process import ServerProcess
@@ -76,3 +77,10 @@ async def test_demo_prints_working_join_links(tmp_path: Path) -> None:
         await again.close()
     finally:
         await server.stop(signal.SIGKILL)
+
+
+def test_generated_class_ids_pass_as_command_line_arguments() -> None:
+    # One id in 64 would begin with "-" and read as a flag to `classroom token --class`.
+    ids = [new_class_id() for _ in range(2000)]
+    assert all(CLASS_ID.match(i) and not i.startswith("-") for i in ids)
+    assert len(set(ids)) == len(ids)
