@@ -14,8 +14,9 @@ import logging
 from typing import Any
 
 import socketio
-from engineio import packet as eio_packet
 from socketio import packet
+
+from signaling import eio_writer
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,12 @@ class FanoutManager(socketio.AsyncManager):  # type: ignore[misc]
             packet.EVENT, namespace=namespace, data=[event, *args]
         ).encode()
         frames = [
-            eio_packet.Packet(eio_packet.MESSAGE, part)
+            eio_writer.SharedPacket(part)
             for part in (encoded if isinstance(encoded, list) else [encoded])
         ]
-        send = self.server.eio.send_packet
+        eio = self.server.eio
         for sid, eio_sid in list(self.get_participants(namespace, room)):
             if sid in skip:
                 continue
             for frame in frames:
-                try:
-                    await send(eio_sid, frame)
-                except Exception:  # one broken socket must not stop the broadcast
-                    log.exception("could not send %s to %s", event, sid)
+                eio_writer.enqueue(eio, eio_sid, frame)

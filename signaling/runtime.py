@@ -82,6 +82,8 @@ class ClassRuntime:
         self.clock = clock
         self.ids = ids
         self.sessions: dict[str, Session] = {}
+        self._holding: dict[str, Session] = {}
+        """The sessions still catching up, by user: a broadcast holds events for them."""
         self.tail: deque[e.Event] = deque(maxlen=TAIL)
         self.failed = False
         self._writer = OrderedWriter(journal, self.class_id)
@@ -148,7 +150,7 @@ class ClassRuntime:
         if wire is None:
             return
         who = audience(ev)
-        holding = [s for s in self.sessions.values() if s.catching_up]
+        holding = list(self._holding.values())
         for session in holding:
             member = self.room.live.members.get(session.user_id)
             if member is None or not member.present:
@@ -238,6 +240,7 @@ class ClassRuntime:
         """Join a freshly connected socket: snapshot or catch-up, then live events."""
         previous = self.sessions.get(session.user_id)
         self.sessions[session.user_id] = session
+        self._holding[session.user_id] = session
         if previous is not None:
             await self._replace(previous)
             await self._enter_rooms(session)
@@ -292,11 +295,14 @@ class ClassRuntime:
             if wire is not None and ev.seq > sent:
                 await self.transport.emit(wire[0], wire[1], to=session.sid)
         session.catching_up = False
+        if self._holding.get(session.user_id) is session:
+            del self._holding[session.user_id]
 
     async def detach(self, session: Session, reason: str) -> None:
         if self.sessions.get(session.user_id) is not session:
             return  # replaced by a newer socket of the same user
         del self.sessions[session.user_id]
+        self._holding.pop(session.user_id, None)
         if not self.failed:
             await self.commit(self.room.leave(session.user_id, reason))
 

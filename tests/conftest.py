@@ -65,8 +65,8 @@ class Server:
         await peer.connect()
         return peer
 
-    def peer(self, token: str) -> Peer:
-        peer = Peer(self.url, token, self.settings.wire)
+    def peer(self, token: str, transports: tuple[str, ...] = ("websocket",)) -> Peer:
+        peer = Peer(self.url, token, self.settings.wire, transports)
         self.peers.append(peer)
         return peer
 

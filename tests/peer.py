@@ -24,9 +24,16 @@ class Refused(Exception):
 class Peer:
     """One connected user. Every received event is kept, in order, in `events`."""
 
-    def __init__(self, url: str, token: str, wire: str = "msgpack") -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        wire: str = "msgpack",
+        transports: tuple[str, ...] = ("websocket",),
+    ) -> None:
         self.url = url
         self.token = token
+        self.transports = list(transports)
         self.sio = socketio.AsyncClient(
             serializer="msgpack" if wire == "msgpack" else "default", reconnection=False
         )
@@ -58,7 +65,7 @@ class Peer:
         self.disconnected.clear()
         try:
             await self.sio.connect(
-                self.url, auth=auth, transports=["websocket"], wait_timeout=WAIT_S
+                self.url, auth=auth, transports=self.transports, wait_timeout=WAIT_S
             )
         except socketio.exceptions.ConnectionError as exc:
             raise Refused(self._refusal or str(exc)) from exc

@@ -18,7 +18,7 @@ from recorder.journal import open_journal
 from recorder.publish import Publisher
 from recorder.service import Recorder
 from recorder.store import RecordingStore
-from signaling import polls_routes
+from signaling import eio_writer, polls_routes
 from signaling.cluster import LeaseOwnership, LocalOwnership
 from signaling.fanout import FanoutManager
 from signaling.gateway import Gateway
@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> web.Application:
         engineio_logger=False,
     )
     sio.attach(app)
+    eio_writer.install(sio)
     metrics = Metrics()
     app[SETTINGS] = settings
     app[METRICS] = metrics
