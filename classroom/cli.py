@@ -144,13 +144,17 @@ def _ice_servers(text: str) -> list[dict[str, Any]]:
 async def serve(settings: Settings) -> None:
     from aiohttp import web
 
+    from recorder.journal import JournalError
     from web.api import links
     from web.app import create_app
     from web.keys import REGISTRY
 
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except JournalError as exc:
+        raise SystemExit(f"classroom serve: {exc}") from exc
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     _tune_gc()

@@ -10,6 +10,7 @@ arrive while it runs join the next round.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import shutil
@@ -66,6 +67,7 @@ class FileJournal:
     def __init__(self, directory: Path) -> None:
         self._dir = directory
         directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_directory(directory)
         self._files: dict[str, _ClassFile] = {}
         self._opening: dict[str, asyncio.Task[_ClassFile]] = {}
         # Appends that arrived while their file was being opened, in call order.
@@ -128,6 +130,9 @@ class FileJournal:
         files, self._files = list(self._files.values()), {}
         for cf in files:
             os.close(cf.fd)
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the directory lock
+            self._lock_fd = -1
 
     def _path(self, class_id: str) -> Path:
         return self._dir / f"{class_id}{SUFFIX}"
@@ -330,6 +335,25 @@ class _Cursor:
             pos = stop
         self.offset += pos
         return records, HEADER.size
+
+
+def _lock_directory(directory: Path) -> int:
+    """Hold `{directory}/.lock` for as long as this journal is open.
+
+    Two processes appending to one class file would interleave records and
+    both believe their seqs; the kernel drops the lock when a process dies,
+    so a restart after `kill -9` is not refused.
+    """
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise JournalError(
+            f"another server is using the journal in {directory}; servers cannot share a"
+            " data directory (give each its own --data-dir, or run a cluster with --redis-url)"
+        ) from None
+    return fd
 
 
 def _encode(records: Sequence[Record]) -> bytes:

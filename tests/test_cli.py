@@ -84,3 +84,18 @@ def test_generated_class_ids_pass_as_command_line_arguments() -> None:
     ids = [new_class_id() for _ in range(2000)]
     assert all(CLASS_ID.match(i) and not i.startswith("-") for i in ids)
     assert len(set(ids)) == len(ids)
+
+
+async def test_a_second_server_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
+    first = ServerProcess(tmp_path)
+    try:
+        await first.start()
+        second = run_cli("serve", "--port", "0", "--data-dir", str(tmp_path), "--secret", SECRET)
+        assert second.returncode != 0
+        assert "another server is using the journal" in second.stderr
+        assert "Traceback" not in second.stderr
+        # The kernel drops the lock with the process: a restart after kill -9 is not refused.
+        await first.kill()
+        await first.start()
+    finally:
+        await first.stop(signal.SIGKILL)
