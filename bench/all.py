@@ -9,7 +9,9 @@ spreads over every figure rather than skewing one):
 - the same session at `--wire-size` on the JSON wire (bench/wire.py);
 - the poll storm at each `--storm-sizes` N against the classroom server and
   the reference server (bench/poll_compare.py);
-- the recorder's capture and publish (bench/recorder_bench.py).
+- the recorder's capture and publish (bench/recorder_bench.py);
+- the SFU against a transcoding baseline, `--sfu-subscribers` subscribers
+  (bench/sfu.py).
 
 Raw figures go to bench/results.json as they come; the tables (medians of
 the runs, min-max in brackets) replace what lies between the
@@ -34,10 +36,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, join, poll_compare, recorder_bench, scaling, wire
+from bench import fanout, join, poll_compare, recorder_bench, scaling, sfu, sfu_report, wire
 from bench.harness import SERVER_TREE, machine, progress, raise_fd_limit
 
-BENCHES: list[str] = ["bench.sfu"]
+BENCHES: list[str] = []
 """Other modules with a `main(argv)` that print their own figures; add yours here."""
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +58,7 @@ class Results:
         self.data: dict[str, Any] = {"meta": meta, "sessions": [], "storms": [], "recorder": []}
         if resume and path.exists():
             self.data = json.loads(path.read_text())
+        self.data.setdefault("sfu", [])
 
     def has(self, kind: str, key: dict[str, Any]) -> bool:
         return any(all(r.get(k) == v for k, v in key.items()) for r in self.data[kind])
@@ -98,6 +101,11 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
             await measure(results, "storms", key, partial(poll_compare.storm, server, n))
     if args.recorder_seconds:
         await measure(results, "recorder", {"run": run}, partial(recorder, args.recorder_seconds))
+    if args.sfu_subscribers:
+        options = sfu.parser().parse_args(
+            ["--subscribers", str(args.sfu_subscribers), "--seconds", str(args.sfu_seconds)]
+        )
+        await measure(results, "sfu", {"run": run}, partial(sfu.measure, options))
 
 
 async def recorder(seconds: float) -> dict[str, Any]:
@@ -158,6 +166,8 @@ def render(data: dict[str, Any], chart: Path) -> str:
         parts += [poll_compare.render(storms)]
     if data["recorder"]:
         parts += ["### Recorder", recorder_bench.render(data["recorder"])]
+    if data.get("sfu"):
+        parts += ["### SFU forwarding against transcoding", sfu_report.render(data["sfu"])]
     if msgpack or storms:
         parts += ["### Scaling with N", scaling.render(msgpack, storms)]
         if scaling.chart(msgpack, storms, chart):
@@ -185,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wire-size", type=int, default=1000, help="N of the JSON run (0: none)")
     parser.add_argument("--storm-sizes", default="250,500,1000", help="N of the poll storms")
     parser.add_argument("--recorder-seconds", type=float, default=60, help="0: no recorder")
+    parser.add_argument("--sfu-subscribers", type=int, default=50, help="0: no SFU benchmark")
+    parser.add_argument("--sfu-seconds", type=float, default=10, help="each SFU measurement")
     parser.add_argument("--joins", type=int, default=10, help="timed joins per session")
     parser.add_argument("--seconds", type=float, default=5, help="seconds of chat per session")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json")

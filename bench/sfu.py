@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRelay
 
+from bench.sfu_report import per_frame_s, render, report
 from bench.sioclient import SioClient
 from media.encoded import gather_on, tap
 from signaling.auth import mint
@@ -474,45 +474,8 @@ async def phase(name: str, count: int, args: argparse.Namespace) -> dict[str, An
     }
 
 
-def per_frame_s(r: dict[str, Any]) -> float:
-    """Server CPU seconds per frame it sent one subscriber (fair when fps fell short)."""
-    fps = r["server"]["forwarded"] / r["subscribers"]
-    return float(r["per_stream"] / fps) if fps > 0 else 0.0
-
-
-def report(r: dict[str, Any]) -> None:
-    fps = r["fps"]
-    title = {
-        "sfu": "SFU forwarding (encoded frames, no decode, no re-encode)",
-        "baseline": "Transcoding baseline (MediaRelay, one VP8 encode per subscriber)",
-    }[r["name"]]
-    print(f"{title}: {r['subscribers']} subscribers")
-    print(f"  server CPU, publisher alone:    {100 * r['alone']:6.1f} % of a core")
-    print(f"  server CPU, with subscribers:   {100 * r['loaded']:6.1f} % of a core")
-    print(f"  per subscriber stream:          {100 * r['per_stream']:6.2f} % of a core")
-    print(f"  publisher's source:             {r['sent_fps']:6.1f} fps into its encoder")
-    per_sub = {k: v / r["subscribers"] for k, v in r["server"].items()}
-    if "received" in per_sub:
-        print(
-            f"  server received {r['server']['received']:.1f} fps; per subscriber it forwarded "
-            f"{per_sub['forwarded']:.1f} fps and dropped {per_sub['dropped']:.1f} fps"
-        )
-    else:
-        print(f"  server encoded per subscriber:  {per_sub['forwarded']:6.1f} fps")
-    print(
-        f"  frames delivered per subscriber: min {min(fps):.1f}, median "
-        f"{statistics.median(fps):.1f}, max {max(fps):.1f} fps"
-    )
-    per_frame = per_frame_s(r)
-    if per_frame > 0:
-        print(f"  server CPU per frame sent:      {1e6 * per_frame:6.0f} us per subscriber")
-        print(f"  30 fps streams one core carries: {1 / (30 * per_frame):5.0f}")
-    if r["decoded_fps"]:
-        decoded = ", ".join(f"{f:.1f}" for f in r["decoded_fps"])
-        print(f"  decoding subscribers:           {decoded} fps decoded")
-
-
-async def orchestrate(args: argparse.Namespace) -> None:
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Both servers, one after the other: `{"sfu": phase, "baseline": phase}`."""
     sfu = await phase("sfu", args.subscribers, args)
     report(sfu)
     base = await phase("baseline", args.baseline_subscribers, args)
@@ -520,41 +483,12 @@ async def orchestrate(args: argparse.Namespace) -> None:
     if per_frame_s(sfu) > 0:
         ratio = per_frame_s(base) / per_frame_s(sfu)
         print(f"Forwarding costs 1/{ratio:.0f} of transcoding per frame sent to a subscriber.")
+    return {"sfu": sfu, "baseline": base}
+
+
+async def orchestrate(args: argparse.Namespace) -> None:
     print()
-    print(table(sfu, base))
-
-
-def table(sfu: dict[str, Any], base: dict[str, Any]) -> str:
-    """Both phases side by side, as a Markdown table for docs/benchmarks.md."""
-
-    def cells(r: dict[str, Any]) -> list[str]:
-        per_frame = per_frame_s(r)
-        per_sub = r["server"].get("forwarded", 0.0) / r["subscribers"]
-        return [
-            str(r["subscribers"]),
-            f"{100 * r['alone']:.1f} %",
-            f"{100 * r['loaded']:.1f} %",
-            f"{100 * r['per_stream']:.2f} %",
-            f"{per_sub:.1f}",
-            f"{statistics.median(r['fps']):.1f}",
-            f"{1e6 * per_frame:.0f} µs" if per_frame > 0 else "—",
-            f"{1 / (30 * per_frame):.0f}" if per_frame > 0 else "—",
-        ]
-
-    rows = [
-        "subscribers",
-        "server CPU, publisher alone (of a core)",
-        "server CPU, with the subscribers",
-        "server CPU per subscriber stream",
-        "frames/s the server sent each subscriber",
-        "frames/s each subscriber received (median)",
-        "server CPU per frame sent to one subscriber",
-        "30 fps subscriber streams per core",
-    ]
-    lines = ["| | SFU forwarding | transcoding baseline |", "|---|---|---|"]
-    for name, a, b in zip(rows, cells(sfu), cells(base), strict=True):
-        lines.append(f"| {name} | {a} | {b} |")
-    return "\n".join(lines)
+    print(render([await measure(args)]))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -34,7 +34,8 @@ def programs(tmp: Path) -> dict[str, list[str]]:
         "all": [
             "--runs", "1", "--sizes", "5", "--wire-size", "0", "--storm-sizes", "",
             "--joins", "1", "--seconds", "0.5",
-            "--recorder-seconds", "1", "--results", str(tmp / "results.json"),
+            "--recorder-seconds", "1", "--sfu-subscribers", "1", "--sfu-seconds", "1",
+            "--results", str(tmp / "results.json"),
             "--doc", str(tmp / "benchmarks.md"), "--chart", str(tmp / "all.png"), "--no-others",
         ],
     }  # fmt: skip
@@ -67,6 +68,7 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     doc = (tmp_path / "benchmarks.md").read_text()
     assert doc.startswith("# Benchmarks\n\nHand-written.\n")
     assert "<!-- bench:begin -->" in doc and "<!-- bench:end -->" in doc
+    assert "### SFU forwarding against transcoding" in doc
     if importlib.util.find_spec("matplotlib") is not None:  # the bench extra, not the test one
         assert (tmp_path / "scaling.png").stat().st_size > 0
         assert "all.png" in doc and (tmp_path / "all.png").stat().st_size > 0
