@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 
 from classroom import commands as c
 from classroom import events as e
+from classroom import scoped
 from classroom.dispatch import handles
 from classroom.errors import DomainError
 from classroom.live import Context, Member
@@ -171,20 +172,14 @@ class Polls:
     # -- queries ---------------------------------------------------------
 
     def get(self, poll_id: str) -> Poll:
-        poll = self.polls.get(poll_id)
-        if poll is None:
-            raise DomainError("not_found", f"no poll {poll_id!r}")
-        return poll
+        return scoped.find(self.polls, "poll", poll_id)
 
     def seen_by(self, actor: Member, poll_id: str) -> Poll:
         """The poll, if `actor` may see it: a hidden poll is as good as unknown."""
-        poll = self.polls.get(poll_id)
-        if poll is None or not poll.visible_to(actor.role, actor.room):
-            raise DomainError("not_found", f"no poll {poll_id!r}")
-        return poll
+        return scoped.find_seen(self.polls, "poll", poll_id, actor)
 
     def visible(self, role: Role, room: str) -> list[Poll]:
-        return [p for p in self.polls.values() if p.visible_to(role, room)]
+        return scoped.visible(self.polls, role, room)
 
     def scored(self) -> list[Poll]:
         """The quiz questions a leaderboard counts: closed ones, never anonymous ones."""

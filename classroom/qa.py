@@ -23,6 +23,7 @@ import msgspec
 
 from classroom import commands as c
 from classroom import events as e
+from classroom import scoped
 from classroom.dispatch import handles
 from classroom.errors import DomainError
 from classroom.live import Context, Member
@@ -84,19 +85,14 @@ class QA:
     # -- queries ---------------------------------------------------------
 
     def get(self, question_id: str) -> Question:
-        found = self.questions.get(question_id)
-        if found is None:
-            raise DomainError("not_found", f"no question {question_id!r}")
-        return found
+        return scoped.find(self.questions, "question", question_id)
 
     def seen_by(self, actor: Member, question_id: str) -> Question:
-        found = self.questions.get(question_id)
-        if found is None or not found.visible_to(actor.role, actor.room):
-            raise DomainError("not_found", f"no question {question_id!r}")
-        return found
+        """The question, if `actor` may see it: a hidden question is as good as unknown."""
+        return scoped.find_seen(self.questions, "question", question_id, actor)
 
     def visible(self, role: Role, room: str) -> list[Question]:
-        return [q for q in self.questions.values() if q.visible_to(role, room)]
+        return scoped.visible(self.questions, role, room)
 
     # -- commands --------------------------------------------------------
 
