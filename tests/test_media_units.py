@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+from collections.abc import Callable
 
 import pytest
 from aiortc import (
@@ -285,25 +286,49 @@ def test_announced_address_replaces_host_candidates() -> None:
 # -- active speaker ------------------------------------------------------------------------
 
 
+PACKET_S = 0.02
+"""Opus sends a packet every 20 ms."""
+
+
+def talk(s: Speakers, voices: dict[str, Callable[[float], int]], seconds: float) -> list[Change]:
+    """Feed every voice's level (a function of time) for `seconds`; the changes announced."""
+    changes: list[Change] = []
+    for tick in range(round(seconds / PACKET_S)):
+        now = tick * PACKET_S
+        for user, level in voices.items():
+            if (c := s.observe("main", user, level(now), now)) is not None:
+                changes.append(c)
+    return changes
+
+
+def speech(level: int) -> Callable[[float], int]:
+    """Words of 200 ms at `level`, with 120 ms of silence between them."""
+    return lambda now: level if now % 0.32 < 0.2 else 127
+
+
 def test_the_loudest_voice_becomes_the_speaker_after_holding() -> None:
     s = Speakers()
-    now = 0.0
-    changes: list[Change] = []
-    while now < 3 * HOLD_S:
-        for user, level in (("ann", 20), ("bob", 100)):
-            if (c := s.observe("main", user, level, now)) is not None:
-                changes.append(c)
-        now += 0.02
+    changes = talk(s, {"ann": speech(20), "bob": speech(40), "cy": lambda _: 100}, 3 * HOLD_S)
     assert changes == [Change("main", "ann")]
     assert s.forget("ann") == [Change("main", None)]
 
 
+def test_a_cough_is_not_speaking() -> None:
+    s = Speakers()
+    cough: Callable[[float], int] = lambda now: 10 if 1.0 <= now < 1.3 else 127  # noqa: E731
+    assert talk(s, {"ann": cough}, 4 * HOLD_S) == []
+
+
+def test_a_speaker_who_stops_is_cleared_after_holding() -> None:
+    s = Speakers()
+    voice = speech(25)
+    stops: Callable[[float], int] = lambda now: voice(now) if now < 2.0 else 127  # noqa: E731
+    assert talk(s, {"ann": stops}, 5.0) == [Change("main", "ann"), Change("main", None)]
+
+
 def test_silence_is_nobody() -> None:
     s = Speakers()
-    now = 0.0
-    while now < 3 * HOLD_S:
-        assert s.observe("main", "ann", 127, now) is None
-        now += 0.02
+    assert talk(s, {"ann": lambda _: 127}, 3 * HOLD_S) == []
 
 
 def rtp(seq: int, stamp: int) -> RtpPacket:
