@@ -280,7 +280,7 @@ async function main() {
     const problem = tokenProblem(token);
     if (problem) { showBanner(...problem); return; }
     const media = new Media({ send: () => Promise.resolve({ ok: false }), changed: () => {}, notice: () => {} });
-    await setupPrejoin(media, { skip: params.get("prejoin") === "skip", setStatus });
+    await setupPrejoin(media, { setStatus });
     startClass(token, media);
   } catch (err) {
     showBanner("error", String(err.message ?? err));
