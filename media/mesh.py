@@ -2,7 +2,12 @@
 
 `rtc:signal {to, data}` reaches `to` as `rtc:signal {from, data}`, unchanged,
 when both are in the same room of a class created with `media: "mesh"`.
-The server reads nothing in `data` but its size.
+The server reads nothing in `data` but its size, except while the host's
+publish lock keeps the sender from publishing: then a signal that offers or
+answers to send audio or video (an SDP section that sends, or named
+`sources`) is refused, so a locked participant can receive but not send.
+The media itself flows between the browsers; the lock holds on what the
+server relays.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import msgspec
 from classroom.commands import Command, UserId
 from classroom.errors import DomainError
 from classroom.roles import Action, require
+from media import sdp
 from signaling.runtime import ClassRuntime, Session
 from signaling.transport import user_room
 
@@ -44,6 +50,22 @@ async def relay(session: Session, runtime: ClassRuntime, cmd: Command) -> dict[s
         raise DomainError("conflict", f"{cmd.to} is in another room")
     if len(msgspec.json.encode(cmd.data)) > MAX_SIGNAL:
         raise DomainError("too_large", f"signals are at most {MAX_SIGNAL // 1024} KiB")
+    if not runtime.room.media.may_publish(me) and sends_media(cmd.data):
+        raise DomainError("forbidden", "the host has not allowed participants to publish")
     payload = {"from": me.user_id, "data": cmd.data}
     await runtime.transport.emit("rtc:signal", payload, to=user_room(runtime.class_id, cmd.to))
     return {"ok": True}
+
+
+def sends_media(data: dict[str, Any]) -> bool:
+    """Whether a mesh signal offers or answers to send audio or video.
+
+    Browsers send `{description: {type, sdp}, sources}`; `{type, sdp}` at the
+    top is read too. A section sends when its direction is sendrecv or
+    sendonly: a track removed from a connection leaves it recvonly.
+    """
+    if data.get("sources"):
+        return True
+    description = data.get("description")
+    text = description.get("sdp") if isinstance(description, dict) else data.get("sdp")
+    return isinstance(text, str) and any(section.sends for section in sdp.sections(text))

@@ -337,6 +337,32 @@ async def test_mesh_class_connects_people_directly(env: BrowserEnv) -> None:  # 
     await host.wait_videos(1)
 
 
+ANA_CAMERA = "() => Boolean(window.__classroom.media.mesh?.track('ana', 'camera'))"
+ANA_SENDS = "() => window.__classroom.pcs.some((pc) => pc.getSenders().some((s) => s.track))"
+
+
+@reported
+async def test_mesh_publish_lock_stops_participants_sending(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Seminar", media="mesh")
+    host = await env.join(cid, "teacher", "host", "Ms Rivera")
+    ana = await env.join(cid, "ana", name="Ana Souza")
+    for person in (host, ana):
+        await person.wait_videos(1)
+    await host.page.wait_for_function(ANA_CAMERA)
+    # Locked: Ana's page takes its tracks off the direct connection and the host's
+    # copy of her camera goes quiet; she still receives the host.
+    await host.tab("people")
+    await host.page.check("#lock-publish")
+    await ana.page.wait_for_function(f"() => !({ANA_SENDS})()")
+    await host.page.wait_for_function(f"() => !({ANA_CAMERA})()")
+    await ana.wait_videos(1)
+    await host.page.uncheck("#lock-publish")
+    await ana.page.wait_for_function(ANA_SENDS)
+    await host.page.wait_for_function(ANA_CAMERA)
+    # Her page never offered to send while locked: the server refused nothing.
+    assert "Could not connect" not in str(await ana.page.text_content("#status"))
+
+
 @reported
 async def test_failed_media_is_mended_by_reconnecting(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Bad wifi")

@@ -213,3 +213,48 @@ async def test_sfu_classes_refuse_mesh_signals(server: Server) -> None:
     await server.join(cid, "bob")
     ack = await ann.call("rtc:signal", {"to": "bob", "data": {}})
     assert ack["error"]["code"] == "conflict"
+
+
+async def offer_sdp(direction: str | None) -> str:
+    """An aiortc offer: with a camera track (direction None), or a bare video transceiver."""
+    pc = RTCPeerConnection(config())
+    if direction is None:
+        pc.addTrack(Pattern())
+    else:
+        pc.addTransceiver("video", direction=direction)
+    await pc.setLocalDescription(await pc.createOffer())
+    text = str(pc.localDescription.sdp)
+    await pc.close()
+    return text
+
+
+async def test_mesh_publish_lock_lets_participants_receive_but_not_send(server: Server) -> None:
+    cid = await server.create_class(media="mesh")
+    host = await server.join(cid, "teacher", "host")
+    ann = await server.join(cid, "ann")
+    sending, receiving = await offer_sdp(None), await offer_sdp("recvonly")
+    assert (await host.call("class:lock", {"publish": False}))["ok"]
+    await ann.wait_for("class:locked")
+
+    def signal(peer: Peer, to: str, data: dict[str, Any]) -> Any:
+        return peer.call("rtc:signal", {"to": to, "data": data})
+
+    browser_form = {"description": {"type": "offer", "sdp": sending}, "sources": {}}
+    for refused in (
+        {"type": "offer", "sdp": sending},
+        browser_form,
+        {"description": {"type": "offer", "sdp": receiving}, "sources": {"s1": "camera"}},
+    ):
+        ack = await signal(ann, "teacher", refused)
+        assert ack["error"]["code"] == "forbidden", refused
+    assert ann.received("rtc:signal") == [] and host.received("rtc:signal") == []
+    for allowed in (
+        {"description": {"type": "offer", "sdp": receiving}, "sources": {}},
+        {"candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}},
+    ):
+        assert await signal(ann, "teacher", allowed) == {"ok": True}
+    # Hosts and moderators always may send; unlocked, everyone may again.
+    assert await signal(host, "ann", browser_form) == {"ok": True}
+    assert (await host.call("class:lock", {"publish": True}))["ok"]
+    await ann.wait_for("class:locked", lambda d: d["publish"])
+    assert await signal(ann, "teacher", browser_form) == {"ok": True}

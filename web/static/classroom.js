@@ -12,7 +12,7 @@ import * as polls from "./js/polls.js";
 import { setupPrejoin } from "./js/prejoin.js";
 import * as qa from "./js/qa.js";
 import * as recording from "./js/recording.js";
-import { apply, createState } from "./js/state.js";
+import { amStaff, apply, createState } from "./js/state.js";
 import { setupTabs } from "./js/tabs.js";
 import { renderStage } from "./js/video.js";
 
@@ -87,12 +87,15 @@ function classroom(token, media) {
   };
   const tabs = setupTabs();
 
+  // Hosts and moderators always may publish; participants unless the host locked it.
+  const mayPublish = () => state.locks.publish || amStaff(state);
   function render() {
     pending = false;
     if (!state.ready) return;
     $("title").textContent = state.classInfo.title;
     document.title = state.classInfo.title;
     for (const fn of renders) fn(state);
+    if (media.mayPublish !== mayPublish()) media.setMayPublish(mayPublish());
     renderStage(state, media);
     renderControls();
   }
@@ -138,6 +141,7 @@ function classroom(token, media) {
   // replaces the state only.
   let freshConnection = true;
   function startMedia() {
+    media.setMayPublish(mayPublish());
     if (!freshConnection) return;
     freshConnection = false;
     media.start(state.media.ice_servers, { mode: state.media.mode, me: state.you.user_id });

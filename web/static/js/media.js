@@ -20,6 +20,7 @@ export class Media {
     this.mic = true;            // what the person wants: mic on / camera on
     this.cam = true;
     this.iceServers = [];
+    this.mayPublish = true;     // false while the host's publish lock holds us
     this.pub = null;
     this.sub = null;
     this.mids = {};             // sub mid -> track id
@@ -86,7 +87,10 @@ export class Media {
   async start(iceServers, { mode = "sfu", me = "" } = {}) {
     if (this.pub || this.sub || this.mesh) this.stop();
     this.iceServers = iceServers ?? [];
-    if (mode === "mesh") this.mesh = new Mesh(this, me, this.iceServers);
+    if (mode === "mesh") {
+      this.mesh = new Mesh(this, me, this.iceServers);
+      this.mesh.sending = this.mayPublish;
+    }
     this._isStarted = true;
     this._startedResolve();
     if (!this.local && !this.screen) return;
@@ -213,6 +217,13 @@ export class Media {
       await this._started;
       if (generation === this._generation && this.mesh) await this.mesh.onSignal(data.from, data.data);
     });
+  }
+
+  // The host's publish lock, as it applies to us. The SFU enforces it itself
+  // (it closes our pub connection); mesh peers must stop sending by themselves.
+  setMayPublish(allowed) {
+    this.mayPublish = allowed;
+    this.mesh?.setSending(allowed);
   }
 
   // Mesh: connect to these people (the others in our room); a rejoined one afresh.

@@ -6,6 +6,8 @@
 // the connection and the polite one creates its side on the first signal.
 // Signals: {description, sources} or {candidate}; `sources` maps our stream
 // ids to "camera" (camera and microphone) or "screen".
+// While the host's publish lock holds us (`sending` false) we add no tracks
+// and name no sources: the server refuses signals that would send media.
 
 export class Mesh {
   constructor(media, me, iceServers) {
@@ -14,6 +16,24 @@ export class Mesh {
     this.iceServers = iceServers;
     this.peers = new Map();
     this.closed = false;
+    this.sending = true;
+  }
+
+  // The publish lock changed for us: stop sending to everyone, or start again.
+  setSending(allowed) {
+    if (allowed === this.sending) return;
+    this.sending = allowed;
+    for (const p of this.peers.values()) {
+      if (allowed) this.addLocal(p.pc);
+      else for (const sender of p.pc.getSenders()) if (sender.track) p.pc.removeTrack(sender);
+    }
+    this.media.changed();
+  }
+
+  addLocal(pc) {
+    if (!this.sending) return;
+    for (const track of this.media.local?.getTracks() ?? []) pc.addTrack(track, this.media.local);
+    for (const track of this.media.screen?.getTracks() ?? []) pc.addTrack(track, this.media.screen);
   }
 
   // Connect to exactly these people (everyone else in our room).
@@ -50,6 +70,7 @@ export class Mesh {
 
   sources() {
     const out = {};
+    if (!this.sending) return out;
     if (this.media.local) out[this.media.local.id] = "camera";
     if (this.media.screen) out[this.media.screen.id] = "screen";
     return out;
@@ -61,8 +82,7 @@ export class Mesh {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     p = { pc, polite: !this.opens(userId), makingOffer: false, ignoreOffer: false, sources: {}, received: [] };
     this.peers.set(userId, p);
-    for (const track of this.media.local?.getTracks() ?? []) pc.addTrack(track, this.media.local);
-    for (const track of this.media.screen?.getTracks() ?? []) pc.addTrack(track, this.media.screen);
+    this.addLocal(pc);
     pc.onnegotiationneeded = async () => {
       try {
         p.makingOffer = true;
@@ -133,6 +153,7 @@ export class Mesh {
 
   // Every other pc's sending tracks follow ours: add or remove the screen.
   addTrack(track, stream) {
+    if (!this.sending) return;
     for (const p of this.peers.values()) p.pc.addTrack(track, stream);
   }
 
