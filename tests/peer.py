@@ -34,6 +34,8 @@ class Peer:
         self.url = url
         self.token = token
         self.transports = list(transports)
+        self.wait_s = WAIT_S
+        """How long a connect, call or wait may take before the test fails."""
         self.sio = socketio.AsyncClient(
             serializer="msgpack" if wire == "msgpack" else "default", reconnection=False
         )
@@ -65,7 +67,7 @@ class Peer:
         self.disconnected.clear()
         try:
             await self.sio.connect(
-                self.url, auth=auth, transports=self.transports, wait_timeout=WAIT_S
+                self.url, auth=auth, transports=self.transports, wait_timeout=self.wait_s
             )
         except socketio.exceptions.ConnectionError as exc:
             raise Refused(self._refusal or str(exc)) from exc
@@ -76,7 +78,7 @@ class Peer:
         self, event: str, where: Callable[[Any], bool] = lambda _: True, after: int = 0
     ) -> Any:
         """The first `event` (from index `after` on) that matches; waits for it if needed."""
-        async with asyncio.timeout(WAIT_S):
+        async with asyncio.timeout(self.wait_s):
             while True:
                 for name, data in self.events[after:]:
                     if name == event and where(data):
@@ -93,7 +95,7 @@ class Peer:
         return max(seqs, default=0)
 
     async def call(self, event: str, data: Any = None) -> Any:
-        return await self.sio.call(event, data if data is not None else {}, timeout=WAIT_S)
+        return await self.sio.call(event, data if data is not None else {}, timeout=self.wait_s)
 
     async def close(self) -> None:
         if self.sio.connected:

@@ -128,10 +128,16 @@ async def test_every_kind_over_the_wire(server: Server) -> None:
     assert ack["error"]["code"] == "too_large"
 
 
+CROWD_WAIT_S = 60.0
+"""A few hundred clients share the test's process: on a loaded machine they need time."""
+
+
 async def connect_all(server: Server, cid: str, users: list[str], batch: int = 25) -> list[Peer]:
     peers: list[Peer] = []
     for start in range(0, len(users), batch):
         group = [server.peer(server.token(cid, u)) for u in users[start : start + batch]]
+        for peer in group:
+            peer.wait_s = CROWD_WAIT_S
         await asyncio.gather(*(p.connect() for p in group))
         peers.extend(group)
     return peers
@@ -162,6 +168,7 @@ async def test_a_storm_of_300_voters_ends_on_exact_tallies(msgpack_server: Serve
     cid = await server.create_class()
     host = await server.join(cid, "teach", "host")
     mod = await server.join(cid, "mod", "moderator")
+    host.wait_s = mod.wait_s = CROWD_WAIT_S
     users = [f"voter-{i:03d}" for i in range(300)]
     peers = await connect_all(server, cid, users)
     poll_id = await new_poll(host, anonymous=True)
