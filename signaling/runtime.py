@@ -5,6 +5,12 @@ stamped and applied synchronously (so concurrent commands see each other's
 effects in seq order), then made durable by the class's ordered writer, and
 only then broadcast and acknowledged, in seq order. Nothing acknowledged can
 be lost by a crash.
+
+Broadcasting drains every durable event in seq order, so events made durable
+by one journal write go out together; a run of consecutive presence events
+(a crowd arriving or leaving) goes to each socket as one `class:batch`
+message instead of one message per person, which keeps a join storm from
+costing N broadcasts to N sockets.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from classroom.live import Context
 from classroom.roles import Role, is_staff
 from classroom.snapshot import snapshot
 from classroom.visibility import Audience, Viewer, audience
-from classroom.wire import to_wire
+from classroom.wire import Payload, to_wire
 from recorder.journal import Journal
 from signaling.transport import Transport, area_room, class_room, staff_room, user_room
 from signaling.writer import OrderedWriter
@@ -35,9 +41,14 @@ from signaling.writer import OrderedWriter
 log = logging.getLogger(__name__)
 
 Listener = Callable[[e.Event], Awaitable[None]]
+Wire = tuple[str, Payload]
 
 TAIL = 5000
 """Recent events kept in memory for reconnect catch-up."""
+
+BATCHED = frozenset({"participant:joined", "participant:left"})
+"""Wire events whose consecutive runs are sent as one `class:batch` (all go to everyone)."""
+MAX_BATCH = 200
 
 
 def now_ms() -> int:
@@ -138,19 +149,54 @@ class ClassRuntime:
 
     async def _flush(self, upto: int) -> None:
         async with self._flush_lock:
+            # Everything durable may go, not only the caller's events: the
+            # events of one journal write then leave together.
+            upto = max(upto, self._writer.durable_seq)
             while self._unsent and self._unsent[0].seq <= upto:
-                ev = self._unsent.popleft()
-                await self._broadcast(ev)
-                await self._follow_membership(ev)
-                for listener in self.listeners:
-                    await listener(ev)
+                run = self._next_run(upto)
+                await self._broadcast(run)
+                for ev, _ in run:
+                    await self._follow_membership(ev)
+                    for listener in self.listeners:
+                        await listener(ev)
 
-    async def _broadcast(self, ev: e.Event) -> None:
-        wire = to_wire(ev)
-        if wire is None:
+    def _next_run(self, upto: int) -> list[tuple[e.Event, Wire | None]]:
+        """The next event to broadcast, with the presence events that follow it if it is one."""
+        ev = self._unsent.popleft()
+        run = [(ev, to_wire(ev))]
+        while (
+            run[0][1] is not None
+            and run[0][1][0] in BATCHED
+            and len(run) < MAX_BATCH
+            and self._unsent
+            and self._unsent[0].seq <= upto
+        ):
+            wire = to_wire(self._unsent[0])
+            if wire is None or wire[0] not in BATCHED:
+                break
+            run.append((self._unsent.popleft(), wire))
+        return run
+
+    async def _broadcast(self, run: list[tuple[e.Event, Wire | None]]) -> None:
+        sent = [(ev, wire) for ev, wire in run if wire is not None]
+        if not sent:
             return
-        who = audience(ev)
+        who = audience(sent[0][0])  # a run shares its audience
         holding = list(self._holding.values())
+        for ev, _ in sent:
+            self._hold(ev, who, holding)
+        rooms = self._rooms_of(who)
+        if not rooms:
+            return
+        skip = [s.sid for s in holding] or None
+        if len(sent) == 1:
+            name, data = sent[0][1]
+        else:
+            name, data = "class:batch", {"events": [list(wire) for _, wire in sent]}
+        await self.transport.emit(name, data, to=rooms, skip_sid=skip)
+
+    def _hold(self, ev: e.Event, who: Audience, holding: list[Session]) -> None:
+        """Keep `ev` for the sessions still catching up that will need it."""
         for session in holding:
             member = self.room.live.members.get(session.user_id)
             if member is None or not member.present:
@@ -158,11 +204,6 @@ class ClassRuntime:
             # The socket's own room, not the state's: the state may be a move ahead.
             if who.includes(Viewer(member.user_id, member.role, session.room or member.room)):
                 session.held.append(ev)
-        rooms = self._rooms_of(who)
-        if rooms:
-            await self.transport.emit(
-                wire[0], wire[1], to=rooms, skip_sid=[s.sid for s in holding] or None
-            )
 
     def _rooms_of(self, who: Audience) -> list[str]:
         if who.everyone:

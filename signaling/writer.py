@@ -19,6 +19,8 @@ class OrderedWriter:
         self._class_id = class_id
         self._queue: list[tuple[list[Record], asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        self.durable_seq = 0
+        """The seq of the last record written: every record up to it is durable."""
 
     async def write(self, records: list[Record]) -> None:
         """Returns when `records` (and everything queued before them) are durable."""
@@ -39,6 +41,8 @@ class OrderedWriter:
                     if not done.done():
                         done.set_exception(exc)
                 continue
+            if records:
+                self.durable_seq = max(self.durable_seq, records[-1][0])
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)

@@ -40,6 +40,8 @@ class Peer:
             serializer="msgpack" if wire == "msgpack" else "default", reconnection=False
         )
         self.events: list[tuple[str, Any]] = []
+        self.batches = 0
+        """`class:batch` messages received (their events are in `events`)."""
         self._arrived = asyncio.Event()
         self._refusal: Any = None
         self.sio.on("*", self._record)
@@ -48,7 +50,12 @@ class Peer:
         self.disconnected = asyncio.Event()
 
     async def _record(self, event: str, *args: Any) -> None:
-        self.events.append((event, args[0] if args else None))
+        data = args[0] if args else None
+        if event == "class:batch":  # consecutive events in one message: unpacked, as clients do
+            self.events.extend((name, payload) for name, payload in data["events"])
+            self.batches += 1
+        else:
+            self.events.append((event, data))
         self._arrived.set()
 
     async def _refused(self, data: Any) -> None:

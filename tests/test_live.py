@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import Server
+from web.keys import REGISTRY
 
 
 async def test_join_snapshot(server: Server) -> None:
@@ -161,3 +162,37 @@ async def test_class_end(server: Server) -> None:
         assert getattr(exc, "code", None) == "ended"
     else:
         raise AssertionError("joined an ended class")
+
+
+async def test_a_crowd_made_durable_together_is_announced_in_one_message(server: Server) -> None:
+    cid = await server.create_class()
+    host = await server.join(cid, "teacher", "host")
+    late = await server.join(cid, "late")
+    last = late.last_seq
+    await late.close()
+    await host.wait_for("participant:left", lambda d: d["user_id"] == "late")
+    mark = len(host.events)
+    runtime = server.app[REGISTRY].runtimes[cid]
+    crowd = [f"guest-{i:02d}" for i in range(30)]
+
+    # Joins committed together are written to the journal in one append, so they
+    # leave together: one class:batch holding each participant:joined in seq order.
+    joins = [runtime.room.join(user, user.title(), "participant") for user in crowd]
+    await asyncio.gather(*(runtime.commit(drafts) for drafts in joins))
+    await host.wait_for("participant:joined", lambda d: d["user_id"] == crowd[-1])
+    arrived = [(n, d) for n, d in host.events[mark:]]
+    assert [d["user_id"] for _, d in arrived] == crowd
+    assert {n for n, _ in arrived} == {"participant:joined"}
+    assert [d["seq"] for _, d in arrived] == sorted(d["seq"] for _, d in arrived)
+    assert host.batches == 1
+
+    leaves = [runtime.room.leave(user, "left") for user in crowd]
+    await asyncio.gather(*(runtime.commit(drafts) for drafts in leaves))
+    await host.wait_for("participant:left", lambda d: d["user_id"] == crowd[-1])
+    assert host.batches == 2
+    # A socket catching up gets the same events one by one, and ends where the host is.
+    back = server.peer(server.token(cid, "late"))
+    await back.connect(last_seq=last)
+    caught = [d["user_id"] for n, d in back.events if n == "participant:joined"]
+    assert caught[: len(crowd)] == crowd and back.batches == 0
+    assert back.last_seq >= host.last_seq

@@ -97,7 +97,9 @@ export function connect({ token, classId, state, handlers }) {
   });
   socket.onAny((name, data) => {
     if (name === "class:ended" || name === "session:replaced") return;
-    if (fresh(state, name, data)) handlers.event(name, data);
+    // Consecutive events the server sent as one message (a crowd joining): in order.
+    const events = name === "class:batch" ? data?.events ?? [] : [[name, data]];
+    for (const [n, d] of events) if (fresh(state, n, d)) handlers.event(n, d);
   });
 
   return {
