@@ -7,7 +7,10 @@ window when at least `ACTIVE_SHARE` of their packets were louder than
 judged by its share of loud packets, not by its last instant. The room's
 candidate is the speaking user with the loudest window; it becomes the
 speaker once it has stayed the candidate for `HOLD_S`, so a cough or a
-door does not flip the highlight. Pure: time comes in as `now`.
+door does not flip the highlight. A candidate or speaker who still speaks
+keeps their place unless someone is louder by `MARGIN_DB`: several people
+talking at once must not make the highlight flap between them, nor keep
+anyone from being named. Pure: time comes in as `now`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ SPEAKING = 127 - 50
 """Loudness (127 - level) of a loud packet: louder than -50 dBov."""
 ACTIVE_SHARE = 0.3
 """Share of a window's packets that must be loud for its user to be speaking."""
+MARGIN_DB = 6.0
+"""How much louder (mean loudness over a window) a rival must be to take over."""
 
 
 @dataclass
@@ -75,6 +80,11 @@ class Speakers:
     def _decide(self, room: str, r: _Room, now: float) -> Change | None:
         speaking = {user: w.mean() for user, w in r.windows.items() if w.speaking()}
         loudest = max(speaking, key=speaking.__getitem__, default=None)
+        for incumbent in (r.candidate, r.current):
+            if loudest is not None and incumbent is not None and incumbent in speaking:
+                if speaking[loudest] - speaking[incumbent] < MARGIN_DB:
+                    loudest = incumbent
+                break
         if loudest != r.candidate:
             r.candidate, r.since = loudest, now
             return None

@@ -31,7 +31,7 @@ async def test_a_class_in_three_browsers(env: BrowserEnv) -> None:  # noqa: F811
         await person.page.wait_for_function(TILES_ARE, arg=3)
     # Each sees the other two's video playing: frames decoded on the sub connection.
     await asyncio.gather(*(p.wait_videos(2) for p in everyone))
-    # Chromium's fake microphone beeps: the SFU reads its audio levels and names a speaker.
+    # All three fake microphones talk at once (tests/browser.py): the SFU names one speaker.
     await host.page.wait_for_selector(".tile.speaking")
 
     await host.page.click("text=Start recording")

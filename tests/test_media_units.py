@@ -313,6 +313,22 @@ def test_the_loudest_voice_becomes_the_speaker_after_holding() -> None:
     assert s.forget("ann") == [Change("main", None)]
 
 
+def test_equal_voices_name_one_speaker_and_keep_them() -> None:
+    # Three people talk at once, as loud as each other give or take 2 dB,
+    # a different one the loudest in each half second.
+    def voice(offset: int) -> Callable[[float], int]:
+        return lambda now: (30 + (int(now / 0.5) + offset) % 3) if now % 0.32 < 0.2 else 127
+
+    s = Speakers()
+    changes = talk(s, {"ann": voice(0), "bob": voice(1), "cy": voice(2)}, 6.0)
+    assert len(changes) == 1 and changes[0].user_id in ("ann", "bob", "cy")
+    # A voice 10 dB louder than the speaker's takes over.
+    s = Speakers()
+    loud, quiet = speech(20), speech(30)
+    both = talk(s, {"ann": quiet, "bob": lambda now: loud(now) if now >= 3.0 else 127}, 6.0)
+    assert both == [Change("main", "ann"), Change("main", "bob")]
+
+
 def test_a_cough_is_not_speaking() -> None:
     s = Speakers()
     cough: Callable[[float], int] = lambda now: 10 if 1.0 <= now < 1.3 else 127  # noqa: E731
