@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRelay
 
+from bench.harness import cpu_seconds, free_port
 from bench.sfu_report import per_frame_s, render, report
 from bench.sioclient import SioClient
 from media.encoded import gather_on, tap
@@ -285,18 +285,6 @@ async def baseline_server(port: int) -> None:
 
 
 # -- the orchestrator ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Child:
