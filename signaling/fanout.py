@@ -10,15 +10,12 @@ keep the library's own path.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import socketio
 from socketio import packet
 
 from signaling import eio_writer
-
-log = logging.getLogger(__name__)
 
 
 class FanoutManager(socketio.AsyncManager):  # type: ignore[misc]
