@@ -112,8 +112,7 @@ function classroom(token, media) {
   let lastRestart = 0;
   media.failed = (which) => {
     // A pub connection the server closed because publishing is locked stays closed.
-    const locked = !state.locks.publish && state.you?.role === "participant";
-    if ((which === "pub" && locked) || Date.now() - lastRestart < 10_000 || !conn.socket.connected) return;
+    if ((which === "pub" && !mayPublish()) || Date.now() - lastRestart < 10_000 || !conn.socket.connected) return;
     lastRestart = Date.now();
     setStatus("Audio and video were interrupted; reconnecting…", "warn");
     conn.socket.disconnect();
