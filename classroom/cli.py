@@ -57,6 +57,12 @@ def parser() -> argparse.ArgumentParser:
         help="address the SFU announces in its candidates instead (behind 1:1 NAT)",
     )
     serve.add_argument(
+        "--media-allow-private",
+        action="store_true",
+        default=_flag(_env("MEDIA_ALLOW_PRIVATE", "")),
+        help="accept client ICE candidates on private, loopback and link-local addresses",
+    )
+    serve.add_argument(
         "--ice-servers",
         default=_env("ICE_SERVERS", "[]"),
         help='STUN/TURN servers for clients, JSON: [{"urls": "stun:host:3478"}]',
@@ -69,6 +75,30 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=int(_env("LEASE_TTL_MS", "10000")),
         help="how long a dead node keeps its classes (cluster)",
+    )
+    serve.add_argument(
+        "--max-participants",
+        type=int,
+        default=int(_env("MAX_PARTICIPANTS", "1000")),
+        help="participants connected to one class at once (hosts and moderators not counted)",
+    )
+    serve.add_argument(
+        "--invite-identities",
+        type=int,
+        default=int(_env("INVITE_IDENTITIES", "1000")),
+        help="people one class invite link may admit",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        default=_env("TRUSTED_PROXY", "127.0.0.0/8,::1"),
+        help="comma-separated proxies (addresses or networks) whose X-Forwarded-For is "
+        "believed; default: loopback",
+    )
+    serve.add_argument(
+        "--ws-compression",
+        action="store_true",
+        default=_flag(_env("WS_COMPRESSION", "")),
+        help="accept permessage-deflate (less bandwidth, more CPU and memory per socket)",
     )
     serve.add_argument(
         "--demo",
@@ -102,6 +132,9 @@ def _kept_secret(data_dir: Path, name: str) -> str:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    from signaling.addresses import networks
+    from signaling.auth import check_secret
+
     secret, admin_key = args.secret, args.admin_key
     if args.demo:
         secret = secret or _kept_secret(args.data_dir, "secret")
@@ -111,6 +144,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
             "classroom serve: no token secret. Pass --secret or set CLASSROOM_SECRET "
             "(a long random string), or run with --demo to keep one in the data directory."
         )
+    try:
+        check_secret(secret)
+        proxies = _list(args.trusted_proxy)
+        networks(proxies)
+    except ValueError as exc:
+        raise SystemExit(f"classroom serve: {exc}") from exc
     return Settings(
         host=args.host,
         port=args.port,
@@ -123,10 +162,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
         node_url=args.node_url,
         lease_ttl_ms=args.lease_ttl_ms,
         demo=args.demo,
-        media_host=tuple(a.strip() for a in args.media_host.split(",") if a.strip()),
+        media_host=_list(args.media_host),
         media_announce=args.media_announce,
+        media_allow_private=args.media_allow_private,
         ice_servers=_ice_servers(args.ice_servers),
+        ws_compression=args.ws_compression,
+        max_participants=args.max_participants,
+        invite_identities=args.invite_identities,
+        trusted_proxies=proxies,
     )
+
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _ice_servers(text: str) -> list[dict[str, Any]]:

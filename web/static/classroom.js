@@ -36,27 +36,66 @@ function showBanner(code, text, { retry = false } = {}) {
   $("banner").focus();
 }
 
-async function tokenFromInvite(invite) {
+// The token an invite gave this browser for this class, kept so that opening
+// the invite link again (or after the token expired) keeps the same identity.
+const KEPT = `classroom:${classId}:invited`;
+const LATER_MS = 60 * 1000;
+const MAX_WAITS = 30;
+
+function keptToken() {
+  try { return localStorage.getItem(KEPT); } catch { return null; }
+}
+
+function keepToken(token) {
+  try { localStorage.setItem(KEPT, token); } catch { /* private mode: a new identity next time */ }
+}
+
+function askName(prefill) {
   const form = $("name-form");
   form.hidden = false;
   setStatus("Enter your name to join.");
+  if (prefill) $("name-input").value = prefill;
   $("name-input").focus();
-  const name = await new Promise((resolve) => {
+  return new Promise((resolve) => {
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
+      form.hidden = true;
       resolve($("name-input").value.trim());
     }, { once: true });
   });
-  form.hidden = true;
-  const res = await fetch(`/api/classes/${encodeURIComponent(classId)}/join`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ invite, name }),
-  });
-  const body = await res.json();
-  if (!res.ok) throw new Error(body.error?.message ?? "could not join");
-  history.replaceState(null, "", `#token=${body.token}`);
-  return body.token;
+}
+
+async function tokenFromInvite(invite) {
+  const earlier = keptToken();
+  const claims = earlier ? claimsOf(earlier) : null;
+  let token = null;
+  if (claims?.cls === classId && claims.exp * 1000 > Date.now() + LATER_MS) {
+    token = earlier;
+  } else {
+    // An expired token still names who this browser was: the server renews it.
+    const name = await askName(claims?.cls === classId ? claims.name : "");
+    token = await redeem({ invite, name, ...(claims?.cls === classId ? { token: earlier } : {}) });
+    keepToken(token);
+  }
+  history.replaceState(null, "", `#token=${token}${params.has("test") ? "&test=1" : ""}`);
+  return token;
+}
+
+// Many people joining from one network are asked to wait a moment: wait and retry.
+async function redeem(body) {
+  for (let waits = 0; ; waits += 1) {
+    const res = await fetch(`/api/classes/${encodeURIComponent(classId)}/join`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const answer = await res.json();
+    if (res.ok) return answer.token;
+    if (res.status !== 429 || waits >= MAX_WAITS) throw new Error(answer.error?.message ?? "could not join");
+    const seconds = Number(res.headers.get("Retry-After")) || 1;
+    setStatus(`Many people are joining. Trying again in ${seconds} s…`, "warn");
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  }
 }
 
 // Refuse early what the server would refuse anyway; expiry only well past
