@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import msgpack  # type: ignore[import-untyped]
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -66,7 +67,7 @@ class RawClient:
 
     async def _handshake(self) -> None:
         async with asyncio.timeout(WAIT_S):
-            while not self.ws.state.name == "OPEN":
+            while self.ws.state is not ConnectionState.OPEN:
                 for event in await self._events():
                     if isinstance(event, AcceptConnection):
                         self.extensions = [ext.name for ext in event.extensions]
