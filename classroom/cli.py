@@ -241,9 +241,13 @@ def _tune_gc() -> None:
 
 
 def token(args: argparse.Namespace) -> None:
-    from signaling.auth import mint
+    from signaling.auth import check_secret, mint
 
     secret = args.secret or _existing_secret(args.data_dir)
+    try:
+        check_secret(secret)
+    except ValueError as exc:
+        raise SystemExit(f"classroom token: {exc}") from exc
     print(mint(secret, args.class_id, args.user, args.name, args.role, args.ttl))
 
 

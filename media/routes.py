@@ -107,6 +107,10 @@ async def _answer(sfu: Sfu, session: Session, cmd: RtcAnswer) -> Reply:
 async def _candidate(sfu: Sfu, session: Session, cmd: RtcCandidate) -> Reply:
     c = cmd.candidate
     line = c.candidate if c is not None else None
+    if not line and not sfu.ice.allow_private:
+        # Some of the client's candidates may have been refused: the SFU waits for
+        # its checks rather than give up when the candidates end.
+        return {"ok": True}
     address = sdp.candidate_address(line) if line else None
     if address is not None and not sfu.ice.admits(address):
         raise DomainError("forbidden", "candidates on private or local addresses are not used")

@@ -81,7 +81,9 @@ def parse(
 ) -> Description:
     """Check a client's SDP and return its sections; `text` is the SDP to hand to aiortc.
 
-    Candidates whose address `admit` refuses are left out (see media/ice.py).
+    Candidates whose address `admit` refuses are left out (see media/ice.py),
+    and then so is end-of-candidates: the SFU waits for the client's checks,
+    which tell it an address the client is reachable at.
     """
     if len(text.encode("utf-8", "replace")) > MAX_SDP:
         raise bad(f"the SDP is larger than {MAX_SDP // 1024} KiB")
@@ -97,6 +99,8 @@ def parse(
         raise bad("the SDP has no audio or video")
     _require_transport(lines, session, sections)
     kept = [line for line in lines if not _mdns_candidate(line) and _admitted(line, admit)]
+    if any(not _admitted(line, admit) for line in lines):
+        kept = [line for line in kept if line != "a=end-of-candidates"]
     cleaned = "\r\n".join(kept) + "\r\n"
     try:
         SessionDescription.parse(cleaned)

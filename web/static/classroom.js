@@ -50,10 +50,11 @@ function keepToken(token) {
   try { localStorage.setItem(KEPT, token); } catch { /* private mode: a new identity next time */ }
 }
 
-function askName(prefill) {
+function askName(prefill, problem = "") {
   const form = $("name-form");
   form.hidden = false;
-  setStatus("Enter your name to join.");
+  if (problem) setStatus(problem, "error");
+  else setStatus("Enter your name to join.");
   if (prefill) $("name-input").value = prefill;
   $("name-input").focus();
   return new Promise((resolve) => {
@@ -68,15 +69,19 @@ function askName(prefill) {
 async function tokenFromInvite(invite) {
   const earlier = keptToken();
   const claims = earlier ? claimsOf(earlier) : null;
-  let token = null;
-  if (claims?.cls === classId && claims.exp * 1000 > Date.now() + LATER_MS) {
-    token = earlier;
-  } else {
-    // An expired token still names who this browser was: the server renews it.
-    const name = await askName(claims?.cls === classId ? claims.name : "");
-    token = await redeem({ invite, name, ...(claims?.cls === classId ? { token: earlier } : {}) });
-    keepToken(token);
+  const ours = claims?.cls === classId;
+  let token = ours && claims.exp * 1000 > Date.now() + LATER_MS ? earlier : null;
+  // An expired token still names who this browser was: the server renews it.
+  let name = ours ? claims.name : "";
+  let problem = "";
+  while (!token) {
+    name = await askName(name, problem);
+    const answer = await redeem({ invite, name, ...(ours ? { token: earlier } : {}) });
+    if (answer.error?.code === "bad_request") problem = `Please choose another name: ${answer.error.message}`;
+    else if (answer.error) throw new Error(answer.error.message ?? "could not join");
+    else token = answer.token;
   }
+  keepToken(token);
   history.replaceState(null, "", `#token=${token}${params.has("test") ? "&test=1" : ""}`);
   return token;
 }
@@ -90,8 +95,9 @@ async function redeem(body) {
       body: JSON.stringify(body),
     });
     const answer = await res.json();
-    if (res.ok) return answer.token;
-    if (res.status !== 429 || waits >= MAX_WAITS) throw new Error(answer.error?.message ?? "could not join");
+    if (res.status !== 429 || waits >= MAX_WAITS) {
+      return res.ok ? answer : { error: answer.error ?? { code: "error", message: "could not join" } };
+    }
     const seconds = Number(res.headers.get("Retry-After")) || 1;
     setStatus(`Many people are joining. Trying again in ${seconds} s…`, "warn");
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
