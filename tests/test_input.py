@@ -3,6 +3,7 @@ free-form media signals, names that rearrange or hide text, and short secrets.""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ async def test_deep_json_frames_are_answered(
         ada = await server.join(cid, "ada")
         client = await RawClient.open(server.url)
         assert (await client.receive()).startswith("0")  # type: ignore[union-attr]
-        client.send_text('40{"token":"%s"}' % server.token(cid, "mallory"))
+        client.send_text("40" + json.dumps({"token": server.token(cid, "mallory")}))
         client.send_text("429" + "[" * 5000 + "]" * 5000)  # deeper than Python's JSON parser goes
         while not (reply := await client.receive()).startswith("439"):  # type: ignore[union-attr]
             pass

@@ -43,7 +43,7 @@ async def test_redemptions_are_rate_limited_per_address(msgpack_server: Server) 
     cid, invite = await invite_of(msgpack_server)
     statuses = [(await redeem(msgpack_server, cid, invite, "203.0.113.9"))[0] for _ in range(4)]
     assert statuses == [201, 201, 201, 429]
-    status, body, retry = await redeem(msgpack_server, cid, invite, "203.0.113.9")
+    _, body, retry = await redeem(msgpack_server, cid, invite, "203.0.113.9")
     assert body["error"]["code"] == "rate_limited" and int(retry) >= 1
     assert (await redeem(msgpack_server, cid, invite, "203.0.113.10"))[0] == 201
 
