@@ -20,8 +20,9 @@ from tests.rawclient import RawClient
 from web.keys import GATEWAY
 
 CHATTERS = 4
-MAX_MESSAGES = 3000
-"""Enough chat to fill any kernel buffer between the server and a client that never reads."""
+MAX_MESSAGES = 4000
+"""Enough chat (8 MB) to fill the kernel's buffers between the server and a client that
+never reads, and then the server's bound on what waits for it."""
 TEXT = "x" * 1900
 
 
@@ -78,7 +79,7 @@ async def test_a_client_that_never_reads_is_dropped_at_its_backlog(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    async with chatty(tmp_path, send_queue_bytes=256 * 1024) as server:
+    async with chatty(tmp_path) as server:  # the default bound: 2 MiB
         cid = await server.create_class()
         host = await server.join(cid, "teacher", "host")
         mallory = await a_reader_that_stopped(server, cid, "mallory")
