@@ -20,6 +20,16 @@ async def invited_class(env: BrowserEnv) -> tuple[str, str]:  # noqa: F811
     return body["id"], f"{env.server.url}/c/{body['id']}#{invite}&test=1"
 
 
+async def give_name(person: Person, name: str) -> None:
+    await person.page.fill("#name-input", name)
+    await person.page.click("#name-form button[type=submit]")
+
+
+def names(env: BrowserEnv, cid: str) -> list[str]:  # noqa: F811
+    """The names of everyone who ever joined the class."""
+    return [m.name for m in env.server.app[REGISTRY].runtimes[cid].room.live.members.values()]
+
+
 async def enter(person: Person) -> str:
     """Pass the device check and wait to be in; the user id the page joined as."""
     await person.page.click("#join")
@@ -33,8 +43,7 @@ async def enter(person: Person) -> str:
 async def test_opening_the_invite_again_keeps_the_identity(env: BrowserEnv) -> None:  # noqa: F811
     cid, link = await invited_class(env)
     person = await env.open(link)
-    await person.page.fill("#name-input", "Zoë Visitor")
-    await person.page.click("#name-form button[type=submit]")
+    await give_name(person, "Zoë Visitor")
     first = await enter(person)
     await person.page.reload()  # the address now holds the personal token
     await person.page.wait_for_selector("#join:not([hidden])")
@@ -45,22 +54,18 @@ async def test_opening_the_invite_again_keeps_the_identity(env: BrowserEnv) -> N
     await person.page.wait_for_selector("#join:not([hidden])")
     assert await person.page.is_hidden("#name-form")
     assert await enter(person) == first
-    members = env.server.app[REGISTRY].runtimes[cid].room.live.members
-    assert [m.name for m in members.values()] == ["Zoë Visitor"]
+    assert names(env, cid) == ["Zoë Visitor"]
 
 
 @reported
 async def test_a_name_with_direction_overrides_is_refused(env: BrowserEnv) -> None:  # noqa: F811
     cid, link = await invited_class(env)
     person = await env.open(link)
-    await person.page.fill("#name-input", "\u202eevil")
-    await person.page.click("#name-form button[type=submit]")
+    await give_name(person, "\u202eevil")
     await person.wait_text("#status", "choose another name")
-    await person.page.fill("#name-input", "Ada")
-    await person.page.click("#name-form button[type=submit]")
+    await give_name(person, "Ada")
     await enter(person)
-    members = env.server.app[REGISTRY].runtimes[cid].room.live.members
-    assert [m.name for m in members.values()] == ["Ada"]
+    assert names(env, cid) == ["Ada"]
 
 
 @reported
