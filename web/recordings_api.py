@@ -201,16 +201,14 @@ async def join_by_share_link(request: web.Request) -> web.Response:
     recording_id = request.match_info["recording_id"]
     spec = await body_of(request, JoinByShareLink)
     limiter = request.app[REPLAY_JOINS]
-    invite_key = hashlib.sha256(spec.invite.encode()).hexdigest()[:32]
-    if not (limiter.allow(request.remote or "", "address") and limiter.allow(invite_key, "invite")):
-        error = ApiError(429, "rate_limited", "too many joins; wait a little and try again")
-        error.response.headers["Retry-After"] = "5"
-        raise error
+    _limit(limiter.allow(request.remote or "", "address"))
     settings = request.app[SETTINGS]
     try:
         generation = verify_replay_invite(settings.secret, spec.invite, recording_id)
     except TokenError as exc:
         raise unauthorized(str(exc)) from exc
+    # Only genuine links get a bucket: made-up ones cannot fill the limiter.
+    _limit(limiter.allow(hashlib.sha256(spec.invite.encode()).hexdigest()[:32], "invite"))
     meta = _meta(request, recording_id)
     if meta.get("visibility") != "link" or generation != meta.get("share_generation", 0):
         raise ApiError(403, "forbidden", "this recording is not shared by this link (any more)")
@@ -218,6 +216,13 @@ async def join_by_share_link(request: web.Request) -> web.Response:
         settings.secret, recording_id, new_user_id(), spec.name, "viewer", link=generation
     )
     return web.json_response({"token": token}, status=201)
+
+
+def _limit(allowed: bool) -> None:
+    if not allowed:
+        error = ApiError(429, "rate_limited", "too many joins; wait a little and try again")
+        error.response.headers["Retry-After"] = "5"
+        raise error
 
 
 async def get_file(request: web.Request) -> web.FileResponse:

@@ -76,6 +76,7 @@ function classroom(token, media) {
   let pending = false;
   const ctx = {
     state,
+    token,
     send: (event, data) => conn.send(event, data),
     notify: (text, kind) => setStatus(text, kind),
     now: () => Date.now() + clockOffset,
