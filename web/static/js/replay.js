@@ -254,6 +254,7 @@ class Replay {
     this.renewing = true;
     try {
       const rec = await published(this.token);
+      if (rec.manifest.files_expire_at <= Date.now() / 1000) throw new Error("This replay link has expired. Ask for a new one.");
       this.manifest.files = rec.manifest.files;
       this.manifest.files_expire_at = rec.manifest.files_expire_at;
       const { currentTime, paused } = this.video;
@@ -284,8 +285,10 @@ class Replay {
     $("share-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
-        await post("/publish", { visibility: $("visibility").value, pseudonyms: $("pseudonyms").checked });
-        setStatus("Sharing saved. A new build of the recording may take a while.", "ok");
+        const rec = await post("/publish", { visibility: $("visibility").value, pseudonyms: $("pseudonyms").checked });
+        setStatus(rec.state === "publishing"
+          ? "Sharing saved. The recording is being built again; viewers see it once that is done."
+          : "Sharing saved.", "ok");
       } catch (err) {
         setStatus(`Sharing not saved: ${err.message}`, "warn");
       }
