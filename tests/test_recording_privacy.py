@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from signaling.auth import mint, mint_invite, mint_replay, verify_replay
 from signaling.ratelimit import RateLimiter
 from tests.conftest import ADMIN, SECRET, Server, settings_for
-from tests.peer import Peer
+from tests.peer import Peer, Refused
 from tests.rtc_peer import Pattern, RtcClient, Tone
 from web.keys import REPLAY_JOINS
 from web.recordings_api import JOIN_RATES
@@ -121,6 +122,15 @@ async def test_participants_never_learn_the_recording_id(server: Server) -> None
     await ann.wait_for("recording:state", lambda d: d.get("recording_id") == second)
     await cy.wait_for("recording:state", lambda d: d["state"] == "recording")
     assert second not in repr(mod.events) and second not in repr(cy.events)
+
+
+async def test_a_replay_token_never_opens_a_class(msgpack_server: Server) -> None:
+    cid = await msgpack_server.create_class()
+    for role in ("host", "viewer"):
+        peer = msgpack_server.peer(mint_replay(SECRET, cid, "ann", "Ann", role))
+        with pytest.raises(Refused) as refused:
+            await peer.connect()
+        assert refused.value.code == "unauthorized"
 
 
 # -- who may read the package -------------------------------------------------------
@@ -321,21 +331,25 @@ async def test_a_pseudonymised_package_names_nobody_in_any_file(
     host = await server.join(cid, "teacher", "host", name="Dr Teach")
     ann = await server.join(cid, "ann-lee@example.org", name="Ann Lee")
     mo = await server.join(cid, "mo-ra@example.org", "moderator", name="Mo Rivera")
-    media = RtcClient(ann)
+    media, watcher = RtcClient(ann), RtcClient(host, tap=True)
     assert (await media.publish(Pattern(), Tone()))["ok"]
-    await host.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 2)
+    tracks = await host.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 2)
+    video_id = next(t["track_id"] for t in tracks["tracks"] if t["kind"] == "video")
     rid = (await host.call("recording:start"))["recording_id"]
+    await watcher.frames_of(video_id, 20)  # the recorder has media too
 
     await everything_people_do(server, cid, host, ann, mo)
+    await watcher.frames_of(video_id, 40)
     assert (await host.call("recording:stop"))["ok"]
-    await ready(server, rid)
+    # Published with pseudonyms while the package is being built without: built again.
     options = {"pseudonyms": True, "visibility": "learners"}
     assert (await fetch(server, "POST", f"/api/recordings/{rid}/publish", AsAdmin, options))[
         0
     ] == 202
     status = await ready(server, rid)
     assert status["options"]["pseudonyms"] is True
-    await media.close()
+    for client in (media, watcher):
+        await client.close()
 
     real = [*LEARNERS, *LEARNERS.values(), *LATE]
     package = tmp_path / "recordings" / rid / "package"
