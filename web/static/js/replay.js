@@ -14,6 +14,7 @@ import { countdown } from "./breakouts.js";
 import { $, clock, h, keyed, setText } from "./dom.js";
 import { updateCard } from "./polls.js";
 import { claimsOf } from "./connection.js";
+import { redeemInvite } from "./invite.js";
 import { questionItem, questionOrder, updateQuestion } from "./qa.js";
 import { MAIN, apply, createState, roomName } from "./state.js";
 import { setupTabs } from "./tabs.js";
@@ -40,25 +41,11 @@ const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 // A share link: the viewer gives a name and gets a replay token of their own.
 async function tokenFromInvite(invite) {
-  const form = $("name-form");
-  form.hidden = false;
-  setStatus("Enter your name to watch.");
-  $("name-input").focus();
-  const name = await new Promise((resolve) => {
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      resolve($("name-input").value.trim());
-    }, { once: true });
-  });
-  form.hidden = true;
-  const res = await fetch(api("/join"), {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ invite, name }),
-  });
-  const body = await res.json();
-  if (!res.ok) throw new Error(`This share link does not work: ${body.error?.message ?? "unknown error"}.`);
-  return body.token;
+  try {
+    return await redeemInvite(api("/join"), invite, { setStatus, prompt: "Enter your name to watch." });
+  } catch (err) {
+    throw new Error(`This share link does not work: ${err.message}.`);
+  }
 }
 
 // The replay token: from the link (then kept in this tab, out of the address
