@@ -193,10 +193,15 @@ class Publisher:
         write_atomically(marker, dumps({"at": int(time.time() * 1000), "options": options}))
 
     def _marked_options(self, recording_id: str, stage: str) -> Any:
+        """The options a stage's output was made with; None if it has not run."""
         try:
-            return json.loads(self._marker(recording_id, stage).read_bytes()).get("options")
-        except (FileNotFoundError, ValueError, AttributeError):
+            marked = json.loads(self._marker(recording_id, stage).read_bytes())
+        except (FileNotFoundError, ValueError):
             return None
+        if not isinstance(marked, dict):
+            return None
+        # Markers from before options were noted: options changes then removed them.
+        return marked.get("options", self._options(recording_id))
 
     def _done(self, recording_id: str, stage: str) -> bool:
         if stage in BUILT:
