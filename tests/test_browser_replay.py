@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from classroom.sharing import Access
 from signaling.auth import mint, mint_replay, verify_replay
 from tests.browser import BrowserEnv, Person, browser_env, env, reported  # noqa: F401  (fixtures)
 from tests.conftest import ADMIN, SECRET
 from tests.replay_package import replay_package
 from web.keys import RECORDER
-from web.replay_access import Access, file_url
+from web.replay_access import file_url
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

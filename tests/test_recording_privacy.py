@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from classroom.sharing import Access
 from signaling.auth import mint, mint_invite, mint_replay, verify_replay
 from signaling.ratelimit import RateLimiter
 from tests.conftest import ADMIN, SECRET, Server, settings_for
@@ -25,7 +26,7 @@ from tests.peer import Peer, Refused
 from tests.rtc_peer import Pattern, RtcClient, Tone
 from web.keys import REPLAY_JOINS
 from web.recordings_api import JOIN_RATES
-from web.replay_access import Access, file_url
+from web.replay_access import file_url
 
 AsAdmin = {"Authorization": f"Bearer {ADMIN}"}
 

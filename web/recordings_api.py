@@ -15,7 +15,9 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
+from classroom import sharing
 from classroom.commands import Name, UserId
+from classroom.sharing import ADMIN, Access, Visibility
 from recorder.publish import DEFAULT_OPTIONS
 from recorder.store import RECORDING_ID
 from signaling.auth import (
@@ -31,10 +33,7 @@ from signaling.ratelimit import Rate, RateLimiter
 from web.api import ApiError, body_of, require_admin
 from web.keys import RECORDER, REPLAY_JOINS, SETTINGS
 from web.replay_access import (
-    ADMIN,
-    Access,
     Caller,
-    Visibility,
     caller,
     file_url,
     require_permitted,
@@ -149,10 +148,7 @@ async def publish(request: web.Request) -> web.Response:
         raise ApiError(409, "conflict", "stop the recording first")
     recorder = request.app[RECORDER]
     visibility = options.pop("visibility", meta.get("visibility", "private"))
-    generation = meta.get("share_generation", 0)
-    if meta.get("visibility") == "link" and visibility != "link":
-        generation += 1  # the share links given out so far stop working, for good
-    recorder.store.update(recording_id, visibility=visibility, share_generation=generation)
+    recorder.store.update(recording_id, **sharing.share(meta, visibility))
     build = DEFAULT_OPTIONS | meta.get("options", {}) | options
     recorder.publisher.set_options(recording_id, build)
     recorder.publisher.start(recording_id)
@@ -166,7 +162,7 @@ async def share(request: web.Request) -> web.Response:
     meta = _as_host(request, recording_id)
     spec = await body_of(request, ShareOptions)
     settings = request.app[SETTINGS]
-    generation = meta.get("share_generation", 0)
+    generation = sharing.generation(meta)
     invite = mint_replay_invite(settings.secret, recording_id, generation, spec.ttl_s)
     body = {
         "link": f"{settings.base_url}/replay/{recording_id}#invite={invite}",
@@ -210,7 +206,7 @@ async def join_by_share_link(request: web.Request) -> web.Response:
     # Only genuine links get a bucket: made-up ones cannot fill the limiter.
     _limit(limiter.allow(hashlib.sha256(spec.invite.encode()).hexdigest()[:32], "invite"))
     meta = _meta(request, recording_id)
-    if meta.get("visibility") != "link" or generation != meta.get("share_generation", 0):
+    if meta.get("visibility") != "link" or generation != sharing.generation(meta):
         raise ApiError(403, "forbidden", "this recording is not shared by this link (any more)")
     token = mint_replay(
         settings.secret, recording_id, new_user_id(), spec.name, "viewer", link=generation

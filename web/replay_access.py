@@ -1,17 +1,9 @@
-"""Who may see a recording, and the signed URLs its files are served by.
+"""Who is asking about a recording over HTTP, and the signed URLs its files are served by.
 
-A recording's `visibility` (in recording.json) says who may see it besides
-its staff (the admin, and the hosts and moderators of its class):
-
-    private    nobody else (the default: a recording is private until shared)
-    learners   holders of a personal replay token
-    link       those too, and whoever redeemed a share link of the current
-               generation (leaving `link` starts a new generation, so a share
-               link that leaked stays dead when the recording is shared again)
-
-Credentials come as `Authorization: Bearer` (the admin key, or a replay
-token of this recording) or, for the package's files, as the signed and
-expiring URLs the manifest hands out, which a `<video>` element can load.
+What each credential may see is classroom/sharing.py's to say. Credentials
+come as `Authorization: Bearer` (the admin key, or a replay token of this
+recording) or, for the package's files, as the signed and expiring URLs the
+manifest hands out, which a `<video>` element can load.
 Credentials are checked before the store is read: a request without them
 learns nothing about a recording, not even whether it exists.
 """
@@ -23,35 +15,19 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
 from classroom.roles import Role, is_staff
+from classroom.sharing import ADMIN, Access, access_for, permits
 from signaling.auth import Claims, ReplayClaims, TokenError, verify, verify_replay
 from web.api import ApiError
 from web.keys import SETTINGS
 
-Visibility = Literal["private", "learners", "link"]
-VISIBILITIES: tuple[Visibility, ...] = get_args(Visibility)
-Grant = Literal["staff", "learner", "link"]
-"""What a credential allows: everything, a personal viewer's access, a share link's."""
-
 FILE_URL_TTL_S = 4 * 3600
 """Signed file URLs last this long (at most as long as the token they were made for)."""
-
-
-@dataclass(frozen=True)
-class Access:
-    grant: Grant
-    expires: int | None = None
-    """When the credential expires (epoch s); None for the admin key."""
-    link: int | None = None
-    """The share-link generation a `link` grant belongs to."""
-
-
-ADMIN = Access("staff")
 
 
 def bearer(request: web.Request) -> str | None:
@@ -86,13 +62,7 @@ class Caller:
         if self.admin:
             return ADMIN
         claims = self.replay
-        if claims is None:
-            return None
-        if claims.role != "viewer":
-            return Access("staff", claims.expires)
-        if claims.link is not None:
-            return Access("link", claims.expires, claims.link)
-        return Access("learner", claims.expires)
+        return None if claims is None else access_for(claims.role, claims.expires, claims.link)
 
     def staff_role(self, meta: dict[str, Any]) -> Role | None:
         """ "host" or "moderator" when the caller is staff of this recording's class."""
@@ -120,19 +90,6 @@ def caller(request: web.Request, recording_id: str) -> Caller:
             return Caller(joined=verify(secret, given))
         except TokenError:
             raise unauthorized(str(not_replay)) from not_replay
-
-
-def permits(meta: dict[str, Any], access: Access) -> bool:
-    """Whether `access` may see the recording as it is shared now."""
-    visibility = meta.get("visibility", "private")
-    match access.grant:
-        case "staff":
-            return True
-        case "learner":
-            return visibility in ("learners", "link")
-        case "link":
-            return visibility == "link" and access.link == int(meta.get("share_generation", 0))
-    return False
 
 
 def require_permitted(meta: dict[str, Any], access: Access) -> None:
