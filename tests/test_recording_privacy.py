@@ -180,6 +180,7 @@ async def test_manifest_and_files_need_credentials(msgpack_server: Server) -> No
     status, shared = await fetch(server, "GET", manifest, viewer)
     assert status == 200 and shared["manifest"]["title"] == "Private"
     assert "options" not in shared  # the publish options are the staff's business
+    assert "class_id" not in shared and "class_id" not in shared["manifest"]
     assert (await fetch(server, "GET", timeline, viewer))[0] == 200
 
     # Staff trade their join token for a replay token of their own; participants cannot.

@@ -104,6 +104,10 @@ def status(request: web.Request, recording_id: str, meta: dict[str, Any], access
     # Others only see a package built with the options set now (say, with pseudonyms).
     if access.grant == "staff" or meta.get("state") == "published":
         out["manifest"] = _manifest(request, recording_id, access)
+    if access.grant != "staff":  # viewers have no business with the class itself
+        out.pop("class_id")
+        if out["manifest"] is not None:
+            out["manifest"].pop("class_id", None)
     return out
 
 
