@@ -96,7 +96,7 @@ class Registry:
         """Stop hosting a class here (its lease is gone); its sockets are disconnected."""
         runtime = self.runtimes.get(class_id)
         if runtime is not None:
-            await runtime.abandon("its lease is lost")
+            runtime.stop("its lease is lost")
 
     def _stopped(self, runtime: ClassRuntime) -> None:
         """A runtime stopped serving: forget it, so the next `get` rebuilds it from its journal."""

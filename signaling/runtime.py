@@ -158,7 +158,7 @@ class ClassRuntime:
         try:
             await self._writer.write([(ev.seq, e.encode(ev)) for ev in stamped])
         except Exception as exc:
-            await self.abandon(f"journal write failed: {exc}")
+            self.stop(f"journal write failed: {exc}")
             raise DomainError("unavailable", UNAVAILABLE) from exc
         await self._flush(stamped[-1].seq)
         return stamped
@@ -167,21 +167,26 @@ class ClassRuntime:
         if not self.failed and not self.serving():
             # Checked on every commit, not only by the lease's timer: after a
             # pause, a command may run before the timer that would stop us.
-            self._spawn(self.abandon("its lease ran out"))
-        if self.failed or not self.serving():
+            self.stop("its lease ran out")
+        if self.failed:
             raise DomainError("unavailable", UNAVAILABLE)
 
-    async def abandon(self, reason: str) -> None:
-        """Stop serving: refuse commands and disconnect every socket.
+    def stop(self, reason: str) -> None:
+        """Stop serving: refuse commands from now on, and close every socket.
 
         Used when the journal lost a write the state already holds, or the
         class moved to another node; clients reconnect and the class is
-        rebuilt from its journal wherever it is hosted next.
+        rebuilt from its journal wherever it is hosted next. The sockets close
+        in a task of their own, after the replies already due (the refusals
+        of the commands caught in the fault) have been queued.
         """
         if self.failed:
             return
         log.warning("class %s: stopping: %s", self.class_id, reason)
         self.failed = True
+        self._spawn(self._close_sockets())
+
+    async def _close_sockets(self) -> None:
         for session in list(self.sessions.values()):
             await self.transport.disconnect(session.sid)
         self.on_stop(self)

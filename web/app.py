@@ -14,7 +14,7 @@ from classroom.events import Event
 from media import routes as media_routes
 from media.metrics import MediaCollector
 from media.node import MediaNode
-from recorder.journal import JournalError, open_journal
+from recorder.journal import Journal, JournalError, open_journal
 from recorder.journal_redis import durability_problems
 from recorder.publish import Publisher
 from recorder.service import Recorder
@@ -39,7 +39,11 @@ def media_config(settings: Settings) -> dict[str, object]:
     return {"mode": "sfu", "ice_servers": list(settings.ice_servers)}
 
 
-def create_app(settings: Settings) -> web.Application:
+JournalLayer = Callable[[Journal], Journal]
+"""Wraps the configured journal (a fault-injecting one in tests, say)."""
+
+
+def create_app(settings: Settings, journal_layer: JournalLayer | None = None) -> web.Application:
     if not settings.secret:
         raise ValueError("a token secret is required")
     app = web.Application(middlewares=[pages.security_headers])
@@ -56,7 +60,7 @@ def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     app[SETTINGS] = settings
     app[METRICS] = metrics
-    app.cleanup_ctx.append(_classes(sio))
+    app.cleanup_ctx.append(_classes(sio, journal_layer or (lambda journal: journal)))
     app.on_shutdown.append(_disconnect_everyone(sio))
     api.add_routes(app)
     pages.add_routes(app)
@@ -124,11 +128,15 @@ async def _require_durable_redis(client: redis.Redis, unsafe: bool) -> None:
         )
 
 
-def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIterator[None]]:
+def _classes(
+    sio: socketio.AsyncServer, journal_layer: JournalLayer
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         leases_client = await _lease_client(settings) if settings.redis_url else None
-        journal = open_journal(settings.data_dir / "journal", settings.redis_url or None)
+        journal = journal_layer(
+            open_journal(settings.data_dir / "journal", settings.redis_url or None)
+        )
         registry = Registry(journal, sio, media_config(settings), metrics=app[METRICS])
         app[MEDIA] = MediaNode.from_settings(settings)
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
