@@ -72,6 +72,13 @@ def parser() -> argparse.ArgumentParser:
         help="how long a dead node keeps its classes (cluster)",
     )
     serve.add_argument(
+        "--redis-unsafe",
+        action="store_true",
+        default=_flag(_env("REDIS_UNSAFE", "")),
+        help="serve even if Redis is not configured with appendonly yes and appendfsync always"
+        " (acknowledged actions may then be lost when Redis crashes)",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         default=_flag(_env("DEMO", "")),
@@ -129,6 +136,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         public_url=args.public_url,
         node_url=args.node_url,
         lease_ttl_ms=args.lease_ttl_ms,
+        redis_unsafe=args.redis_unsafe,
         demo=args.demo,
         media_host=tuple(a.strip() for a in args.media_host.split(",") if a.strip()),
         media_announce=args.media_announce,
@@ -151,7 +159,7 @@ def _ice_servers(text: str) -> list[dict[str, Any]]:
 async def serve(settings: Settings) -> None:
     from aiohttp import web
 
-    from recorder.journal import JournalError
+    from journal import JournalError
     from web.api import links
     from web.app import create_app
     from web.keys import REGISTRY

@@ -13,6 +13,7 @@ import json
 import re
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -55,13 +56,18 @@ async def fetch(
         return resp.status, body
 
 
-async def ready(server: Server, recording_id: str, limit_s: float = 90) -> dict[str, Any]:
-    """The status once the package is built (bounded wait)."""
+async def ready(
+    server: Server,
+    recording_id: str,
+    until: Callable[[str], bool] = lambda state: state == "published",
+    limit_s: float = 90,
+) -> dict[str, Any]:
+    """The status once the package is built, or its state is what `until` waits for (bounded)."""
     async with asyncio.timeout(limit_s):
         while True:
             status, body = await fetch(server, "GET", f"/api/recordings/{recording_id}", AsAdmin)
             assert status == 200 and body["state"] != "failed", body
-            if body["state"] == "published":
+            if until(body["state"]):
                 return dict(body)
             await asyncio.sleep(0.1)
 
@@ -343,6 +349,7 @@ async def test_a_pseudonymised_package_names_nobody_in_any_file(
     await everything_people_do(server, cid, host, ann, mo)
     await watcher.frames_of(video_id, 40)
     assert (await host.call("recording:stop"))["ok"]
+    await ready(server, rid, until=lambda state: state != "recording")
     # Published with pseudonyms while the package is being built without: built again.
     options = {"pseudonyms": True, "visibility": "learners"}
     assert (await fetch(server, "POST", f"/api/recordings/{rid}/publish", AsAdmin, options))[
