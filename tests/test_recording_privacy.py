@@ -12,8 +12,8 @@ import asyncio
 import json
 import re
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
