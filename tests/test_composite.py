@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import itertools
 import math
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def sounding(samples: array.array[float]) -> list[tuple[int, int, int]]:
             start = w
         elif not loud and start is not None:
             piece = samples[start * size : w * size]
-            crossings = sum(1 for a, b in zip(piece, piece[1:], strict=False) if a < 0 <= b)
+            crossings = sum(1 for a, b in itertools.pairwise(piece) if a < 0 <= b)
             hz = round(crossings * RATE / len(piece), -1)
             spans.append((start * WINDOW_MS, w * WINDOW_MS, int(hz)))
             start = None
