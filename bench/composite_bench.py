@@ -143,27 +143,19 @@ def child(folder: Path, code: Path | None) -> None:
     print(json.dumps(figures))
 
 
-def measure(minutes: float, before_minutes: float) -> list[dict[str, Any]]:
-    """The streaming composite at `minutes`, and the old one at `before_minutes`."""
-    results = []
-    runs = [("streaming", minutes)]
-    if before_minutes:
-        runs.append(("before", before_minutes))
-    media, made = Media(video_loop(*CAMERA), audio_loop()), None
+def composite(code_name: str, minutes: float) -> dict[str, Any]:
+    """Compose a fresh synthetic recording of `minutes` with the named code ("streaming" or
+    "before"), in a child process; its figures."""
     with tempfile.TemporaryDirectory(prefix="bench-composite-") as scratch:
         folder = Path(scratch)
-        for code_name, length in runs:
-            if made is None or made[0] != length:
-                made = (length, make_recording(media, folder, length))
-            recording = made[1]
-            code = None if code_name == "streaming" else before_code(folder)
-            if code_name == "before" and code is None:
-                progress(f"no git history holding {BEFORE[:7]}: the old composite is skipped")
-                continue
-            figures = compose_in_child(folder, recording, code)
-            results.append(figures | {"code": code_name, "minutes": length})
-            progress(f"composite {code_name}, {length} min: {figures}")
-    return results
+        code = None
+        if code_name == "before":
+            code = before_code(folder)
+            if code is None:
+                raise RuntimeError(f"no git history holding {BEFORE[:7]}")
+        recording = make_recording(Media(video_loop(*CAMERA), audio_loop()), folder, minutes)
+        figures = compose_in_child(folder, recording, code)
+    return figures | {"code": code_name, "minutes": minutes}
 
 
 def render(results: Sequence[dict[str, Any]]) -> str:
@@ -203,8 +195,17 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"Machine: {machine()}", flush=True)
     results = []
+    lengths = [("streaming", args.minutes), ("before", args.before_minutes)]
     for _ in range(args.runs):
-        results += measure(args.minutes, args.before_minutes)
+        for code_name, minutes in lengths:
+            if not minutes:
+                continue
+            try:
+                results.append(composite(code_name, minutes))
+            except RuntimeError as exc:
+                progress(f"composite {code_name} skipped: {exc}")
+                continue
+            progress(f"composite {code_name}, {minutes:g} min: {results[-1]}")
     print(render(results))
 
 
