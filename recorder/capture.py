@@ -144,8 +144,8 @@ class Capture:
         return sink
 
     def _offer(self, track: Track, frame: EncodedFrame) -> None:
-        if self.paused or self._closed or track.info.track_id not in self.tracks:
-            return
+        if self.paused or self._closed or self.tracks.get(track.info.track_id) is not track:
+            return  # paused, or the track was removed (its file is closed)
         size, pending = len(frame.data), self.backlog
         if track.gap is not None:
             caught_up = pending <= self.max_pending_bytes // 2
