@@ -25,7 +25,9 @@ Figures, not a pass/fail: `python -m bench.composite_bench [--minutes 60]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -63,7 +65,8 @@ def write_track(path: Path, loop: list[bytes], seconds: float, kind: str) -> Non
     mime = "video/VP8" if video else "audio/opus"
     writer = TrackWriter(path, kind, mime)
     for i in range(int(seconds * clock / step)):
-        writer.write(EncodedFrame(loop[i % len(loop)], i * step, clock, mime, i % len(loop) == 0))
+        keyframe = not video or i % len(loop) == 0
+        writer.write(EncodedFrame(loop[i % len(loop)], i * step, clock, mime, keyframe))
     writer.close()
 
 
@@ -72,8 +75,8 @@ def make_recording(media: Media, folder: Path, minutes: float) -> dict[str, Any]
     seconds = 60 * minutes
     write_track(folder / "camera.mkv", media.video, seconds, "video")
     mics = []
-    for number, start_s in enumerate(MICS_START_S, start=1):
-        start_s = min(start_s, seconds / 2)
+    for number, wanted_s in enumerate(MICS_START_S, start=1):
+        start_s = min(wanted_s, seconds / 2)  # a short recording still has three voices
         write_track(folder / f"mic-{number}.mkv", media.audio, seconds - start_s, "audio")
         mics.append({"file": f"mic-{number}.mkv", "offset_ms": int(1000 * start_s)})
     return {"duration_ms": int(1000 * seconds), "video": "camera.mkv", "audio": mics}
@@ -114,8 +117,6 @@ def child(folder: Path, code: Path | None) -> None:
     if code is None:
         from recorder import composite
     else:
-        import importlib.util
-
         spec = importlib.util.spec_from_file_location("composite_before", code)
         assert spec is not None and spec.loader is not None
         composite = importlib.util.module_from_spec(spec)
@@ -125,8 +126,6 @@ def child(folder: Path, code: Path | None) -> None:
     video = composite.Source(folder / recording["video"], 0)
     audio = [composite.Source(folder / m["file"], m["offset_ms"]) for m in recording["audio"]]
     out = folder / "composite.webm"
-    import os
-
     rss_before = rss_bytes(os.getpid())
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu0, wall0 = usage.ru_utime + usage.ru_stime, time.time()

@@ -121,18 +121,20 @@ class RecordingStore:
         write_atomically(self.folder(recording_id) / "recording.json", data)
 
     def update(self, recording_id: str, **changes: Any) -> dict[str, Any]:
-        with self._lock(recording_id):
-            meta = self.load(recording_id) or {"id": recording_id}
-            meta.update(changes)
-            self.save(recording_id, meta)
-            return meta
+        return self._change(recording_id, lambda meta: meta.update(changes))
 
     def add_note(self, recording_id: str, note: dict[str, Any]) -> None:
         """Something a viewer of the recording should know (frames the disk could not take)."""
+        self._change(recording_id, lambda meta: meta.update(notes=[*meta.get("notes", []), note]))
+
+    def _change(
+        self, recording_id: str, change: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
         with self._lock(recording_id):
             meta = self.load(recording_id) or {"id": recording_id}
-            meta["notes"] = [*meta.get("notes", []), note]
+            change(meta)
             self.save(recording_id, meta)
+            return meta
 
     def _lock(self, recording_id: str) -> threading.Lock:
         """Read-modify-write of one recording.json, from the loop and threads alike."""
