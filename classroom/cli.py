@@ -71,6 +71,13 @@ def parser() -> argparse.ArgumentParser:
         help="how long a dead node keeps its classes (cluster)",
     )
     serve.add_argument(
+        "--redis-unsafe",
+        action="store_true",
+        default=_flag(_env("REDIS_UNSAFE", "")),
+        help="serve even if Redis is not configured with appendonly yes and appendfsync always"
+        " (acknowledged actions may then be lost when Redis crashes)",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         default=_flag(_env("DEMO", "")),
@@ -122,6 +129,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         public_url=args.public_url,
         node_url=args.node_url,
         lease_ttl_ms=args.lease_ttl_ms,
+        redis_unsafe=args.redis_unsafe,
         demo=args.demo,
         media_host=tuple(a.strip() for a in args.media_host.split(",") if a.strip()),
         media_announce=args.media_announce,

@@ -3,17 +3,33 @@
 Every backend stores opaque records keyed by the class's event sequence
 number. `append` returns only once the records are durable, so whatever the
 server acknowledged to a client survives a crash.
+
+Appends are contiguous: the first seq of an append must be the last stored
+one plus one, and the seqs within it consecutive. A writer that lost a write
+can therefore never append past the hole it left; it must rebuild from what
+is stored. In a cluster an append also carries a `Fence`, the lease of the
+node that hosts the class, checked by the backend in the same atomic step as
+the write, so a node that lost its lease can never append.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 Record = tuple[int, bytes]
-"""(seq, encoded event). Sequence numbers start at 1 and strictly increase per class."""
+"""(seq, encoded event). Sequence numbers start at 1 and go up by one per class."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """The lease an append is made under: `key` must hold `token` when it is written."""
+
+    key: str
+    token: str
 
 
 class JournalError(Exception):
@@ -21,12 +37,22 @@ class JournalError(Exception):
 
 
 class JournalConflict(JournalError):
-    """An append would not strictly increase the class's sequence numbers."""
+    """An append does not start right after the class's last stored seq."""
+
+
+class JournalFenced(JournalError):
+    """An append was made under a lease that is no longer held."""
 
 
 class Journal(Protocol):
-    async def append(self, class_id: str, records: Sequence[Record]) -> None:
-        """Append records in order; returns when they are durable."""
+    async def append(
+        self, class_id: str, records: Sequence[Record], fence: Fence | None = None
+    ) -> None:
+        """Append records after the last stored one; returns when they are durable.
+
+        Raises JournalConflict unless the first seq is the last stored one plus
+        one, and JournalFenced when `fence` is given and no longer held.
+        """
 
     def read(self, class_id: str, after_seq: int = 0) -> AsyncIterator[Record]:
         """Yield every record with seq > after_seq, in order."""
@@ -41,8 +67,8 @@ class Journal(Protocol):
         """Flush what is pending and release files or connections."""
 
 
-MAX_SEQ = 2**64 - 1
-"""The largest sequence number: both backends store it as an unsigned 64-bit integer."""
+MAX_SEQ = 2**53 - 1
+"""The largest sequence number: Redis's scripts count in doubles, exact up to 2**53."""
 
 _CLASS_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -53,13 +79,19 @@ def check_class_id(class_id: str) -> None:
         raise ValueError(f"invalid class id {class_id!r}")
 
 
-def check_records(records: Sequence[Record], last_seq: int = 0) -> None:
-    """Raise JournalConflict unless the seqs strictly increase from last_seq."""
+def check_records(records: Sequence[Record], last_seq: int | None = None) -> None:
+    """Raise JournalConflict unless the seqs count up by one from last_seq.
+
+    With `last_seq` None only the records' own run is checked (consecutive,
+    from 1 or more): the backend compares the first with what it stores.
+    """
     previous = last_seq
     for seq, _payload in records:
         if seq > MAX_SEQ:
-            raise ValueError(f"seq {seq} does not fit in 64 bits")
-        if seq <= previous:
+            raise ValueError(f"seq {seq} is larger than {MAX_SEQ}")
+        if previous is None and seq < 1:
+            raise JournalConflict(f"seq {seq}: sequence numbers start at 1")
+        if previous is not None and seq != previous + 1:
             raise JournalConflict(f"seq {seq} does not follow {previous}")
         previous = seq
 

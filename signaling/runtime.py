@@ -6,6 +6,17 @@ effects in seq order), then made durable by the class's ordered writer, and
 only then broadcast and acknowledged, in seq order. Nothing acknowledged can
 be lost by a crash.
 
+A write that fails leaves the state ahead of the journal. The class then
+stops: it refuses commands with `unavailable`, disconnects every socket, and
+is dropped, to be rebuilt from what is durable when it is next asked for;
+nothing that was not durable was broadcast or acknowledged. A snapshot is
+sent only once what it shows is durable.
+
+Listeners (media, coalescers, timers, the recorder) hear each event after
+its broadcast, in seq order, from a task of their own: they are not on the
+acknowledgement path, and one that fails is logged and counted, and changes
+nothing for the others or for any command.
+
 Broadcasting drains every durable event in seq order, so events made durable
 by one journal write go out together; a run of consecutive presence events
 (a crowd arriving or leaving) goes to each socket as one `class:batch`
@@ -34,14 +45,17 @@ from classroom.roles import Role, is_staff
 from classroom.snapshot import snapshot
 from classroom.visibility import Audience, Viewer, audience
 from classroom.wire import Payload, to_wire
-from recorder.journal import Journal
+from recorder.journal import Fence, Journal
 from signaling.transport import Transport, area_room, class_room, staff_room, user_room
 from signaling.writer import OrderedWriter
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[e.Event], Awaitable[None]]
+ListenerFailed = Callable[[Listener, e.Event], None]
 Wire = tuple[str, Payload]
+
+UNAVAILABLE = "the class is recovering from a fault; reconnect to continue"
 
 TAIL = 5000
 """Recent events kept in memory for reconnect catch-up."""
@@ -57,6 +71,14 @@ def now_ms() -> int:
 
 def new_id() -> str:
     return secrets.token_hex(6)
+
+
+def _always() -> bool:
+    return True
+
+
+def _ignore(listener: Listener, ev: e.Event) -> None:
+    return None
 
 
 @dataclass
@@ -85,6 +107,8 @@ class ClassRuntime:
         media: dict[str, Any],
         clock: Callable[[], int] = now_ms,
         ids: Callable[[], str] = new_id,
+        fence: Fence | None = None,
+        serving: Callable[[], bool] = _always,
     ) -> None:
         self.room = room
         self.class_id = class_id
@@ -92,31 +116,39 @@ class ClassRuntime:
         self.media = media
         self.clock = clock
         self.ids = ids
+        self.serving = serving
+        """Whether this node may still take commands for the class (its lease, in a cluster)."""
         self.sessions: dict[str, Session] = {}
         self._holding: dict[str, Session] = {}
         """The sessions still catching up, by user: a broadcast holds events for them."""
         self.tail: deque[e.Event] = deque(maxlen=TAIL)
         self.failed = False
-        self._writer = OrderedWriter(journal, self.class_id)
+        self.on_stop: Callable[[ClassRuntime], None] = lambda _: None
+        """Called once when the class stops serving (a failed write, a lost lease)."""
+        self._writer = OrderedWriter(journal, self.class_id, fence)
         self._unsent: deque[e.Event] = deque()
         self.listeners: list[Listener] = []
         """Called with each event after it is broadcast, in seq order (media, coalescers)."""
+        self.listener_failed: ListenerFailed = _ignore
+        self._notices: deque[e.Event] = deque()
+        self._notifier: asyncio.Task[None] | None = None
         self.closers: list[Callable[[], None]] = []
         """Called when the class unloads (timers cancel themselves)."""
         self._flush_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     # -- commands ----------------------------------------------------------
 
     async def execute(self, user_id: str, cmd: Command) -> list[e.Event]:
-        if self.failed:
-            raise DomainError("internal", "the class is being reloaded; reconnect")
+        self._refuse_if_stopped()
         drafts = self.room.handle(user_id, cmd, Context(self.clock(), self.ids))
         return await self.commit(drafts)
 
     async def commit(self, drafts: list[e.Event]) -> list[e.Event]:
         if not drafts:
             return []
+        self._refuse_if_stopped()
         ts = self.clock()
         stamped = [e.stamp(d, self.room.seq + i + 1, ts) for i, d in enumerate(drafts)]
         for ev in stamped:
@@ -126,24 +158,38 @@ class ClassRuntime:
         try:
             await self._writer.write([(ev.seq, e.encode(ev)) for ev in stamped])
         except Exception as exc:
-            await self.abandon(f"journal write failed: {exc}")
-            raise DomainError("internal", "the class journal is unavailable") from exc
+            self.stop(f"journal write failed: {exc}")
+            raise DomainError("unavailable", UNAVAILABLE) from exc
         await self._flush(stamped[-1].seq)
         return stamped
 
-    async def abandon(self, reason: str) -> None:
-        """Stop serving: refuse commands and disconnect every socket.
+    def _refuse_if_stopped(self) -> None:
+        if not self.failed and not self.serving():
+            # Checked on every commit, not only by the lease's timer: after a
+            # pause, a command may run before the timer that would stop us.
+            self.stop("its lease ran out")
+        if self.failed:
+            raise DomainError("unavailable", UNAVAILABLE)
+
+    def stop(self, reason: str) -> None:
+        """Stop serving: refuse commands from now on, and close every socket.
 
         Used when the journal lost a write the state already holds, or the
         class moved to another node; clients reconnect and the class is
-        rebuilt from its journal wherever it is hosted next.
+        rebuilt from its journal wherever it is hosted next. The sockets close
+        in a task of their own, after the replies already due (the refusals
+        of the commands caught in the fault) have been queued.
         """
         if self.failed:
             return
-        log.warning("class %s: unloading: %s", self.class_id, reason)
+        log.warning("class %s: stopping: %s", self.class_id, reason)
         self.failed = True
+        self._spawn(self._close_sockets())
+
+    async def _close_sockets(self) -> None:
         for session in list(self.sessions.values()):
             await self.transport.disconnect(session.sid)
+        self.on_stop(self)
 
     # -- broadcast ---------------------------------------------------------
 
@@ -157,8 +203,31 @@ class ClassRuntime:
                 await self._broadcast(run)
                 for ev, _ in run:
                     await self._follow_membership(ev)
-                    for listener in self.listeners:
-                        await listener(ev)
+                self._notify([ev for ev, _ in run])
+
+    def _notify(self, events: list[e.Event]) -> None:
+        """Hand broadcast events to the listeners' task."""
+        if not self.listeners:
+            return
+        self._notices.extend(events)
+        if self._notifier is None or self._notifier.done():
+            self._notifier = asyncio.create_task(self._deliver())
+
+    async def _deliver(self) -> None:
+        while self._notices:
+            ev = self._notices.popleft()
+            for listener in list(self.listeners):
+                try:
+                    await listener(ev)
+                except Exception:
+                    log.exception(
+                        "class %s: listener %s failed on seq %d (%s)",
+                        self.class_id,
+                        getattr(listener, "__qualname__", listener),
+                        ev.seq,
+                        type(ev).__name__,
+                    )
+                    self.listener_failed(listener, ev)
 
     def _next_run(self, upto: int) -> list[tuple[e.Event, Wire | None]]:
         """The next event to broadcast, with the presence events that follow it if it is one."""
@@ -225,7 +294,7 @@ class ClassRuntime:
                 session = self.sessions.get(ev.user_id)
                 if session is not None:
                     await self._enter_area(session, ev.room)
-                    await self._resync(session)
+                    await self._resync(session, ev.seq)
             case e.RoleChanged():
                 session = self.sessions.get(ev.user_id)
                 if session is not None:
@@ -235,18 +304,32 @@ class ClassRuntime:
                         await self.transport.enter_room(session.sid, staff)
                     else:
                         await self.transport.leave_room(session.sid, staff)
-                    await self._resync(session)
+                    await self._resync(session, ev.seq)
             case e.ClassEnded():
                 for session in list(self.sessions.values()):
                     self._spawn(self.transport.disconnect(session.sid))
 
-    async def _resync(self, session: Session) -> None:
-        """A fresh snapshot after a move or a role change: what the user may see has changed
-        (the room's polls, questions and hands; staff-only state), not only what comes next."""
+    async def _resync(self, session: Session, seq: int) -> None:
+        """A fresh snapshot after a move or a role change (event `seq`): what the user may
+        see has changed (the room's polls, questions and hands; staff-only state), not only
+        what comes next. The events after `seq` follow it, as they would have without it."""
         if session.catching_up:
             return  # its snapshot or catch-up is on the way
+        session.catching_up = True
+        self._holding[session.user_id] = session
         state = snapshot(self.room, self.viewer(session.user_id), self.media)
+        self._spawn(self._send_state(session, state, seq))
+
+    async def _send_state(self, session: Session, state: Payload, sent: int) -> None:
+        """Send a snapshot once everything it shows is durable, then the held events after
+        `sent`."""
+        try:
+            if state["seq"] > self._writer.durable_seq:
+                await self._writer.barrier()
+        except Exception:
+            return  # the class stops, and this socket with it
         await self.transport.emit("class:state", state, to=session.sid)
+        await self._release(session, sent)
 
     async def _enter_rooms(self, session: Session, room: str | None = None) -> None:
         member = self.room.live.members[session.user_id]
@@ -292,8 +375,7 @@ class ClassRuntime:
             await self.transport.emit("class:resumed", {"seq": sent}, to=session.sid)
         else:
             state = snapshot(self.room, self.viewer(session.user_id), self.media)
-            await self.transport.emit("class:state", state, to=session.sid)
-            await self._release(session, self.room.seq)
+            await self._send_state(session, state, state["seq"])
 
     async def _replace(self, previous: Session) -> None:
         await self.transport.emit(
@@ -364,8 +446,12 @@ class ClassRuntime:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         for closer in self.closers:
             closer()
         await self._writer.close()
-        for task in list(self._tasks):
-            task.cancel()
+        for task in [*self._tasks, self._notifier]:
+            if task is not None:
+                task.cancel()
