@@ -124,6 +124,8 @@ async def test_a_stalled_disk_never_stalls_the_class(
     for track in manifest["tracks"]:
         with av.open(str(package / track["file"])) as source:
             assert sum(1 for _ in source.decode(source.streams[0])) > 30
-    # The loop never waited on the disk, which stood still for seconds.
-    assert stall_s > 1.5 and lag["max_ms"] < 1000, (stall_s, lag)
+    # The loop never waited on the disk, which stood still for seconds: a loop that did
+    # would have been late by the whole stall. (On a quiet machine the worst lag is a few
+    # ms; on a crowded one the scheduler alone makes it tens or hundreds.)
+    assert stall_s > 1.5 and lag["max_ms"] < 1000 * stall_s / 2, (stall_s, lag)
     await media.close()
