@@ -45,8 +45,8 @@ from classroom import commands as c
 from classroom import events as e
 from classroom.aggregate import Classroom
 from classroom.live import Context
+from journal.files import FileJournal
 from media.encoded import EncodedFrame
-from recorder.journal_file import FileJournal
 from recorder.mkv import TrackWriter
 from recorder.publish import STAGES, Publisher
 from recorder.store import RecordingStore

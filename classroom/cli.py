@@ -152,7 +152,7 @@ def _ice_servers(text: str) -> list[dict[str, Any]]:
 async def serve(settings: Settings) -> None:
     from aiohttp import web
 
-    from recorder.journal import JournalError
+    from journal import JournalError
     from web.api import links
     from web.app import create_app
     from web.keys import REGISTRY

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from classroom import events as e
+from journal import Journal
 from recorder.composite import Source, compose
-from recorder.journal import Journal
 from recorder.package import decodes, package_name, probe, remux
 from recorder.store import RecordingStore, write_atomically
 from recorder.timeline import Span, chapters_vtt, collect, dumps, find_span, pseudonymise

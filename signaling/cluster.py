@@ -23,7 +23,7 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from recorder.journal import Fence
+from journal import Fence
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 from classroom import events as e
 from classroom.aggregate import Classroom
 from classroom.errors import DomainError
-from recorder.journal import Journal, JournalConflict
+from journal import Journal, JournalConflict
 from signaling.breakout_timer import BreakoutTimer
 from signaling.cluster import LocalOwnership, Ownership
 from signaling.coalesce import attach_polls

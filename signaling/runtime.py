@@ -45,9 +45,9 @@ from classroom.roles import Role, is_staff
 from classroom.snapshot import snapshot
 from classroom.visibility import Audience, Viewer, audience
 from classroom.wire import Payload, to_wire
-from recorder.journal import Fence, Journal
+from journal import Fence, Journal
+from journal.writer import OrderedWriter
 from signaling.transport import Transport, area_room, class_room, staff_room, user_room
-from signaling.writer import OrderedWriter
 
 log = logging.getLogger(__name__)
 

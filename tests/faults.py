@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from recorder.journal import Fence, Journal, JournalError, Record
+from journal import Fence, Journal, JournalError, Record
 
 
 class FaultyJournal:

@@ -12,7 +12,7 @@ import pytest
 
 from classroom import events as e
 from classroom.aggregate import Classroom
-from recorder.journal_redis import RedisJournal
+from journal.streams import RedisJournal
 from tests.cluster import create_class, node
 from tests.peer import Peer, Refused
 from tests.process import ServerProcess

@@ -11,8 +11,8 @@ import pytest
 
 from classroom import events as e
 from classroom.aggregate import Classroom
-from recorder.journal import Journal
-from recorder.journal_file import FileJournal
+from journal import Journal
+from journal.files import FileJournal
 from signaling.runtime import ClassRuntime
 from tests.conftest import Server, running, settings_for
 from tests.faults import FaultyJournal

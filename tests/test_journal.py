@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
-from recorder.journal import Fence, Journal, JournalConflict, JournalFenced, Record
-from recorder.journal_file import CHUNK, HEADER, FileJournal
-from recorder.journal_redis import RedisJournal, durability_problems
+from journal import Fence, Journal, JournalConflict, JournalFenced, Record
+from journal.files import CHUNK, HEADER, FileJournal
+from journal.streams import RedisJournal, durability_problems
 from tests.redis_server import RedisServer
 
 CLASS = "class-1"

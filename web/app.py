@@ -11,11 +11,11 @@ from aiohttp import web
 
 from classroom.config import Settings
 from classroom.events import Event
+from journal import Journal, JournalError, open_journal
+from journal.streams import durability_problems
 from media import routes as media_routes
 from media.metrics import MediaCollector
 from media.node import MediaNode
-from recorder.journal import Journal, JournalError, open_journal
-from recorder.journal_redis import durability_problems
 from recorder.publish import Publisher
 from recorder.service import Recorder
 from recorder.store import RecordingStore

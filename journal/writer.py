@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from recorder.journal import Fence, Journal, JournalError, Record
+from journal.contract import Fence, Journal, JournalError, Record
 
 _Waiting = tuple[list[Record], asyncio.Future[None]]
 

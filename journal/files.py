@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from recorder.journal import (
+from journal.contract import (
     Fence,
     JournalError,
     Record,

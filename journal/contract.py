@@ -100,11 +100,11 @@ def open_journal(data_dir: Path | None, redis_url: str | None) -> Journal:
     """The configured backend: Redis when a URL is given, else files under data_dir."""
     # Imported here because both backends import this module.
     if redis_url:
-        from recorder.journal_redis import RedisJournal
+        from journal.streams import RedisJournal
 
         return RedisJournal.from_url(redis_url)
     if data_dir is not None:
-        from recorder.journal_file import FileJournal
+        from journal.files import FileJournal
 
         return FileJournal(data_dir)
     raise ValueError("the journal needs a data directory or a Redis URL")

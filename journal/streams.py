@@ -4,7 +4,7 @@ Record `seq` is the stream entry `{seq}-1` with one field `e` holding the
 payload. A Lua script appends, so contiguity and the lease (the fence) are
 checked atomically with the write. Durability comes from the server's
 configuration (`appendonly yes`, `appendfsync always`), which
-`check_durability` reads at start-up.
+`durability_problems` reads at start-up.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import redis.asyncio as redis
 from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
 from redis.typing import StreamRangeResponse
 
-from recorder.journal import (
+from journal.contract import (
     Fence,
     JournalConflict,
     JournalError,
