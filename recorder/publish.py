@@ -348,6 +348,7 @@ class Build:
             "chapters": chapters,
             "composite": composite,
             "problems": self.checked.get("problems", []),
+            "notes": meta.get("notes", []),
         }
 
     def _write(self, name: str, data: bytes) -> None:
