@@ -96,8 +96,9 @@ async def test_a_client_that_never_reads_is_dropped_at_its_backlog(
 
 
 async def test_unsolicited_pongs_do_not_keep_a_stalled_client(tmp_path: Path) -> None:
-    # The backlog bound is far away: only the ping deadline can drop the client.
-    async with chatty(tmp_path, ping_interval_s=0.3, ping_timeout_s=2) as server:
+    # No backlog bound: only the ping deadline can drop the client.
+    unbounded = {"send_queue_bytes": 2**40, "send_queue_packets": 2**40}
+    async with chatty(tmp_path, ping_interval_s=0.3, ping_timeout_s=2, **unbounded) as server:
         cid = await server.create_class()
         host = await server.join(cid, "teacher", "host")
         mallory = await a_reader_that_stopped(server, cid, "mallory")

@@ -6,6 +6,7 @@ import * as breakouts from "./js/breakouts.js";
 import * as chat from "./js/chat.js";
 import { MESSAGES, claimsOf, connect, loadClient } from "./js/connection.js";
 import { $, h } from "./js/dom.js";
+import { redeemInvite } from "./js/invite.js";
 import { Media } from "./js/media.js";
 import * as people from "./js/people.js";
 import * as polls from "./js/polls.js";
@@ -36,72 +37,15 @@ function showBanner(code, text, { retry = false } = {}) {
   $("banner").focus();
 }
 
-// The token an invite gave this browser for this class, kept so that opening
-// the invite link again (or after the token expired) keeps the same identity.
-const KEPT = `classroom:${classId}:invited`;
-const LATER_MS = 60 * 1000;
-const MAX_WAITS = 30;
-
-function keptToken() {
-  try { return localStorage.getItem(KEPT); } catch { return null; }
-}
-
-function keepToken(token) {
-  try { localStorage.setItem(KEPT, token); } catch { /* private mode: a new identity next time */ }
-}
-
-function askName(prefill, problem = "") {
-  const form = $("name-form");
-  form.hidden = false;
-  if (problem) setStatus(problem, "error");
-  else setStatus("Enter your name to join.");
-  if (prefill) $("name-input").value = prefill;
-  $("name-input").focus();
-  return new Promise((resolve) => {
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      form.hidden = true;
-      resolve($("name-input").value.trim());
-    }, { once: true });
-  });
-}
-
 async function tokenFromInvite(invite) {
-  const earlier = keptToken();
-  const claims = earlier ? claimsOf(earlier) : null;
-  const ours = claims?.cls === classId;
-  let token = ours && claims.exp * 1000 > Date.now() + LATER_MS ? earlier : null;
-  // An expired token still names who this browser was: the server renews it.
-  let name = ours ? claims.name : "";
-  let problem = "";
-  while (!token) {
-    name = await askName(name, problem);
-    const answer = await redeem({ invite, name, ...(ours ? { token: earlier } : {}) });
-    if (answer.error?.code === "bad_request") problem = `Please choose another name: ${answer.error.message}`;
-    else if (answer.error) throw new Error(answer.error.message ?? "could not join");
-    else token = answer.token;
-  }
-  keepToken(token);
+  const token = await redeemInvite(`/api/classes/${encodeURIComponent(classId)}/join`, invite, {
+    setStatus,
+    prompt: "Enter your name to join.",
+    key: `classroom:${classId}:invited`,
+    belongs: (claims) => claims.cls === classId,
+  });
   history.replaceState(null, "", `#token=${token}${params.has("test") ? "&test=1" : ""}`);
   return token;
-}
-
-// Many people joining from one network are asked to wait a moment: wait and retry.
-async function redeem(body) {
-  for (let waits = 0; ; waits += 1) {
-    const res = await fetch(`/api/classes/${encodeURIComponent(classId)}/join`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const answer = await res.json();
-    if (res.status !== 429 || waits >= MAX_WAITS) {
-      return res.ok ? answer : { error: answer.error ?? { code: "error", message: "could not join" } };
-    }
-    const seconds = Number(res.headers.get("Retry-After")) || 1;
-    setStatus(`Many people are joining. Trying again in ${seconds} s…`, "warn");
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  }
 }
 
 // Refuse early what the server would refuse anyway; expiry only well past
@@ -121,6 +65,7 @@ function classroom(token, media) {
   let pending = false;
   const ctx = {
     state,
+    token,
     send: (event, data) => conn.send(event, data),
     notify: (text, kind) => setStatus(text, kind),
     now: () => Date.now() + clockOffset,
