@@ -57,12 +57,7 @@ def parser() -> argparse.ArgumentParser:
         default=_env("MEDIA_ANNOUNCE"),
         help="address the SFU announces in its candidates instead (behind 1:1 NAT)",
     )
-    serve.add_argument(
-        "--media-allow-private",
-        action="store_true",
-        default=_flag(_env("MEDIA_ALLOW_PRIVATE", "")),
-        help="accept client ICE candidates on private, loopback and link-local addresses",
-    )
+    _switch(serve, "--media-allow-private", "accept client ICE candidates on private addresses")
     serve.add_argument(
         "--ice-servers",
         default=_env("ICE_SERVERS", "[]"),
@@ -77,30 +72,17 @@ def parser() -> argparse.ArgumentParser:
         default=int(_env("LEASE_TTL_MS", "10000")),
         help="how long a dead node keeps its classes (cluster)",
     )
-    serve.add_argument(
-        "--max-participants",
-        type=int,
-        default=int(_env("MAX_PARTICIPANTS", "1000")),
-        help="participants connected to one class at once (hosts and moderators not counted)",
+    _number(
+        serve, "--max-participants", 1000, "participants in one class at once (staff not counted)"
     )
-    serve.add_argument(
-        "--invite-identities",
-        type=int,
-        default=int(_env("INVITE_IDENTITIES", "1000")),
-        help="people one class invite link may admit",
-    )
+    _number(serve, "--invite-identities", 1000, "people one class invite link may admit")
     serve.add_argument(
         "--trusted-proxy",
         default=_env("TRUSTED_PROXY", "127.0.0.0/8,::1"),
         help="comma-separated proxies (addresses or networks) whose X-Forwarded-For is "
         "believed; default: loopback",
     )
-    serve.add_argument(
-        "--ws-compression",
-        action="store_true",
-        default=_flag(_env("WS_COMPRESSION", "")),
-        help="accept permessage-deflate (less bandwidth, more CPU and memory per socket)",
-    )
+    _switch(serve, "--ws-compression", "accept permessage-deflate (more CPU and memory)")
     serve.add_argument(
         "--redis-unsafe",
         action="store_true",
@@ -130,6 +112,19 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--secret", default=_env("SECRET"))
     token.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")))
     return top
+
+
+def _variable(flag: str) -> str:
+    return flag.removeprefix("--").replace("-", "_").upper()
+
+
+def _number(parser: argparse.ArgumentParser, flag: str, default: int, help: str) -> None:
+    parser.add_argument(flag, type=int, default=int(_env(_variable(flag), str(default))), help=help)
+
+
+def _switch(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    default = _flag(_env(_variable(flag), ""))
+    parser.add_argument(flag, action="store_true", default=default, help=help)
 
 
 def _kept_secret(data_dir: Path, name: str) -> str:
