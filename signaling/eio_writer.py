@@ -124,8 +124,12 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             packets.append(pkt)
         for pkt in packets:
             self.queued_bytes -= _size(pkt)
-            if pkt.packet_type == eio_packet.PING:
+            if pkt.packet_type != eio_packet.PING:
+                continue
+            if self.upgraded:
                 self._batch_has_ping = True
+            else:
+                self.ping_unwritten = False  # a long-poll's answer is written as this returns
         self.queued_bytes = max(0, self.queued_bytes)
         return packets
 

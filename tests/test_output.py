@@ -125,6 +125,19 @@ async def test_a_reading_client_answering_pings_stays(tmp_path: Path) -> None:
         raw.close()
 
 
+@pytest.mark.parametrize("transports", [("websocket",), ("polling",), ("polling", "websocket")])
+async def test_clients_that_answer_pings_stay(tmp_path: Path, transports: tuple[str, ...]) -> None:
+    async with running(settings_for(tmp_path, ping_interval_s=0.2, ping_timeout_s=1)) as server:
+        cid = await server.create_class()
+        ada = await server.join(cid, "ada")
+        bob = server.peer(server.token(cid, "bob"), transports=transports)
+        await bob.connect()
+        for i in range(10):  # ten ping rounds and more
+            assert await bob.call("chat:send", {"text": f"hi {i}"}) == {"ok": True}
+            await asyncio.sleep(0.3)
+        assert bob.sio.connected and not ada.received("participant:left")
+
+
 async def test_websockets_are_not_compressed_by_default(msgpack_server: Server) -> None:
     client = await RawClient.open(msgpack_server.url, deflate=True)
     assert client.extensions == []
