@@ -114,6 +114,7 @@ class StatementFold:
                 self.seqs.setdefault(("join", ev.user_id, ev.ts), ev.seq)
             case e.ParticipantLeft():
                 self.seqs[("leave", ev.user_id, ev.ts)] = ev.seq
+                self._media_off(ev, ev.user_id)
             case e.PollVoted():
                 self.seqs[("vote", ev.poll_id, ev.voter)] = ev.seq
             case e.HandChanged():
@@ -131,6 +132,7 @@ class StatementFold:
                 self._add(f"{ev.seq}/poll", ev, ev.actor, ASKED, self._poll(poll), parent=True)
             case e.ClassEnded():
                 self.seqs[("end", "", ev.ts)] = ev.seq
+                self._media_off(ev, None)
                 started = self.report.started_at or ev.ts
                 result = {"duration": iso_duration(ev.ts - started)}
                 actor = ev.actor or self.report.started_by
@@ -155,6 +157,18 @@ class StatementFold:
         (self.on.add if on else self.on.discard)(key)
         ext = {SOURCE_EXTENSIONS[source]: on}
         self._add(f"{ev.seq}/{source}", ev, user_id, INTERACTED, self._class(), ext=ext)
+
+    def _media_off(self, ev: e.Event, user_id: str | None) -> None:
+        """Leaving (`user_id`) or the class ending (None) stops media, before the leave itself."""
+        for track_id, (owner, _) in list(self.tracks.items()):
+            if user_id is None or owner == user_id:
+                del self.tracks[track_id]
+        for owner, source in sorted(self.on):
+            if user_id is None or owner == user_id:
+                self.on.discard((owner, source))
+                ext = {SOURCE_EXTENSIONS[source]: False}
+                key = f"{ev.seq}/{owner}/{source}"
+                self._add(key, ev, owner, INTERACTED, self._class(), ext=ext, order=0)
 
     def statements(self) -> list[Json]:
         """Every statement so far, in journal order; presence and ballots are added here."""
@@ -207,11 +221,12 @@ class StatementFold:
         ext: Json | None = None,
         result: Json | None = None,
         parent: bool = False,
+        order: int = 1,
     ) -> None:
         stmt = self._statement(key, ev.ts, user_id, verb, obj, ext=ext, result=result)
         if parent:
             stmt["context"]["contextActivities"]["parent"] = [self._class()]
-        self.out.append((ev.ts, ev.seq, 1, stmt))
+        self.out.append((ev.ts, ev.seq, order, stmt))
 
     def _statement(
         self,
