@@ -39,7 +39,7 @@ from typing import Any
 from bench import fanout, join, poll_compare, recorder_bench, scaling, sfu, sfu_report, wire
 from bench.harness import SERVER_TREE, machine, progress, raise_fd_limit
 
-BENCHES: list[str] = []
+BENCHES: list[str] = ["bench.reports"]
 """Other modules with a `main(argv)` that print their own figures; add yours here."""
 
 ROOT = Path(__file__).resolve().parent.parent

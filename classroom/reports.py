@@ -499,11 +499,14 @@ class ReportFold:
 
     def _breakouts(self, as_of: int) -> list[BreakoutSummary]:
         out: list[BreakoutSummary] = []
+        staying: dict[str, list[Person]] = {}
+        for p in self.people.values():
+            if p.present and p.room in self.rooms:
+                staying.setdefault(p.room, []).append(p)
         for room in self.rooms.values():
             times = dict(room.present_ms)
-            for p in self.people.values():
-                if p.present and p.room == room.room_id:
-                    times[p.user_id] = times.get(p.user_id, 0) + as_of - p.room_since
+            for p in staying.get(room.room_id, ()):
+                times[p.user_id] = times.get(p.user_id, 0) + as_of - p.room_since
             ranked = sorted(times.items(), key=lambda item: (-item[1], item[0]))
             people = [
                 RoomPerson(uid, self.people[uid].name, self.people[uid].role, ms)

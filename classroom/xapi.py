@@ -64,6 +64,7 @@ ASKED = _verb("http://adlnet.gov/expapi/verbs/asked", "asked")
 ANSWERED = _verb("http://adlnet.gov/expapi/verbs/answered", "answered")
 POSTED = _verb("https://w3id.org/xapi/acrossx/verbs/posted", "posted")
 INTERACTED = _verb("http://adlnet.gov/expapi/verbs/interacted", "interacted")
+CATEGORY = [{"id": PROFILE, "definition": {"type": PROFILE_TYPE}}]
 
 HAND_RAISED = f"{PROFILE}/extensions/hand-raised"
 SOURCE_EXTENSIONS: dict[e.TrackSource, str] = {
@@ -102,14 +103,17 @@ class StatementFold:
         self.tracks: dict[str, tuple[str, e.TrackSource]] = {}
         self.muted: set[tuple[str, e.TrackSource]] = set()
         self.on: set[tuple[str, e.TrackSource]] = set()
-
-    @property
-    def class_iri(self) -> str:
-        return class_activity_id(self.base, self.report.class_id)
+        # Made once per class, person and poll: most statements share them.
+        self.class_iri = self.registration = self.session = ""
+        self.activity: Json = {}
+        self.actors: dict[tuple[str, str], Json] = {}
+        self.polls: dict[str, Json] = {}
 
     def apply(self, ev: e.Event) -> None:
         self.report.apply(ev)
         match ev:
+            case e.ClassCreated():
+                self._created(ev)
             case e.ParticipantJoined():
                 self.seqs.setdefault(("join", ev.user_id, ev.ts), ev.seq)
             case e.ParticipantLeft():
@@ -239,22 +243,16 @@ class StatementFold:
         ext: Json | None = None,
         result: Json | None = None,
     ) -> Json:
-        iri = self.class_iri
         stmt: Json = {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{iri}/statements/{key}")),
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.class_iri}/statements/{key}")),
             "actor": self._actor(user_id),
             "verb": verb,
             "object": obj,
             "context": {
-                "registration": str(uuid.uuid5(uuid.NAMESPACE_URL, iri)),
+                "registration": self.registration,
                 "platform": PLATFORM,
-                "contextActivities": {
-                    "category": [{"id": PROFILE, "definition": {"type": PROFILE_TYPE}}]
-                },
-                "extensions": {
-                    SESSION_ID: str(uuid.uuid5(uuid.NAMESPACE_URL, f"{iri}/session")),
-                    **(ext or {}),
-                },
+                "contextActivities": {"category": CATEGORY},
+                "extensions": {SESSION_ID: self.session, **(ext or {})},
             },
             "timestamp": iso(ts),
             "version": VERSION,
@@ -263,21 +261,36 @@ class StatementFold:
             stmt["result"] = result
         return stmt
 
+    def _created(self, ev: e.ClassCreated) -> None:
+        self.class_iri = iri = class_activity_id(self.base, ev.class_id)
+        self.registration = str(uuid.uuid5(uuid.NAMESPACE_URL, iri))
+        self.session = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{iri}/session"))
+        self.activity = {
+            "objectType": "Activity",
+            "id": iri,
+            "definition": {"type": CLASS_TYPE, "name": {"en-US": ev.title}},
+        }
+
     def _actor(self, user_id: str) -> Json:
-        actor: Json = {"objectType": "Agent", "account": {"homePage": self.base, "name": user_id}}
         person = self.report.people.get(user_id)
-        if person is not None and person.name:
-            actor["name"] = person.name
+        name = person.name if person is not None else ""
+        actor = self.actors.get((user_id, name))
+        if actor is None:
+            account = {"homePage": self.base, "name": user_id}
+            actor = {"objectType": "Agent", "account": account} | ({"name": name} if name else {})
+            self.actors[(user_id, name)] = actor
         return actor
 
     def _class(self) -> Json:
-        return {
-            "objectType": "Activity",
-            "id": self.class_iri,
-            "definition": {"type": CLASS_TYPE, "name": {"en-US": self.report.title}},
-        }
+        return self.activity
 
     def _poll(self, poll: Poll) -> Json:
+        made = self.polls.get(poll.id)
+        if made is None:
+            made = self.polls[poll.id] = self._poll_activity(poll)
+        return made
+
+    def _poll_activity(self, poll: Poll) -> Json:
         definition: Json = {
             "type": INTERACTION_TYPE,
             "name": {"en-US": poll.question},
