@@ -56,6 +56,10 @@ EARLY_BEFORE_MS = 5 * 60_000
 MAIN = e.MAIN_ROOM
 
 
+class JournalGap(ValueError):
+    """An event does not follow the last one folded: the fold must start over."""
+
+
 # -- what a report holds ---------------------------------------------------
 
 
@@ -232,7 +236,7 @@ class ReportFold:
     def apply(self, ev: e.Event) -> None:
         # Same rule as the class itself: a hole means the figures would be guesses.
         if ev.seq != self.seq + 1:
-            raise ValueError(f"event seq {ev.seq} does not follow {self.seq}")
+            raise JournalGap(f"event seq {ev.seq} does not follow {self.seq}")
         self.seq, self.last_ts = ev.seq, max(self.last_ts, ev.ts)
         handler = _HANDLERS.get(type(ev))
         if handler is not None:

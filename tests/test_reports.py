@@ -1,20 +1,33 @@
-"""Class reports over HTTP, from a class scripted over real sockets: every field, role checks."""
+"""Class reports over HTTP, from a class scripted over real sockets: every field, role checks.
+
+And the report book the routes use, over a real file journal."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 from aiortc import AudioStreamTrack
 
+from classroom import commands as c
+from classroom import events as e
+from classroom.reports import ReportFold, class_report
+from journal import Record
+from journal.files import FileJournal
 from tests.conftest import ADMIN, Server
 from tests.peer import Peer
 from tests.rtc_peer import RtcClient, Tone
+from tests.test_reports_domain import ms, scripted
 from tests.xapi_rules import check_all
+from web.reports_api import ReportBook
 
 
 @pytest.fixture
@@ -332,3 +345,50 @@ async def test_speaking_time_comes_from_the_sfu(media_server: Server) -> None:
     assert speaking == spoke and spoke["teacher"] > 0
     for client in (host, quiet):
         await client.close()
+
+
+# -- the report book -------------------------------------------------------------
+
+
+class DroppingJournal:
+    """A real file journal whose next read from a position leaves one record out."""
+
+    def __init__(self, inner: FileJournal) -> None:
+        self.inner = inner
+        self.drop = False
+
+    async def read(self, class_id: str, after_seq: int = 0) -> AsyncIterator[Record]:
+        dropped = False
+        async for record in self.inner.read(class_id, after_seq):
+            if self.drop and after_seq and not dropped:
+                dropped = True
+                continue
+            yield record
+
+
+async def test_the_book_folds_what_is_new_and_starts_over_on_a_hole(tmp_path: Path) -> None:
+    h = scripted()
+    h.at(40).do("teacher", c.ClassEnd())
+    records = [(ev.seq, e.encode(ev)) for ev in h.history]
+    files = FileJournal(tmp_path)
+    journal = DroppingJournal(files)
+    book = ReportBook(size=1)
+
+    def report(fold: ReportFold) -> bytes:
+        return msgspec.json.encode(fold.report(ms(50)))
+
+    try:
+        await files.append("c1", records[:10])
+        first = await book.use(journal, "c1", report)  # type: ignore[arg-type]
+        assert first == msgspec.json.encode(class_report(h.history[:10], ms(50)))
+        await files.append("c1", records[10:])
+        journal.drop = True  # the fold at seq 10 would be handed seq 12 next: refold it all
+        whole = await book.use(journal, "c1", report)  # type: ignore[arg-type]
+        assert whole == msgspec.json.encode(class_report(h.history, ms(50)))
+        both = await asyncio.gather(*(book.use(files, "c1", report) for _ in range(3)))
+        assert set(both) == {whole}
+        await files.append("c2", records[:1])
+        await book.use(files, "c2", report)  # the book keeps one class: c1 is dropped
+        assert list(book._entries) == ["c2"]
+    finally:
+        await files.close()

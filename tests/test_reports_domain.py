@@ -15,6 +15,7 @@ from classroom.reports import (
     LATE_AFTER_MS,
     REJOIN_GAP_MS,
     ClassReport,
+    JournalGap,
     ReportFold,
     class_report,
 )
@@ -417,7 +418,7 @@ def test_a_hole_in_the_journal_is_refused() -> None:
     h = scripted()
     fold = ReportFold()
     fold.apply(h.history[0])
-    with pytest.raises(ValueError, match="does not follow"):
+    with pytest.raises(JournalGap, match="does not follow"):
         fold.apply(h.history[2])
 
 

@@ -27,7 +27,7 @@ import msgspec
 from aiohttp import web
 
 from classroom import events as e
-from classroom.reports import ReportFold
+from classroom.reports import JournalGap, ReportFold
 from classroom.reports_export import attendance_csv
 from classroom.roles import is_staff
 from classroom.xapi import class_statements
@@ -65,8 +65,8 @@ class ReportBook:
             records = [data async for _, data in journal.read(class_id, entry.fold.seq)]
             try:
                 return await asyncio.to_thread(_fold_then, entry.fold, records, work)
-            except ValueError:
-                # The journal does not continue the fold (a hole): fold it all afresh.
+            except JournalGap:
+                # The journal does not continue the fold: fold it all afresh.
                 entry.fold = ReportFold()
                 records = [data async for _, data in journal.read(class_id)]
                 return await asyncio.to_thread(_fold_then, entry.fold, records, work)
