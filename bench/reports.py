@@ -36,6 +36,7 @@ from typing import Any
 
 import msgspec
 
+from bench.all import write_section
 from bench.harness import cell, machine, progress, table
 from classroom import commands as c
 from classroom import events as e
@@ -401,18 +402,6 @@ def render(runs: list[dict[str, float]], meta: dict[str, Any]) -> str:
     return head + "\n\n" + table(["figure", "value"], rows)
 
 
-def write_section(doc: Path, text: str) -> None:
-    """Replace this benchmark's section of the document (or append it)."""
-    section = f"{BEGIN}\n\n### Class reports\n\n{text}\n\n{END}"
-    old = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        old = head + section + rest.split(END, 1)[1]
-    else:
-        old = old.rstrip("\n") + "\n\n" + section + "\n"
-    doc.write_text(old)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=500)
@@ -437,7 +426,8 @@ def main(argv: list[str] | None = None) -> None:
         "make_s": made,
     }
     text = render(runs, meta)
-    write_section(args.doc, text)
+    section = f"{BEGIN}\n\n### Class reports\n\n{text}\n\n{END}"
+    write_section(args.doc, section, BEGIN, END)
     print(text, flush=True)
 
 

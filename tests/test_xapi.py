@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from classroom import commands as c
 from classroom import events as e
+from classroom.media_state import NewTrack
 from classroom.xapi import class_activity_id, class_statements, poll_activity_id
 from tests.test_reports_domain import Class, poll
 from tests.xapi_rules import check_all, check_statement
@@ -21,26 +22,10 @@ def lesson() -> Class:
     h = Class("Optics")
     h.at(0).join("teacher", "host")
     h.at(5).join("ann")
-    h.commit(
-        [
-            e.TrackPublished(
-                actor="teacher",
-                track_id="t1",
-                user_id="teacher",
-                kind="audio",
-                source="mic",
-                room="main",
-            ),
-            e.TrackPublished(
-                actor="teacher",
-                track_id="t2",
-                user_id="teacher",
-                kind="video",
-                source="screen",
-                room="main",
-            ),
-        ]
-    )
+    teacher = h.room.live.members["teacher"]
+    offered = [NewTrack("a", "audio", "mic"), NewTrack("v", "video", "screen")]
+    names = iter(["t1", "t2"])
+    h.commit(h.room.media.publish(teacher, offered, lambda: next(names))[0])
     h.at(10).do("ann", c.ChatSend(text="hello"))
     h.do("ann", c.ChatSend(text="psst", to_user="teacher"))  # direct: no statement
     h.do("ann", c.HandRaise())
