@@ -23,6 +23,7 @@ from typing import Any
 from classroom.config import Settings
 
 DEMO_CLASS = "demo"
+CLASS_ROLES = ("host", "moderator", "participant")
 ENV = "CLASSROOM_"
 
 
@@ -84,12 +85,18 @@ def parser() -> argparse.ArgumentParser:
         help="keep a secret in the data dir, open a demo class, print join links",
     )
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
-    token = sub.add_parser("token", help="print a join token")
-    token.add_argument("--class", dest="class_id", required=True)
+    token = sub.add_parser("token", help="print a join (--class) or replay (--recording) token")
+    target = token.add_mutually_exclusive_group(required=True)
+    target.add_argument("--class", dest="class_id")
+    target.add_argument("--recording", dest="recording_id")
     token.add_argument("--user", required=True)
     token.add_argument("--name", required=True)
-    token.add_argument("--role", choices=["host", "moderator", "participant"], required=True)
-    token.add_argument("--ttl", type=int, default=6 * 3600, help="seconds (default 6 hours)")
+    token.add_argument(
+        "--role",
+        choices=[*CLASS_ROLES, "viewer"],
+        help="class: host, moderator or participant; recording: viewer (default), moderator, host",
+    )
+    token.add_argument("--ttl", type=int, help="seconds (default 6 hours; replay tokens 7 days)")
     token.add_argument("--secret", default=_env("SECRET"))
     token.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")))
     return top
@@ -201,10 +208,19 @@ def _tune_gc() -> None:
 
 
 def token(args: argparse.Namespace) -> None:
-    from signaling.auth import mint
+    from signaling.auth import DEFAULT_TTL_S, REPLAY_ROLES, REPLAY_TTL_S, mint, mint_replay
 
     secret = args.secret or _existing_secret(args.data_dir)
-    print(mint(secret, args.class_id, args.user, args.name, args.role, args.ttl))
+    if args.recording_id:
+        role = next((r for r in REPLAY_ROLES if r == (args.role or "viewer")), None)
+        if role is None:
+            raise SystemExit("classroom token: a recording's roles are viewer, moderator and host")
+        ttl = args.ttl or REPLAY_TTL_S
+        print(mint_replay(secret, args.recording_id, args.user, args.name, role, ttl))
+        return
+    if args.role not in CLASS_ROLES:
+        raise SystemExit("classroom token: --role host, moderator or participant is required")
+    print(mint(secret, args.class_id, args.user, args.name, args.role, args.ttl or DEFAULT_TTL_S))
 
 
 def _existing_secret(data_dir: Path) -> str:

@@ -44,7 +44,7 @@ from classroom.live import Context
 from classroom.roles import Role, is_staff
 from classroom.snapshot import snapshot
 from classroom.visibility import Audience, Viewer, audience
-from classroom.wire import Payload, to_wire
+from classroom.wire import Payload, public_form, to_wire, wire_for
 from journal import Fence, Journal
 from journal.writer import OrderedWriter
 from signaling.transport import Transport, area_room, class_room, staff_room, user_room
@@ -95,6 +95,8 @@ class Session:
     """Events broadcast while the socket was still receiving its snapshot or catch-up."""
     room: str | None = None
     """The area (main or breakout) room this socket is in; follows moves in seq order."""
+    staff: bool = False
+    """Whether the socket is in the class's staff room; follows role changes in seq order."""
 
 
 class ClassRuntime:
@@ -258,11 +260,21 @@ class ClassRuntime:
         if not rooms:
             return
         skip = [s.sid for s in holding] or None
+        if len(sent) == 1 and who.everyone and public_form(sent[0][1]) is not sent[0][1]:
+            await self._broadcast_split(sent[0][1], skip or [])
+            return
         if len(sent) == 1:
             name, data = sent[0][1]
         else:
             name, data = "class:batch", {"events": [list(wire) for _, wire in sent]}
         await self.transport.emit(name, data, to=rooms, skip_sid=skip)
+
+    async def _broadcast_split(self, wire: Wire, skip: list[str]) -> None:
+        """A message to everyone of which hosts and moderators get more (`STAFF_FIELDS`)."""
+        staff = [s.sid for s in self.sessions.values() if s.staff]
+        await self.transport.emit(*wire, to=[staff_room(self.class_id)], skip_sid=skip or None)
+        public = public_form(wire)
+        await self.transport.emit(*public, to=[class_room(self.class_id)], skip_sid=skip + staff)
 
     def _hold(self, ev: e.Event, who: Audience, holding: list[Session]) -> None:
         """Keep `ev` for the sessions still catching up that will need it."""
@@ -299,8 +311,9 @@ class ClassRuntime:
                 session = self.sessions.get(ev.user_id)
                 if session is not None:
                     session.role = ev.role
+                    session.staff = is_staff(ev.role)
                     staff = staff_room(self.class_id)
-                    if is_staff(ev.role):
+                    if session.staff:
                         await self.transport.enter_room(session.sid, staff)
                     else:
                         await self.transport.leave_room(session.sid, staff)
@@ -334,7 +347,8 @@ class ClassRuntime:
     async def _enter_rooms(self, session: Session, room: str | None = None) -> None:
         member = self.room.live.members[session.user_id]
         rooms = [class_room(self.class_id), user_room(self.class_id, session.user_id)]
-        if is_staff(member.role):
+        session.staff = is_staff(member.role)
+        if session.staff:
             rooms.append(staff_room(self.class_id))
         for name in rooms:
             await self.transport.enter_room(session.sid, name)
@@ -402,7 +416,7 @@ class ClassRuntime:
         for ev in [ev for ev in missed if ev.seq <= flushed]:
             wire = to_wire(ev)
             if wire is not None and audience(ev).includes(Viewer(me.user_id, me.role, room)):
-                await self.transport.emit(wire[0], wire[1], to=session.sid)
+                await self.transport.emit(*wire_for(wire, me.role), to=session.sid)
             room = room_after(ev, me.user_id, room)
             sent = ev.seq
         return sent
@@ -412,11 +426,12 @@ class ClassRuntime:
 
     async def _release(self, session: Session, sent: int) -> None:
         """Deliver what was held back during catch-up, then go live."""
+        role = self.viewer(session.user_id).role
         while session.held:
             ev, *session.held = session.held
             wire = to_wire(ev)
             if wire is not None and ev.seq > sent:
-                await self.transport.emit(wire[0], wire[1], to=session.sid)
+                await self.transport.emit(*wire_for(wire, role), to=session.sid)
         session.catching_up = False
         if self._holding.get(session.user_id) is session:
             del self._holding[session.user_id]

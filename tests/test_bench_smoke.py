@@ -27,6 +27,7 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--participants", "20", "--minutes", "10", "--runs", "1",
             "--doc", str(tmp / "reports.md"),
         ],
+        "composite_bench": ["--minutes", "0.1", "--before-minutes", "0.1"],
         "sfu": [
             "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",
             "--warmup", "0", "--warm-frames", "3",
@@ -39,6 +40,7 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--runs", "1", "--sizes", "5", "--wire-size", "0", "--storm-sizes", "",
             "--joins", "1", "--seconds", "0.5",
             "--recorder-seconds", "1", "--sfu-subscribers", "1", "--sfu-seconds", "1",
+            "--composite-minutes", "0.1", "--composite-before-minutes", "0",
             "--results", str(tmp / "results.json"),
             "--doc", str(tmp / "benchmarks.md"), "--chart", str(tmp / "all.png"), "--no-others",
         ],
@@ -73,6 +75,7 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert doc.startswith("# Benchmarks\n\nHand-written.\n")
     assert "<!-- bench:begin -->" in doc and "<!-- bench:end -->" in doc
     assert "### SFU forwarding against transcoding" in doc
+    assert "### Composite video: memory" in doc
     if importlib.util.find_spec("matplotlib") is not None:  # the bench extra, not the test one
         assert (tmp_path / "scaling.png").stat().st_size > 0
         assert "all.png" in doc and (tmp_path / "all.png").stat().st_size > 0
