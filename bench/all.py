@@ -60,7 +60,7 @@ from bench import (
 )
 from bench.harness import SERVER_TREE, machine, progress, raise_fd_limit
 
-BENCHES: list[str] = []
+BENCHES: list[str] = ["bench.reports"]
 """Other modules with a `main(argv)` that print their own figures; add yours here."""
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,12 +216,12 @@ def render(data: dict[str, Any], chart: Path) -> str:
     return "\n\n".join(parts)
 
 
-def write_section(doc: Path, section: str) -> None:
+def write_section(doc: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
     """Replace the text between the markers (or append it): the rest is hand-written."""
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"

@@ -23,6 +23,10 @@ def programs(tmp: Path) -> dict[str, list[str]]:
         "wire": ["--clients", "5", "--runs", "1", "--joins", "1", "--seconds", "0.5"],
         "poll_compare": ["--clients", "5", "--runs", "1"],
         "recorder_bench": ["--seconds", "1", "--runs", "1"],
+        "reports": [
+            "--participants", "20", "--minutes", "10", "--runs", "1",
+            "--doc", str(tmp / "reports.md"),
+        ],
         "composite_bench": ["--minutes", "0.1", "--before-minutes", "0.1"],
         "sfu": [
             "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",

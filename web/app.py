@@ -29,7 +29,7 @@ from signaling.gateway import Admission, Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
-from web import api, pages, polls_api, recordings_api
+from web import api, pages, polls_api, recordings_api, reports_api
 from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ def create_app(settings: Settings, journal_layer: JournalLayer | None = None) ->
     pages.add_routes(app)
     polls_api.add_routes(app)
     recordings_api.add_routes(app)
+    reports_api.add_routes(app)
     return app
 
 
