@@ -251,7 +251,10 @@ async def run(
 
 
 def render(result: dict[str, Any]) -> str:
-    minute = [s for s in result["samples"] if s["t_s"] % 60 < SAMPLE_S]
+    samples = result["samples"]
+    last = int(samples[-1]["t_s"] // 60)
+    # The first sample of each minute (samples drift on a busy load generator).
+    minute = [next(s for s in samples if s["t_s"] >= 60 * m) for m in range(last + 1)]
     memory = table(
         ["minute", *(str(round(s["t_s"] / 60)) for s in minute)],
         [["server RSS", *(f"{s['rss_mb']:.0f} MB" for s in minute)],
