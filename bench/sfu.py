@@ -3,7 +3,7 @@
 One publisher sends VP8 640x480 at 30 fps (a moving test pattern) and N
 subscribers receive it, each in processes apart from the server:
 
-1. the classroom server (`python -m classroom serve --media-host 127.0.0.1`):
+1. the classroom server (`python -m server serve --media-host 127.0.0.1`):
    encoded frames are forwarded, never decoded or re-encoded;
 2. the baseline, run in the same invocation: a bare aiortc server that
    decodes the publisher's track and re-encodes it once per subscriber
@@ -44,7 +44,7 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRelay
 
-from bench.harness import cpu_seconds, free_port
+from bench.harness import cpu_seconds, free_port, server_module
 from bench.sfu_report import per_frame_s, render, report
 from bench.sioclient import SioClient
 from media.encoded import gather_on, tap
@@ -333,7 +333,7 @@ class Child:
 async def classroom_server(data_dir: str) -> AsyncIterator[tuple[str, Child]]:
     port = free_port()
     server = await Child.start(
-        "-m", "classroom", "serve",
+        "-m", server_module(), "serve",
         "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir,
         "--secret", SECRET, "--admin-key", ADMIN, "--media-host", "127.0.0.1",
         "--media-allow-private",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from classroom.config import Settings
 from media.ice import IceConfig
 from media.sfu import Sfu
 from media.tracks import Tally
 from signaling.runtime import ClassRuntime
+from web.settings import Settings
 
 
 class MediaNode:

@@ -9,7 +9,6 @@ import redis.asyncio as redis
 import socketio
 from aiohttp import web
 
-from classroom.config import Settings
 from classroom.events import Event
 from journal import Journal, JournalError, open_journal
 from journal.streams import durability_problems
@@ -31,6 +30,7 @@ from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
 from web import api, pages, polls_api, recordings_api, reports_api
 from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
+from web.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from classroom.config import Settings
+from web.settings import Settings
 
 DEMO_CLASS = "demo"
 CLASS_ROLES = ("host", "moderator", "participant")
@@ -203,8 +203,8 @@ async def serve(settings: Settings) -> None:
     from aiohttp import web
 
     from journal import JournalError
+    from server.app import create_app
     from web.api import links
-    from web.app import create_app
     from web.keys import REGISTRY
 
     app = create_app(settings)

@@ -1,3 +1,0 @@
-from classroom.cli import main
-
-main()
