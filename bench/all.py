@@ -10,8 +10,9 @@ spreads over every figure rather than skewing one):
 - the poll storm at each `--storm-sizes` N against the classroom server and
   the reference server (bench/poll_compare.py);
 - the recorder's capture and publish (bench/recorder_bench.py);
-- the SFU against a transcoding baseline, `--sfu-subscribers` subscribers
-  (bench/sfu.py).
+- the SFU, `--sfu-subscribers` subscribers: packet forwarding in process
+  and with two media workers, the frame forwarding SFU of an earlier commit,
+  a transcoding baseline, and the per-packet floor (bench/sfu.py).
 
 Raw figures go to bench/results.json as they come; the tables (medians of
 the runs, min-max in brackets) replace what lies between the
@@ -103,7 +104,11 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
         await measure(results, "recorder", {"run": run}, partial(recorder, args.recorder_seconds))
     if args.sfu_subscribers:
         options = sfu.parser().parse_args(
-            ["--subscribers", str(args.sfu_subscribers), "--seconds", str(args.sfu_seconds)]
+            [
+                *("--subscribers", str(args.sfu_subscribers), "--seconds", str(args.sfu_seconds)),
+                *("--workers", str(args.sfu_workers), "--before", args.sfu_before),
+                *("--floor-packets", str(args.sfu_floor_packets)),
+            ]
         )
         await measure(results, "sfu", {"run": run}, partial(sfu.measure, options))
 
@@ -197,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recorder-seconds", type=float, default=60, help="0: no recorder")
     parser.add_argument("--sfu-subscribers", type=int, default=50, help="0: no SFU benchmark")
     parser.add_argument("--sfu-seconds", type=float, default=10, help="each SFU measurement")
+    parser.add_argument("--sfu-workers", type=int, default=2, help="media workers (0: none)")
+    parser.add_argument("--sfu-before", default=sfu.FRAMES_COMMIT, help="'': no frame SFU")
+    parser.add_argument("--sfu-floor-packets", type=int, default=20000, help="of the floor test")
     parser.add_argument("--joins", type=int, default=10, help="timed joins per session")
     parser.add_argument("--seconds", type=float, default=5, help="seconds of chat per session")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json")

@@ -532,7 +532,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Every server, one after the other: packet forwarding in process and with media
     workers, frame forwarding (`--before`), the transcoding baseline, and the floor."""
     out: dict[str, Any] = {}
-    out["sfu"] = await phase("sfu", args.subscribers, args)
+    out["sfu"] = await phase("sfu", args.subscribers, args, Server(("--media-workers", "0")))
     report(out["sfu"])
     if args.workers:
         how = Server(("--media-workers", str(args.workers)))
@@ -564,7 +564,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=2, help="subscriber processes per phase")
     p.add_argument("--seconds", type=float, default=10.0, help="each measurement window")
     p.add_argument("--warmup", type=float, default=2.0)
-    p.add_argument("--workers", type=int, default=0, help="media workers of a second run")
+    p.add_argument("--workers", type=int, default=2, help="media workers of a second run (0: none)")
     p.add_argument(
         "--before", default=FRAMES_COMMIT, help="commit of the frame forwarding SFU ('': skip it)"
     )

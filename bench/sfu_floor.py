@@ -124,6 +124,7 @@ async def _connected(downlinks: list[LocalDownlink]) -> None:
 def measure(packets: int, subscribers: int = 20) -> dict[str, float]:
     """Both figures, in seconds per packet (per subscriber)."""
     gather_on(["127.0.0.1"])
+    subscribers = max(1, min(subscribers, packets // 500))
     return {
         "floor": floor(packets),
         "forward": forward(subscribers, max(2, packets // subscribers)),

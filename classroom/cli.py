@@ -57,6 +57,12 @@ def parser() -> argparse.ArgumentParser:
         help="address the SFU announces in its candidates instead (behind 1:1 NAT)",
     )
     serve.add_argument(
+        "--media-workers",
+        type=int,
+        default=int(_env("MEDIA_WORKERS", str(os.cpu_count() or 1))),
+        help="processes that send media to subscribers (default: one per core; 0: this one)",
+    )
+    serve.add_argument(
         "--ice-servers",
         default=_env("ICE_SERVERS", "[]"),
         help='STUN/TURN servers for clients, JSON: [{"urls": "stun:host:3478"}]',
@@ -125,6 +131,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         demo=args.demo,
         media_host=tuple(a.strip() for a in args.media_host.split(",") if a.strip()),
         media_announce=args.media_announce,
+        media_workers=max(0, args.media_workers),
         ice_servers=_ice_servers(args.ice_servers),
     )
 

@@ -65,6 +65,8 @@ class LocalDownlink:
         transceiver.direction = "sendonly" if feed is not None else "inactive"
 
     async def offer(self) -> tuple[str, dict[str, int]]:
+        if self.pc.signalingState == "closed":
+            raise DomainError("conflict", "the sub connection is closed")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         mids = {t.mid: i for i, t in enumerate(self.pc.getTransceivers()) if t.mid is not None}
         return str(self.pc.localDescription.sdp), mids

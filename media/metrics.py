@@ -15,7 +15,7 @@ class MediaCollector(Collector):
         self.node = node
 
     def collect(self) -> Iterable[Metric]:
-        node, tally = self.node, self.node.tally
+        node, tally = self.node, self.node.totals()
         yield GaugeMetricFamily(
             "classroom_media_peer_connections",
             "WebRTC peer connections open on this node",

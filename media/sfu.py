@@ -282,14 +282,23 @@ class Sfu:
     async def _sync(self, p: Participant) -> None:
         while p.dirty and not p.closed and p.sub is not None:
             async with p.sub_lock:
-                if p.sub is None or not p.sub.stable:
+                downlink = p.sub
+                if downlink is None or not downlink.stable:
                     return  # the answer kicks again
                 p.dirty = False
                 layout = p.layout()
                 if layout == p.offered:
                     continue
-                text, p.sub_mids = await p.sub.offer()
-                p.offered, p.offers = layout, p.offers + 1
+                try:
+                    text, mids = await downlink.offer()
+                except DomainError as exc:
+                    if p.sub is not downlink:
+                        continue  # lost meanwhile (its media worker died): offer the new one
+                    log.info("no sub offer for %s: %s", p.user_id, exc.message)
+                    return
+                if p.sub is not downlink:
+                    continue
+                p.sub_mids, p.offered, p.offers = mids, layout, p.offers + 1
                 offer: dict[str, Any] = {
                     "sdp": sdp.announce(sdp.without_remb(text), self.ice.announce),
                     "type": "offer",

@@ -25,7 +25,7 @@ def programs(tmp: Path) -> dict[str, list[str]]:
         "recorder_bench": ["--seconds", "1", "--runs", "1"],
         "sfu": [
             "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",
-            "--warmup", "0", "--warm-frames", "3",
+            "--warmup", "0", "--warm-frames", "3", "--workers", "1", "--floor-packets", "100",
         ],
         "scaling": [
             "--clients", "5", "--storm-sizes", "", "--runs", "1", "--joins", "1",
@@ -35,6 +35,7 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--runs", "1", "--sizes", "5", "--wire-size", "0", "--storm-sizes", "",
             "--joins", "1", "--seconds", "0.5",
             "--recorder-seconds", "1", "--sfu-subscribers", "1", "--sfu-seconds", "1",
+            "--sfu-workers", "0", "--sfu-before", "", "--sfu-floor-packets", "50",
             "--results", str(tmp / "results.json"),
             "--doc", str(tmp / "benchmarks.md"), "--chart", str(tmp / "all.png"), "--no-others",
         ],

@@ -93,6 +93,7 @@ def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIter
         journal = open_journal(settings.data_dir / "journal", settings.redis_url or None)
         registry = Registry(journal, sio, media_config(settings))
         app[MEDIA] = MediaNode.from_settings(settings)
+        await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
         recorder = Recorder(store, Publisher(store, journal))
