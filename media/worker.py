@@ -69,7 +69,7 @@ class Worker:
         op = message.get("op")
         handler = getattr(self, f"_op_{op}", None)
         if handler is None:
-            log.warning("media worker: unknown order %r", op)
+            log.warning("unknown order %r", op)
             return
         if "id" in message:
             self._spawn(self._answer(handler, message))
@@ -77,7 +77,7 @@ class Worker:
             try:
                 handler(message)
             except Exception:
-                log.exception("media worker: order %r failed", op)
+                log.exception("order %r failed", op)
 
     async def _answer(self, handler: Any, message: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"re": message["id"]}
@@ -86,7 +86,7 @@ class Worker:
         except DomainError as exc:
             reply["error"] = [exc.code, exc.message]
         except Exception as exc:
-            log.exception("media worker: order %r failed", message.get("op"))
+            log.exception("order %r failed", message.get("op"))
             reply["error"] = ["internal", str(exc)]
         self.link.send(reply)
 
@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(levelname)s media worker: %(message)s"
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s media worker %(process)d %(name)s: %(message)s",
     )
     hosts = tuple(a for a in args.media_host.split(",") if a)
     ice = IceConfig(hosts)

@@ -139,6 +139,7 @@ class Worker:
                 "-m",
                 "media.worker",
                 *("--fd", str(theirs.fileno()), *self.pool.arguments),
+                stdin=asyncio.subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
             )
         finally:
