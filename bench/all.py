@@ -10,6 +10,8 @@ spreads over every figure rather than skewing one):
 - the poll storm at each `--storm-sizes` N against the classroom server and
   the reference server (bench/poll_compare.py);
 - the recorder's capture and publish (bench/recorder_bench.py);
+- the memory of the composite video's step for a long recording, with this
+  tree's code and with the code before it streamed (bench/composite_bench.py);
 - the SFU, `--sfu-subscribers` subscribers: packet forwarding in process
   and with two media workers, the frame forwarding SFU of an earlier commit,
   a transcoding baseline, and the per-packet floor (bench/sfu.py).
@@ -37,7 +39,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, join, poll_compare, recorder_bench, scaling, sfu, sfu_report, wire
+from bench import (
+    composite_bench,
+    fanout,
+    join,
+    poll_compare,
+    recorder_bench,
+    scaling,
+    sfu,
+    sfu_report,
+    wire,
+)
 from bench.harness import SERVER_TREE, machine, progress, raise_fd_limit
 
 BENCHES: list[str] = []
@@ -60,6 +72,7 @@ class Results:
         if resume and path.exists():
             self.data = json.loads(path.read_text())
         self.data.setdefault("sfu", [])
+        self.data.setdefault("composite", [])
 
     def has(self, kind: str, key: dict[str, Any]) -> bool:
         return any(all(r.get(k) == v for k, v in key.items()) for r in self.data[kind])
@@ -102,6 +115,11 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
             await measure(results, "storms", key, partial(poll_compare.storm, server, n))
     if args.recorder_seconds:
         await measure(results, "recorder", {"run": run}, partial(recorder, args.recorder_seconds))
+    lengths = [("streaming", args.composite_minutes), ("before", args.composite_before_minutes)]
+    for code_name, minutes in lengths:
+        if minutes:
+            work = partial(asyncio.to_thread, composite_bench.composite, code_name, minutes)
+            await measure(results, "composite", {"run": run, "code": code_name}, work)
     if args.sfu_subscribers:
         options = sfu.parser().parse_args(
             [
@@ -171,6 +189,8 @@ def render(data: dict[str, Any], chart: Path) -> str:
         parts += [poll_compare.render(storms)]
     if data["recorder"]:
         parts += ["### Recorder", recorder_bench.render(data["recorder"])]
+    if data.get("composite"):
+        parts += ["### Composite video: memory", composite_bench.render(data["composite"])]
     if data.get("sfu"):
         parts += ["### SFU forwarding against transcoding", sfu_report.render(data["sfu"])]
     if msgpack or storms:
@@ -200,6 +220,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wire-size", type=int, default=1000, help="N of the JSON run (0: none)")
     parser.add_argument("--storm-sizes", default="250,500,1000", help="N of the poll storms")
     parser.add_argument("--recorder-seconds", type=float, default=60, help="0: no recorder")
+    parser.add_argument(
+        "--composite-minutes", type=float, default=60, help="recording composed (0: none)"
+    )
+    parser.add_argument(
+        "--composite-before-minutes", type=float, default=60, help="the same, old code (0: none)"
+    )
     parser.add_argument("--sfu-subscribers", type=int, default=50, help="0: no SFU benchmark")
     parser.add_argument("--sfu-seconds", type=float, default=10, help="each SFU measurement")
     parser.add_argument("--sfu-workers", type=int, default=2, help="media workers (0: none)")

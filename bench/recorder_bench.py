@@ -45,8 +45,8 @@ from classroom import commands as c
 from classroom import events as e
 from classroom.aggregate import Classroom
 from classroom.live import Context
+from journal.files import FileJournal
 from media.encoded import EncodedFrame
-from recorder.journal_file import FileJournal
 from recorder.mkv import TrackWriter
 from recorder.publish import STAGES, Publisher
 from recorder.store import RecordingStore
@@ -59,26 +59,26 @@ LOOP_S = 4
 """Seconds of media encoded once and replayed (one keyframe at the start of each loop)."""
 
 
-def video_loop() -> list[bytes]:
+def video_loop(width: int = WIDTH, height: int = HEIGHT, fps: int = FPS) -> list[bytes]:
     """LOOP_S seconds of VP8 with a moving gradient; the first frame is the only keyframe."""
     encoder = av.CodecContext.create("libvpx", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
     encoder.time_base = Fraction(1, VIDEO_CLOCK)
     encoder.bit_rate = 1_000_000
-    encoder.options = {"deadline": "realtime", "cpu-used": "8", "g": str(FPS * LOOP_S)}
-    ramp = bytes(range(256)) * (WIDTH * HEIGHT // 256 + 4)
+    encoder.options = {"deadline": "realtime", "cpu-used": "8", "g": str(fps * LOOP_S)}
+    ramp = bytes(range(256)) * (width * height // 256 + 4)
     packets: list[bytes] = []
-    for i in range(FPS * LOOP_S + 1):
-        picture = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+    for i in range(fps * LOOP_S + 1):
+        picture = av.VideoFrame(width, height, "yuv420p")
         luma, *chroma = picture.planes
         shift = (i * 5) % 256
         luma.update(ramp[shift : shift + luma.buffer_size])
         for plane in chroma:
             plane.update(bytes([128 + (i % 32)]) * plane.buffer_size)
-        picture.pts, picture.time_base = i * (VIDEO_CLOCK // FPS), encoder.time_base
+        picture.pts, picture.time_base = i * (VIDEO_CLOCK // fps), encoder.time_base
         packets.extend(bytes(p) for p in encoder.encode(picture))
     packets.extend(bytes(p) for p in encoder.encode(None))
-    return packets[: FPS * LOOP_S]
+    return packets[: fps * LOOP_S]
 
 
 def audio_loop() -> list[bytes]:

@@ -85,7 +85,9 @@ class Classroom:
         return handler(self, actor, cmd, ctx)
 
     def apply(self, ev: e.Event) -> None:
-        if ev.seq <= self.seq:
+        # A hole means an event is missing, and the state after it would be a
+        # guess (a vote for a poll never created): refuse rather than rebuild wrong.
+        if ev.seq != self.seq + 1:
             raise ValueError(f"event seq {ev.seq} does not follow {self.seq}")
         self.seq = ev.seq
         self.live.apply(ev)

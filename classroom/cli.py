@@ -23,6 +23,7 @@ from typing import Any
 from classroom.config import Settings
 
 DEMO_CLASS = "demo"
+CLASS_ROLES = ("host", "moderator", "participant")
 ENV = "CLASSROOM_"
 
 
@@ -77,18 +78,31 @@ def parser() -> argparse.ArgumentParser:
         help="how long a dead node keeps its classes (cluster)",
     )
     serve.add_argument(
+        "--redis-unsafe",
+        action="store_true",
+        default=_flag(_env("REDIS_UNSAFE", "")),
+        help="serve even if Redis is not configured with appendonly yes and appendfsync always"
+        " (acknowledged actions may then be lost when Redis crashes)",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         default=_flag(_env("DEMO", "")),
         help="keep a secret in the data dir, open a demo class, print join links",
     )
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
-    token = sub.add_parser("token", help="print a join token")
-    token.add_argument("--class", dest="class_id", required=True)
+    token = sub.add_parser("token", help="print a join (--class) or replay (--recording) token")
+    target = token.add_mutually_exclusive_group(required=True)
+    target.add_argument("--class", dest="class_id")
+    target.add_argument("--recording", dest="recording_id")
     token.add_argument("--user", required=True)
     token.add_argument("--name", required=True)
-    token.add_argument("--role", choices=["host", "moderator", "participant"], required=True)
-    token.add_argument("--ttl", type=int, default=6 * 3600, help="seconds (default 6 hours)")
+    token.add_argument(
+        "--role",
+        choices=[*CLASS_ROLES, "viewer"],
+        help="class: host, moderator or participant; recording: viewer (default), moderator, host",
+    )
+    token.add_argument("--ttl", type=int, help="seconds (default 6 hours; replay tokens 7 days)")
     token.add_argument("--secret", default=_env("SECRET"))
     token.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")))
     return top
@@ -128,6 +142,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         public_url=args.public_url,
         node_url=args.node_url,
         lease_ttl_ms=args.lease_ttl_ms,
+        redis_unsafe=args.redis_unsafe,
         demo=args.demo,
         media_host=tuple(a.strip() for a in args.media_host.split(",") if a.strip()),
         media_announce=args.media_announce,
@@ -151,7 +166,7 @@ def _ice_servers(text: str) -> list[dict[str, Any]]:
 async def serve(settings: Settings) -> None:
     from aiohttp import web
 
-    from recorder.journal import JournalError
+    from journal import JournalError
     from web.api import links
     from web.app import create_app
     from web.keys import REGISTRY
@@ -200,10 +215,19 @@ def _tune_gc() -> None:
 
 
 def token(args: argparse.Namespace) -> None:
-    from signaling.auth import mint
+    from signaling.auth import DEFAULT_TTL_S, REPLAY_ROLES, REPLAY_TTL_S, mint, mint_replay
 
     secret = args.secret or _existing_secret(args.data_dir)
-    print(mint(secret, args.class_id, args.user, args.name, args.role, args.ttl))
+    if args.recording_id:
+        role = next((r for r in REPLAY_ROLES if r == (args.role or "viewer")), None)
+        if role is None:
+            raise SystemExit("classroom token: a recording's roles are viewer, moderator and host")
+        ttl = args.ttl or REPLAY_TTL_S
+        print(mint_replay(secret, args.recording_id, args.user, args.name, role, ttl))
+        return
+    if args.role not in CLASS_ROLES:
+        raise SystemExit("classroom token: --role host, moderator or participant is required")
+    print(mint(secret, args.class_id, args.user, args.name, args.role, args.ttl or DEFAULT_TTL_S))
 
 
 def _existing_secret(data_dir: Path) -> str:

@@ -24,6 +24,8 @@ class Settings:
     """This node's own URL, which other nodes send clients to (cluster mode)."""
     lease_ttl_ms: int = 10_000
     """How long a class's lease outlives its node (cluster mode)."""
+    redis_unsafe: bool = False
+    """Serve even when Redis may lose acknowledged appends (no `appendfsync always`)."""
     demo: bool = False
     ice_servers: list[dict[str, Any]] = field(default_factory=list)
     """STUN/TURN servers handed to clients (RTCIceServer dicts)."""

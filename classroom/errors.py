@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Literal
 
 ErrorCode = Literal[
-    "bad_request", "forbidden", "not_found", "conflict", "rate_limited", "too_large", "internal"
+    "bad_request",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "rate_limited",
+    "too_large",
+    "unavailable",
+    "internal",
 ]
+"""`unavailable`: the class stopped after a fault (a failed journal write, a lost lease)
+and is rebuilt from its journal; the client reconnects and catches up."""
 
 
 class DomainError(Exception):

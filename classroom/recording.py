@@ -29,9 +29,10 @@ class Recording:
     made: list[str] = field(default_factory=list)
     """Every recording of this class, oldest first."""
 
-    def view(self) -> dict[str, str]:
+    def view(self, staff: bool) -> dict[str, str]:
+        """The snapshot's `recording`; its id is for hosts and moderators only."""
         out: dict[str, str] = {"state": self.state}
-        if self.recording_id is not None:
+        if staff and self.recording_id is not None:
             out["recording_id"] = self.recording_id
         return out
 
@@ -42,7 +43,7 @@ class Recording:
 
     def start(self, actor: Member, ctx: Context) -> list[e.Event]:
         self._require("idle")
-        # Replay links are addressed by this id alone: make it unguessable.
+        # Unguessable, though access to a recording takes a replay token anyway.
         recording_id = "r" + ctx.new_id() + ctx.new_id()
         return [e.RecordingStarted(actor=actor.user_id, recording_id=recording_id)]
 

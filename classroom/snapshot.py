@@ -9,6 +9,7 @@ from classroom.breakouts_wire import breakouts_view
 from classroom.media_wire import tracks_view
 from classroom.polls_views import polls_view
 from classroom.qa_views import questions_view
+from classroom.roles import is_staff
 from classroom.visibility import Viewer, audience
 from classroom.wire import Payload, chat_view, member_view
 
@@ -36,7 +37,7 @@ def snapshot(room: Classroom, viewer: Viewer, media: Payload) -> Payload:
         "questions": questions_view(room.qa, viewer),
         "qa": {"moderation": room.qa.moderation},
         "breakouts": breakouts_view(room.breakouts, live, viewer),
-        "recording": room.recording.view(),
+        "recording": room.recording.view(is_staff(viewer.role)),
         "media": media | {"mode": live.media},
         "tracks": tracks_view(room.media, live, viewer.room),
         "locks": {"publish": room.media.publish_open},

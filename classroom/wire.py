@@ -14,8 +14,20 @@ from classroom.live import Member
 from classroom.media_wire import MEDIA_EVENTS, media_wire
 from classroom.polls_views import POLL_EVENTS, poll_wire
 from classroom.qa_views import QA_EVENTS, qa_wire
+from classroom.roles import Role, is_staff
 
 Payload = dict[str, Any]
+Wire = tuple[str, Payload]
+
+STAFF_FIELDS: dict[str, frozenset[str]] = {
+    "recording:state": frozenset({"recording_id"}),
+    "recording:marker": frozenset({"recording_id"}),
+}
+"""Fields of a message sent to everyone that only hosts and moderators get.
+
+A recording stays private until it is shared: participants learn that the
+class is being recorded, never which recording it is.
+"""
 
 
 def member_view(member: Member, hand_ts: int | None = None) -> Payload:
@@ -42,7 +54,23 @@ def chat_view(ev: e.ChatSent) -> Payload:
     return out
 
 
-def to_wire(ev: e.Event) -> tuple[str, Payload] | None:
+def public_form(wire: Wire) -> Wire:
+    """A message as participants get it: without the fields for hosts and moderators.
+
+    Returns `wire` itself when nothing is withheld, so callers can tell by identity.
+    """
+    hidden = STAFF_FIELDS.get(wire[0])
+    if hidden is None:
+        return wire
+    name, payload = wire
+    return name, {k: v for k, v in payload.items() if k not in hidden}
+
+
+def wire_for(wire: Wire, role: Role) -> Wire:
+    return wire if is_staff(role) else public_form(wire)
+
+
+def to_wire(ev: e.Event) -> Wire | None:
     """The client-facing name and payload of an event, or None if it is internal."""
     head: Payload = {"seq": ev.seq, "ts": ev.ts}
     match ev:

@@ -1,15 +1,25 @@
 """The one downloadable video: the presenter's picture with the whole class's audio.
 
 Composed offline with PyAV: the chosen video track is decoded, scaled and
-re-encoded (VP8), every audio track is decoded, delayed to its place on the
-recording's clock and mixed (an ffmpeg filter graph), and both go into one
-WebM file. This is the only place that decodes and encodes, and it runs
-after the class, never on the forwarding path.
+re-encoded (VP8), every audio track is decoded, placed on the recording's
+clock and mixed (ffmpeg's amix), and both go into one WebM file. This is the
+only place that decodes and encodes, and it runs after the class, never on
+the forwarding path.
+
+It streams: pictures and mixed sound are made in time order, a chunk at a
+time, so memory stays the same for a ten-minute or a three-hour recording.
+Each audio track is read by its own decoder and cut into chunks of the
+recording's clock (silence before the track starts, in the gaps the capture
+left, and after it ends); every track gives one chunk to the mixer before
+any gives the next, so the mixer never waits on a late track while holding
+the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import heapq
+from collections.abc import Callable, Generator, Iterator
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +29,12 @@ import av
 
 MS = Fraction(1, 1000)
 RATE = 48000
+CHUNK = RATE // 10
+"""Samples mixed at a time: 100 ms."""
+JITTER = RATE // 100
+"""A frame that starts within 10 ms of where the previous one ended follows it without a gap."""
+SAMPLE_BYTES = 4
+"""One float32 sample of one channel (fltp)."""
 Progress = Callable[[float], None]
 
 
@@ -46,8 +62,17 @@ def compose(
         vstream.bit_rate = 1_000_000
         astream: Any = container.add_stream("libopus", rate=RATE)
         astream.codec_context.time_base = Fraction(1, RATE)
-        _write_video(container, vstream, video, size, duration_ms, progress)
-        _write_audio(container, astream, audio, duration_ms)
+        with ExitStack() as stack:
+            pictures = stack.enter_context(closing(_pictures(video, size, duration_ms)))
+            sound = stack.enter_context(closing(_mixed(audio, duration_ms)))
+            timed = heapq.merge(
+                ((float(frame.time or 0), vstream, frame) for frame in pictures),
+                ((float(frame.time or 0), astream, frame) for frame in sound),
+                key=lambda item: item[0],
+            )  # in time order, so the muxer interleaves without holding either back
+            for at_s, stream, frame in timed:
+                _mux(container, stream, frame)
+                progress(min(1.0, 1000 * at_s / max(duration_ms, 1)))
         for stream in (vstream, astream):
             for packet in stream.encode(None):
                 container.mux(packet)
@@ -75,36 +100,32 @@ def _black(size: tuple[int, int], pts: int) -> av.VideoFrame:
     return frame
 
 
-def _write_video(
-    container: Any,
-    stream: Any,
-    video: Source | None,
-    size: tuple[int, int],
-    duration_ms: int,
-    progress: Progress,
-) -> None:
-    """The presenter's frames at their times; black before the first and after the last."""
+def _pictures(
+    video: Source | None, size: tuple[int, int], duration_ms: int
+) -> Generator[av.VideoFrame]:
+    """The presenter's frames at their times (ms); black before the first and after the last."""
     last = -1
-    frames = _frames(video, size) if video is not None else iter(())
-    for pts, frame in frames:
-        if pts > duration_ms:
-            break
-        if last < 0 and pts > 0:
-            _mux(container, stream, _black(size, 0))
-        if pts <= last:
-            continue
-        frame.pts, frame.time_base = pts, MS
-        _mux(container, stream, frame)
-        last = pts
-        progress(0.9 * pts / max(duration_ms, 1))
+    with closing(_frames(video, size)) as frames:
+        for pts, frame in frames:
+            if pts > duration_ms:
+                break
+            if last < 0 and pts > 0:
+                yield _black(size, 0)
+            if pts <= last:
+                continue
+            frame.pts, frame.time_base = pts, MS
+            yield frame
+            last = pts
     if last < 0:
-        _mux(container, stream, _black(size, 0))
+        yield _black(size, 0)
         last = 0
     if duration_ms - last > 100:  # hold the picture (or black) to the end
-        _mux(container, stream, _black(size, duration_ms))
+        yield _black(size, duration_ms)
 
 
-def _frames(video: Source, size: tuple[int, int]) -> Any:
+def _frames(video: Source | None, size: tuple[int, int]) -> Generator[tuple[int, av.VideoFrame]]:
+    if video is None:
+        return
     with av.open(str(video.path)) as source:
         stream = source.streams.video[0]
         for frame in source.decode(stream):
@@ -119,54 +140,128 @@ def _mux(container: Any, stream: Any, frame: Any) -> None:
         container.mux(packet)
 
 
-def _write_audio(container: Any, stream: Any, audio: list[Source], duration_ms: int) -> None:
-    """Every audio track delayed to its offset and mixed; silence when there is none."""
+def _mixed(audio: list[Source], duration_ms: int) -> Generator[av.AudioFrame]:
+    """Every audio track at its place on the recording's clock, mixed; silence without any."""
+    total = max(duration_ms, 1) * RATE // 1000
+    with ExitStack() as stack:
+        tracks = [stack.enter_context(closing(Placed(source))) for source in audio]
+        graph, inputs = _mixer(len(tracks))
+        pts = 0
+        for start in range(0, total, CHUNK):
+            count = min(CHUNK, total - start)
+            if not tracks:
+                yield _chunk(pts, [bytes(count * SAMPLE_BYTES)] * 2, count)
+                pts += count
+                continue
+            for track, src in zip(tracks, inputs, strict=True):
+                src.push(_chunk(start, track.read(count), count))
+            for frame in _pull(graph):
+                frame.pts, frame.time_base = pts, Fraction(1, RATE)
+                pts += frame.samples
+                yield frame
+        for src in inputs:
+            src.push(None)
+        for frame in _pull(graph):
+            frame.pts, frame.time_base = pts, Fraction(1, RATE)
+            pts += frame.samples
+            yield frame
+
+
+def _mixer(inputs: int) -> tuple[Any, list[Any]]:
+    """An amix of `inputs` sources (fltp stereo at RATE), levels kept as they are."""
     graph = av.filter.Graph()
+    if not inputs:
+        return graph, []
     sink = graph.add("abuffersink")
-    inputs = []
-    if audio:
-        mix = graph.add("amix", f"inputs={len(audio)}:duration=longest:normalize=0")
-        for i, source in enumerate(audio):
-            src = graph.add_abuffer(
-                format="fltp", sample_rate=RATE, layout="stereo", time_base=Fraction(1, RATE)
-            )
-            delay = graph.add("adelay", f"delays={max(0, source.offset_ms)}:all=1")
-            src.link_to(delay)
-            delay.link_to(mix, 0, i)
-            inputs.append(src)
-        trim = graph.add("atrim", f"end={duration_ms / 1000}")
-        mix.link_to(trim)
-        trim.link_to(sink)
-    else:
-        silence = graph.add("anullsrc", f"channel_layout=stereo:sample_rate={RATE}")
-        trim = graph.add("atrim", f"end={max(duration_ms, 1) / 1000}")
-        silence.link_to(trim)
-        trim.link_to(sink)
+    mix = graph.add("amix", f"inputs={inputs}:duration=longest:normalize=0")
+    sources = []
+    for i in range(inputs):
+        src = graph.add_abuffer(
+            format="fltp", sample_rate=RATE, layout="stereo", time_base=Fraction(1, RATE)
+        )
+        src.link_to(mix, 0, i)
+        sources.append(src)
+    mix.link_to(sink)
     graph.configure()
-    for src, source in zip(inputs, audio, strict=True):
-        for frame in _audio_frames(source.path):
-            src.push(frame)
-        src.push(None)
-    _drain_audio(graph, container, stream)
+    return graph, sources
 
 
-def _audio_frames(path: Path) -> Any:
+def _pull(graph: Any) -> Iterator[av.AudioFrame]:
+    while True:
+        try:
+            yield graph.pull()
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return
+
+
+def _chunk(pts: int, planes: list[bytes], count: int) -> av.AudioFrame:
+    frame = av.AudioFrame(format="fltp", layout="stereo", samples=count)
+    for plane, data in zip(frame.planes, planes, strict=True):
+        plane.update(data)
+    frame.sample_rate, frame.pts, frame.time_base = RATE, pts, Fraction(1, RATE)
+    return frame
+
+
+class Placed:
+    """One audio track, decoded as it is read, on the recording's clock in samples.
+
+    Frames are placed by their timestamps: a jump forward (frames the capture
+    dropped, a pause of the publisher) becomes silence, a step back is cut,
+    and small jitter is ignored so that a continuous track stays continuous.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self._offset = source.offset_ms * RATE // 1000
+        self._frames = _audio_frames(source.path)
+        self._planes: list[bytes] = []
+        self._start = self._end = self._offset
+        """Where the decoded samples in `_planes` lie on the clock."""
+        self._read = 0
+        """The clock up to which samples were handed out."""
+        self._next()
+
+    def read(self, count: int) -> list[bytes]:
+        """The next `count` samples of each channel, silence where the track has none."""
+        left, right = bytearray(count * SAMPLE_BYTES), bytearray(count * SAMPLE_BYTES)
+        base, stop = self._read, self._read + count
+        while self._planes and self._start < stop:
+            lo, hi = max(self._start, self._read), min(self._end, stop)
+            if lo < hi:  # what lies before `_read` was handed out already: cut
+                into = slice((lo - base) * SAMPLE_BYTES, (hi - base) * SAMPLE_BYTES)
+                have = slice((lo - self._start) * SAMPLE_BYTES, (hi - self._start) * SAMPLE_BYTES)
+                left[into], right[into] = self._planes[0][have], self._planes[1][have]
+                self._read = hi
+            if self._end > stop:
+                break
+            self._next()
+        self._read = stop
+        return [bytes(left), bytes(right)]
+
+    def _next(self) -> None:
+        found = next(self._frames, None)
+        if found is None:
+            self._planes = []
+            return
+        at, frame = found
+        start = self._offset + at if at is not None else self._end
+        if abs(start - self._end) <= JITTER and self._planes:
+            start = self._end
+        size = frame.samples * SAMPLE_BYTES
+        self._planes = [bytes(plane)[:size] for plane in frame.planes]
+        self._start, self._end = start, start + frame.samples
+
+    def close(self) -> None:
+        self._frames.close()
+
+
+def _audio_frames(path: Path) -> Generator[tuple[int | None, av.AudioFrame]]:
+    """Decoded frames as fltp stereo at RATE, each with its start in samples (None: contiguous)."""
     resampler = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
     with av.open(str(path)) as source:
         for frame in source.decode(audio=0):
+            at = None if frame.time is None else round(frame.time * RATE)
             for out in resampler.resample(frame):
-                yield out
+                yield at, out
+                at = None  # what follows comes right after
     for out in resampler.resample(None):
-        yield out
-
-
-def _drain_audio(graph: Any, container: Any, stream: Any) -> None:
-    pts = 0
-    while True:
-        try:
-            frame = graph.pull()
-        except (av.error.BlockingIOError, av.error.EOFError):
-            break
-        frame.pts, frame.time_base = pts, Fraction(1, RATE)
-        pts += frame.samples
-        _mux(container, stream, frame)
+        yield None, out

@@ -4,10 +4,18 @@ Frames come from the SFU exactly as the publisher sent them; nothing is
 decoded or encoded here. Matroska stays readable when the process dies
 mid-file: clusters are closed every half second and every packet is flushed
 to the OS, so a crash loses at most the last cluster.
+
+A writer runs on a capture's thread (recorder/capture.py). It writes
+through a Python file object rather than a path: PyAV then hands every
+write, the file's header and index included, to `io.FileIO`, which lets go
+of the interpreter lock while the disk takes its time. Given a path, FFmpeg
+writes the header and index itself while PyAV holds the lock, and a disk
+that hangs then would hang the event loop with it.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -67,6 +75,7 @@ class TrackWriter:
         self.frames = 0
         self.last_pts = -1
         self._container: Any = None
+        self._file: io.FileIO | None = None
         self._stream: Any = None
         self._offset: int | None = None
         """RTP time of the file's zero, moved forward by every pause."""
@@ -114,9 +123,8 @@ class TrackWriter:
             if size is None:
                 return False
         self._time_base = Fraction(1, frame.clock_rate)
-        container = av.open(
-            str(self.path), "w", format="matroska", container_options=CONTAINER_OPTIONS
-        )
+        self._file = io.FileIO(self.path, "w")
+        container = av.open(self._file, "w", format="matroska", container_options=CONTAINER_OPTIONS)
         stream: Any
         if self.kind == "video":
             stream = container.add_stream(self.codec, rate=30)
@@ -131,6 +139,11 @@ class TrackWriter:
         return True
 
     def close(self) -> None:
-        if self._container is not None:
-            self._container.close()
+        try:
+            if self._container is not None:
+                self._container.close()
+        finally:
             self._container = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None

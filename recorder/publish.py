@@ -22,16 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from classroom import events as e
+from classroom.pseudonyms import Pseudonyms
+from journal import Journal
 from recorder.composite import Source, compose
-from recorder.journal import Journal
 from recorder.package import decodes, package_name, probe, remux
 from recorder.store import RecordingStore, write_atomically
-from recorder.timeline import Span, chapters_vtt, collect, dumps, find_span, pseudonymise
+from recorder.timeline import Span, chapters_vtt, collect, dumps, find_span
 
 log = logging.getLogger(__name__)
 
 STAGES = ("collect", "check", "build", "publish")
+BUILT = ("build", "publish")
+"""Stages whose output depends on the publish options (their markers name them)."""
 DEFAULT_OPTIONS: dict[str, Any] = {"pseudonyms": False, "trim_start_ms": None, "trim_end_ms": None}
+MAX_ROUNDS = 5
 
 
 class PublishError(Exception):
@@ -55,7 +59,7 @@ class Publisher:
         """Start (or join) the pipeline of a recording."""
         task = self._running.get(recording_id)
         if task is None or task.done():
-            if not all(self._marker(recording_id, stage).exists() for stage in STAGES):
+            if not self._all_done(recording_id):
                 # Say so at once, so a client never reads a stale "published".
                 self.store.update(recording_id, state="publishing", error=None)
             task = asyncio.create_task(self._run(recording_id))
@@ -63,28 +67,42 @@ class Publisher:
         return task
 
     def set_options(self, recording_id: str, options: dict[str, Any]) -> None:
-        """New publish options redo the build (the collected journal stays valid)."""
-        meta = self.store.load(recording_id) or {}
+        """New publish options redo the build (the collected journal stays valid).
+
+        The state turns to "publishing" in the same write: a package built with
+        other options (say, without pseudonyms) is never taken for this one.
+        """
         wanted = DEFAULT_OPTIONS | options
-        if DEFAULT_OPTIONS | meta.get("options", {}) == wanted:
-            return
-        self.store.update(recording_id, options=wanted)
-        for stage in ("build", "publish"):
-            self._marker(recording_id, stage).unlink(missing_ok=True)
+        if self._options(recording_id) != wanted:
+            self.store.update(recording_id, options=wanted, state="publishing", error=None)
+
+    def _options(self, recording_id: str) -> dict[str, Any]:
+        meta = self.store.load(recording_id) or {}
+        options: dict[str, Any] = DEFAULT_OPTIONS | meta.get("options", {})
+        return options
 
     async def _run(self, recording_id: str) -> None:
         async with self._one_at_a_time:
             try:
-                for stage in STAGES:
-                    if self._marker(recording_id, stage).exists():
-                        continue
-                    self._status(recording_id, "publishing", stage, 0)
-                    await getattr(self, f"_{stage}")(recording_id)
-                    self._mark(recording_id, stage)
+                # Options changed while a build ran leave its marker stale: build again.
+                for _ in range(MAX_ROUNDS):
+                    if self._all_done(recording_id):
+                        break
+                    await self._stages(recording_id)
+                else:
+                    raise PublishError("the publish options kept changing; publish again")
                 self._status(recording_id, "published", "publish", 100)
             except Exception as exc:
                 log.exception("publishing %s failed", recording_id)
                 self.store.update(recording_id, state="failed", error=str(exc))
+
+    async def _stages(self, recording_id: str) -> None:
+        for stage in STAGES:
+            if self._done(recording_id, stage):
+                continue
+            self._status(recording_id, "publishing", stage, 0)
+            options = await getattr(self, f"_{stage}")(recording_id)
+            self._mark(recording_id, stage, options)
 
     async def _collect(self, recording_id: str) -> None:
         meta = self.store.load(recording_id) or {}
@@ -121,11 +139,12 @@ class Publisher:
 
         self._write(recording_id, "checked.json", dumps(await asyncio.to_thread(check)))
 
-    async def _build(self, recording_id: str) -> None:
+    async def _build(self, recording_id: str) -> dict[str, Any]:
+        """Build with the options as they are now; returns them, for the stage's marker."""
         collected = self._read(recording_id, "collected.json")
         checked = self._read(recording_id, "checked.json")
-        meta = self.store.load(recording_id) or {}
-        build = Build(self.store, recording_id, collected, checked, meta.get("options", {}))
+        options = self._options(recording_id)
+        build = Build(self.store, recording_id, collected, checked, options)
 
         shown = [-1]
 
@@ -137,8 +156,9 @@ class Publisher:
                 self._status(recording_id, None, "build", percent)
 
         await asyncio.to_thread(build.run, progress)
+        return options
 
-    async def _publish(self, recording_id: str) -> None:
+    async def _publish(self, recording_id: str) -> dict[str, Any] | None:
         built = self._work(recording_id) / "package"
         if not built.exists():
             raise PublishError("nothing was built")
@@ -148,6 +168,8 @@ class Publisher:
             os.replace(target, old)
         os.replace(built, target)
         shutil.rmtree(old, ignore_errors=True)
+        built_with: dict[str, Any] | None = self._marked_options(recording_id, "build")
+        return built_with
 
     # -- files ----------------------------------------------------------------
 
@@ -165,10 +187,29 @@ class Publisher:
     def _marker(self, recording_id: str, stage: str) -> Path:
         return self.store.folder(recording_id) / "stages" / f"{stage}.done"
 
-    def _mark(self, recording_id: str, stage: str) -> None:
+    def _mark(self, recording_id: str, stage: str, options: dict[str, Any] | None) -> None:
         marker = self._marker(recording_id, stage)
         marker.parent.mkdir(exist_ok=True)
-        write_atomically(marker, dumps({"at": int(time.time() * 1000)}))
+        write_atomically(marker, dumps({"at": int(time.time() * 1000), "options": options}))
+
+    def _marked_options(self, recording_id: str, stage: str) -> Any:
+        """The options a stage's output was made with; None if it has not run."""
+        try:
+            marked = json.loads(self._marker(recording_id, stage).read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None
+        if not isinstance(marked, dict):
+            return None
+        # Markers from before options were noted: options changes then removed them.
+        return marked.get("options", self._options(recording_id))
+
+    def _done(self, recording_id: str, stage: str) -> bool:
+        if stage in BUILT:
+            return bool(self._marked_options(recording_id, stage) == self._options(recording_id))
+        return self._marker(recording_id, stage).exists()
+
+    def _all_done(self, recording_id: str) -> bool:
+        return all(self._done(recording_id, stage) for stage in STAGES)
 
     def _status(self, recording_id: str, state: str | None, stage: str, percent: float) -> None:
         changes: dict[str, Any] = {"stage": stage, "percent": round(percent), "error": None}
@@ -216,16 +257,15 @@ class Build:
         self.out.mkdir(parents=True)
         tracks = self._media()
         progress(10)
-        names: dict[str, str] = {}
         events = self._events()
         participants = [
             {"user_id": u, "name": n} for u, n in self.collected["participants"].items()
         ]
         if self.pseudonyms:
-            hosts = frozenset(self.collected["hosts"])
-            events = pseudonymise(events, names, hosts)
-            participants = pseudonymise(participants, names, hosts)
-            tracks = pseudonymise(tracks, names, hosts)
+            aliases = Pseudonyms(frozenset(self.collected["hosts"]))
+            events = _pseudonymised(aliases, events)
+            participants = [aliases.record("manifest:participant", p) for p in participants]
+            tracks = [aliases.record("manifest:track", t) for t in tracks]
         chapters = self._chapters()
         self._write("timeline.json", dumps({"events": events}))
         self._write("chapters.vtt", chapters_vtt(chapters, self.duration_ms).encode())
@@ -308,10 +348,21 @@ class Build:
             "chapters": chapters,
             "composite": composite,
             "problems": self.checked.get("problems", []),
+            "notes": meta.get("notes", []),
         }
 
     def _write(self, name: str, data: bytes) -> None:
         write_atomically(self.out / name, data)
+
+
+def _pseudonymised(aliases: Pseudonyms, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timeline under pseudonyms; an entry of a kind without known references is left out."""
+    out = []
+    for entry in events:
+        data = aliases.message(entry["name"], entry["data"])
+        if data is not None:
+            out.append(entry | {"data": data})
+    return out
 
 
 def _presenter(tracks: list[dict[str, Any]], hosts: set[str]) -> dict[str, Any] | None:

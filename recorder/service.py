@@ -1,17 +1,22 @@
 """The recorder of one node: follows each class's recording events, captures media, publishes.
 
 It reads a class's media like any subscriber does (a sink on each feed of
-the class's SFU) and its timeline from the journal, nothing else.
+the class's SFU) and its timeline from the journal, nothing else. It runs in
+the class's event listeners, so it does no disk I/O there: captures write on
+their own threads, the store on its own (`RecordingStore.later`), and what
+waits for them (closing a capture, then publishing) runs in a task.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from classroom import events as e
-from recorder.capture import Capture, TrackInfo
+from recorder.capture import MAX_PENDING_BYTES, Capture, Note, OpenWriter, TrackInfo
+from recorder.mkv import TrackWriter
 from recorder.publish import Publisher
 from recorder.store import RecordingStore
 from signaling.runtime import ClassRuntime
@@ -25,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CLOSE_TIMEOUT_S = 30.0
+"""How long shutting down waits for captures and store writes behind a stalled disk."""
+
 
 class Recorder:
     def __init__(self, store: RecordingStore, publisher: Publisher) -> None:
@@ -35,6 +43,9 @@ class Recorder:
         """class id -> (recording id, its capture)."""
         self._hooks: dict[str, list[tuple[Feed, Sink]]] = {}
         """class id -> the feed sinks its capture installed."""
+        self.open_writer: OpenWriter = TrackWriter
+        self.max_pending_bytes = MAX_PENDING_BYTES
+        self._stopping: set[asyncio.Task[None]] = set()
 
     def attach(self, runtime: ClassRuntime) -> None:
         """Follow a class (a registry hook: called for every runtime this node creates)."""
@@ -75,7 +86,7 @@ class Recorder:
             "error": None,
             "options": {},
         }
-        self.store.create(ev.recording_id, meta)
+        self.store.create_later(ev.recording_id, meta)
 
         def first_frame(info: TrackInfo, name: str, at_ms: int) -> None:
             note = e.RecordingTrackStarted(
@@ -89,7 +100,16 @@ class Recorder:
             )
             runtime.spawn_commit([note])
 
-        capture = Capture(self.store.media_dir(ev.recording_id), first_frame)
+        def note(found: Note) -> None:
+            self.store.later(self.store.add_note, ev.recording_id, found)
+
+        capture = Capture(
+            self.store.media_dir(ev.recording_id),
+            first_frame,
+            note,
+            self.open_writer,
+            self.max_pending_bytes,
+        )
         self.captures[runtime.class_id] = (ev.recording_id, capture)
         self._follow(runtime)
 
@@ -98,12 +118,22 @@ class Recorder:
         for feed, sink in self._hooks.pop(runtime.class_id, []):
             if sink in feed.sinks:
                 feed.sinks.remove(sink)
-        if found is not None:
-            found[1].close()
-        if not self.store.exists(ev.recording_id):
-            return  # recorded on a node whose data this one cannot see
-        self.store.update(ev.recording_id, state="stopped", stopped_at=ev.ts)
-        self.publisher.start(ev.recording_id)
+        task = asyncio.create_task(self._finish(ev, found[1] if found else None))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _finish(self, ev: e.RecordingStopped, capture: Capture | None) -> None:
+        """Once the media is on disk: mark the recording stopped and publish it."""
+        if capture is not None:
+            await capture.close()
+        if await self.store.later(self._stopped, ev.recording_id, ev.ts):
+            self.publisher.start(ev.recording_id)
+
+    def _stopped(self, recording_id: str, at_ms: int) -> bool:
+        if not self.store.exists(recording_id):
+            return False  # recorded on a node whose data this one cannot see
+        self.store.update(recording_id, state="stopped", stopped_at=at_ms)
+        return True
 
     def _feeds(self, runtime: ClassRuntime) -> dict[str, Feed]:
         if self.media is None or runtime.room.live.media != "sfu":
@@ -120,7 +150,7 @@ class Recorder:
             if not track_id or not feed.mime:
                 continue
             info = TrackInfo(track_id, feed.user_id, feed.kind, feed.source, feed.mime)
-            sink = capture.add(info)
+            sink = capture.add(info, feed.want_keyframe)
             if sink is not None:
                 feed.sinks.append(sink)
                 self._hooks.setdefault(runtime.class_id, []).append((feed, sink))
@@ -143,7 +173,12 @@ class Recorder:
                 self.publisher.start(recording_id)
 
     async def close(self) -> None:
-        for _, capture in self.captures.values():
-            capture.close()
+        closing = [capture.close() for _, capture in self.captures.values()]
         self.captures.clear()
+        pending = asyncio.gather(*closing, *self._stopping, return_exceptions=True)
+        try:
+            await asyncio.wait_for(pending, CLOSE_TIMEOUT_S)
+            await asyncio.wait_for(self.store.close(), CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            log.error("recorder: the disk did not take the last media in %.0f s", CLOSE_TIMEOUT_S)
         await self.publisher.close()

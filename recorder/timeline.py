@@ -21,7 +21,7 @@ from classroom.polls import Poll
 from classroom.polls_views import live_results
 from classroom.qa_views import votes_view
 from classroom.visibility import audience
-from classroom.wire import to_wire
+from classroom.wire import public_form, to_wire
 
 TALLY_EVERY_MS = 1000
 Entry = dict[str, Any]
@@ -159,7 +159,7 @@ def _keep(out: Collected, ev: e.Event, t: int) -> None:
     who = audience(ev)
     if wire is None or not (who.everyone or who.rooms):
         return
-    name, payload = wire
+    name, payload = public_form(wire)
     out.events.append({"t": t, "name": name, "data": payload})
     if name in ("poll:opened", "breakout:opened"):
         title = _chapter_title(name, payload)
@@ -216,33 +216,6 @@ class _Tallies:
 def _public_results(poll: Poll) -> bool:
     """Learners see a poll's tallies in the replay as they could live: once shown."""
     return poll.results_visible_to("participant")
-
-
-def pseudonymise(value: Any, names: dict[str, str], keep: frozenset[str] = frozenset()) -> Any:
-    """Replace user ids and names by stable pseudonyms everywhere in a JSON value.
-
-    Users in `keep` (the hosts, who teach in their own name) stay as they are.
-    """
-    if isinstance(value, list):
-        return [pseudonymise(item, names, keep) for item in value]
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    owner = value.get("user_id")
-    for key, item in value.items():
-        if key in ("user_id", "to_user") and isinstance(item, str) and item not in keep:
-            out[key] = _alias(names, item)
-        elif key == "name" and isinstance(owner, str) and owner not in keep:
-            out[key] = f"Participant {_alias(names, owner)[1:]}"
-        else:
-            out[key] = pseudonymise(item, names, keep)
-    return out
-
-
-def _alias(names: dict[str, str], user_id: str) -> str:
-    if user_id not in names:
-        names[user_id] = f"p{len(names) + 1}"
-    return names[user_id]
 
 
 def chapters_vtt(chapters: list[Entry], duration_ms: int) -> str:

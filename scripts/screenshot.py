@@ -16,8 +16,9 @@ from typing import Any
 
 from playwright.async_api import async_playwright
 
+from signaling.auth import mint_replay
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, BrowserEnv, Person
-from tests.conftest import Server, settings_for
+from tests.conftest import SECRET, Server, settings_for
 
 WIDE = 1600, 900
 QUESTION = "Which planet has the most moons?"
@@ -66,7 +67,11 @@ async def live_class(env: BrowserEnv, cid: str) -> tuple[Person, str]:
 
 
 async def replay(env: BrowserEnv, recording_id: str) -> None:
-    person = await env.open(f"{env.server.url}/replay/{recording_id}", *WIDE)
+    """The replay as a learner with a personal link sees it, once the host shared it."""
+    shared = {"visibility": "learners"}
+    await env.server.http("POST", f"/api/recordings/{recording_id}/publish", shared)
+    token = mint_replay(SECRET, recording_id, "sam", "Sam")
+    person = await env.open(f"{env.server.url}/replay/{recording_id}#token={token}", *WIDE)
     await person.page.wait_for_selector("#replay:not([hidden])", timeout=120_000)
     await person.page.wait_for_function("() => document.getElementById('video').readyState >= 1")
     await person.page.locator("#chapters button", has_text=QUESTION).click()

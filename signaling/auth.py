@@ -3,6 +3,10 @@
 Two kinds share one secret: personal tokens (`sub` names the user) and
 invites (`inv: true`, no `sub`), which the join endpoint exchanges for a
 personal token once the person has given a name.
+
+Replay tokens are their recording's counterpart: `rec` (the recording id)
+instead of `cls`, and a replay role. A class token is never a replay token
+nor the reverse: each kind requires the claim the other lacks.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jwt
 import msgspec
@@ -21,6 +25,9 @@ from classroom.roles import Role
 ALGORITHM = "HS256"
 DEFAULT_TTL_S = 6 * 3600
 LEEWAY_S = 30
+ReplayRole = Literal["viewer", "moderator", "host"]
+REPLAY_ROLES: tuple[ReplayRole, ...] = get_args(ReplayRole)
+REPLAY_TTL_S = 7 * 24 * 3600
 
 
 class TokenError(Exception):
@@ -40,6 +47,22 @@ class _InviteSchema(msgspec.Struct):
     role: Role
     exp: int
     inv: bool
+
+
+class _ReplaySchema(msgspec.Struct):
+    sub: UserId
+    name: Name
+    rec: str
+    role: ReplayRole
+    exp: int
+    lnk: int | None = None
+
+
+class _ReplayInviteSchema(msgspec.Struct):
+    rec: str
+    exp: int
+    inv: bool
+    gen: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,21 +93,26 @@ def new_user_id() -> str:
     return "u-" + secrets.token_hex(6)
 
 
-def _decode(secret: str, token: object) -> dict[str, Any]:
+def _decode(
+    secret: str,
+    token: object,
+    require: tuple[str, ...] = ("exp", "cls", "role"),
+    kind: str = "join",
+) -> dict[str, Any]:
     if not isinstance(token, str) or not token or len(token) > 4096:
-        raise TokenError("a join token is required")
+        raise TokenError(f"a {kind} token is required")
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
             leeway=LEEWAY_S,
-            options={"require": ["exp", "cls", "role"]},
+            options={"require": list(require)},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise TokenError("the join token has expired") from exc
+        raise TokenError(f"the {kind} token has expired") from exc
     except jwt.InvalidTokenError as exc:
-        raise TokenError(f"invalid join token: {exc}") from exc
+        raise TokenError(f"invalid {kind} token: {exc}") from exc
     return claims
 
 
@@ -107,3 +135,67 @@ def verify_invite(secret: str, token: object, class_id: str) -> Role:
     if not parsed.inv or parsed.cls != class_id:
         raise TokenError("the invite is for another class")
     return parsed.role
+
+
+# -- replay tokens -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayClaims:
+    user_id: str
+    name: str
+    recording_id: str
+    role: ReplayRole
+    expires: int
+    link: int | None = None
+    """The share links' generation when redeemed from one (None: a personal token)."""
+
+
+def mint_replay(
+    secret: str,
+    recording_id: str,
+    user_id: str,
+    name: str,
+    role: ReplayRole = "viewer",
+    ttl_s: int = REPLAY_TTL_S,
+    link: int | None = None,
+) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": user_id, "name": name, "rec": recording_id, "role": role}
+    claims |= {"iat": now, "exp": now + ttl_s}
+    if link is not None:
+        claims["lnk"] = link
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def mint_replay_invite(
+    secret: str, recording_id: str, generation: int, ttl_s: int = 30 * 24 * 3600
+) -> str:
+    """A share link's key: anyone holding it may ask for a replay token while it is valid."""
+    now = int(time.time())
+    claims = {"rec": recording_id, "inv": True, "gen": generation, "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_replay(secret: str, token: object, recording_id: str | None = None) -> ReplayClaims:
+    """Check a replay token; `recording_id`, when given, must match its recording."""
+    raw = _decode(secret, token, ("exp", "rec", "role", "sub"), "replay")
+    try:
+        parsed = msgspec.convert(raw, _ReplaySchema)
+    except msgspec.ValidationError as exc:
+        raise TokenError(f"invalid replay token claims: {exc}") from exc
+    if recording_id is not None and parsed.rec != recording_id:
+        raise TokenError("the replay token is for another recording")
+    return ReplayClaims(parsed.sub, parsed.name, parsed.rec, parsed.role, parsed.exp, parsed.lnk)
+
+
+def verify_replay_invite(secret: str, token: object, recording_id: str) -> int:
+    """Check a share link's key; returns its generation."""
+    raw = _decode(secret, token, ("exp", "rec", "inv"), "share link")
+    try:
+        parsed = msgspec.convert(raw, _ReplayInviteSchema)
+    except msgspec.ValidationError as exc:
+        raise TokenError(f"invalid share link: {exc}") from exc
+    if not parsed.inv or parsed.rec != recording_id:
+        raise TokenError("the share link is for another recording")
+    return parsed.gen

@@ -88,6 +88,9 @@ class Gateway:
             raise refuse("moved", str(moved), url=moved.url) from moved
         except ConnectionError as exc:
             raise refuse("unavailable", "the class cannot be reached now; retry") from exc
+        except Exception as exc:  # its journal cannot be read, or the rebuild failed
+            log.exception("class %s could not be loaded", claims.class_id)
+            raise refuse("unavailable", "the class cannot be loaded now; retry") from exc
         if runtime is None:
             raise refuse("unauthorized", "the join token is for an unknown class")
         if runtime.room.ended:

@@ -40,5 +40,17 @@ class Metrics:
             "classroom_journal_records_total", "Events appended to journals", registry=self.registry
         )
 
+        self.listener_failures = Counter(
+            "classroom_listener_failures_total",
+            "Events a listener (media, recorder, coalescer, timer) failed to handle",
+            ["listener"],
+            registry=self.registry,
+        )
+        self.classes_stopped = Counter(
+            "classroom_classes_stopped_total",
+            "Classes that stopped serving after a failed journal write or a lost lease",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -12,11 +12,12 @@ from typing import Any
 from classroom import events as e
 from classroom.aggregate import Classroom
 from classroom.errors import DomainError
-from recorder.journal import Journal, JournalConflict
+from journal import Journal, JournalConflict
 from signaling.breakout_timer import BreakoutTimer
 from signaling.cluster import LocalOwnership, Ownership
 from signaling.coalesce import attach_polls
-from signaling.runtime import TAIL, ClassRuntime, now_ms
+from signaling.metrics import Metrics
+from signaling.runtime import TAIL, ClassRuntime, Listener, now_ms
 from signaling.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class Registry:
         transport: Transport,
         media: dict[str, Any],
         ownership: Ownership | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.journal = journal
         self.ownership: Ownership = ownership or LocalOwnership("")
@@ -48,6 +50,8 @@ class Registry:
         self.transport = transport
         self.media = media
         self.runtimes: dict[str, ClassRuntime] = {}
+        self.metrics = metrics or Metrics()
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def load_all(self) -> int:
         """Rebuild every class found in the journal; returns how many were loaded."""
@@ -90,10 +94,18 @@ class Registry:
 
     async def unload(self, class_id: str) -> None:
         """Stop hosting a class here (its lease is gone); its sockets are disconnected."""
-        runtime = self.runtimes.pop(class_id, None)
+        runtime = self.runtimes.get(class_id)
         if runtime is not None:
-            await runtime.abandon("its lease is lost")
-            await runtime.close()
+            runtime.stop("its lease is lost")
+
+    def _stopped(self, runtime: ClassRuntime) -> None:
+        """A runtime stopped serving: forget it, so the next `get` rebuilds it from its journal."""
+        if self.runtimes.get(runtime.class_id) is runtime:
+            del self.runtimes[runtime.class_id]
+        self.metrics.classes_stopped.inc()
+        task = asyncio.create_task(runtime.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def create(self, title: str, media: e.MediaMode, class_id: str | None = None) -> str:
         """Write a new class to the journal. Whichever node is asked for it first hosts it."""
@@ -146,13 +158,28 @@ class Registry:
         return runtime
 
     def _runtime(self, room: Classroom, class_id: str) -> ClassRuntime:
-        runtime = ClassRuntime(class_id, room, self.journal, self.transport, self.media)
+        runtime = ClassRuntime(
+            class_id,
+            room,
+            self.journal,
+            self.transport,
+            self.media,
+            fence=self.ownership.fence(class_id),
+            serving=lambda: self.ownership.serving(class_id),
+        )
+        runtime.on_stop = self._stopped
+        runtime.listener_failed = self._listener_failed
         BreakoutTimer.attach(runtime)
         attach_polls(runtime)
         for hook in self.on_runtime:
             hook(runtime)
         return runtime
 
+    def _listener_failed(self, listener: Listener, ev: e.Event) -> None:
+        name = getattr(listener, "__qualname__", type(listener).__name__)
+        self.metrics.listener_failures.labels(name).inc()
+
     async def close(self) -> None:
         for runtime in self.runtimes.values():
             await runtime.close()
+        await asyncio.gather(*self._closing, return_exceptions=True)

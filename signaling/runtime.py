@@ -6,6 +6,17 @@ effects in seq order), then made durable by the class's ordered writer, and
 only then broadcast and acknowledged, in seq order. Nothing acknowledged can
 be lost by a crash.
 
+A write that fails leaves the state ahead of the journal. The class then
+stops: it refuses commands with `unavailable`, disconnects every socket, and
+is dropped, to be rebuilt from what is durable when it is next asked for;
+nothing that was not durable was broadcast or acknowledged. A snapshot is
+sent only once what it shows is durable.
+
+Listeners (media, coalescers, timers, the recorder) hear each event after
+its broadcast, in seq order, from a task of their own: they are not on the
+acknowledgement path, and one that fails is logged and counted, and changes
+nothing for the others or for any command.
+
 Broadcasting drains every durable event in seq order, so events made durable
 by one journal write go out together; a run of consecutive presence events
 (a crowd arriving or leaving) goes to each socket as one `class:batch`
@@ -33,15 +44,18 @@ from classroom.live import Context
 from classroom.roles import Role, is_staff
 from classroom.snapshot import snapshot
 from classroom.visibility import Audience, Viewer, audience
-from classroom.wire import Payload, to_wire
-from recorder.journal import Journal
+from classroom.wire import Payload, public_form, to_wire, wire_for
+from journal import Fence, Journal
+from journal.writer import OrderedWriter
 from signaling.transport import Transport, area_room, class_room, staff_room, user_room
-from signaling.writer import OrderedWriter
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[e.Event], Awaitable[None]]
+ListenerFailed = Callable[[Listener, e.Event], None]
 Wire = tuple[str, Payload]
+
+UNAVAILABLE = "the class is recovering from a fault; reconnect to continue"
 
 TAIL = 5000
 """Recent events kept in memory for reconnect catch-up."""
@@ -59,6 +73,14 @@ def new_id() -> str:
     return secrets.token_hex(6)
 
 
+def _always() -> bool:
+    return True
+
+
+def _ignore(listener: Listener, ev: e.Event) -> None:
+    return None
+
+
 @dataclass
 class Session:
     """One connected socket of one user."""
@@ -73,6 +95,8 @@ class Session:
     """Events broadcast while the socket was still receiving its snapshot or catch-up."""
     room: str | None = None
     """The area (main or breakout) room this socket is in; follows moves in seq order."""
+    staff: bool = False
+    """Whether the socket is in the class's staff room; follows role changes in seq order."""
 
 
 class ClassRuntime:
@@ -85,6 +109,8 @@ class ClassRuntime:
         media: dict[str, Any],
         clock: Callable[[], int] = now_ms,
         ids: Callable[[], str] = new_id,
+        fence: Fence | None = None,
+        serving: Callable[[], bool] = _always,
     ) -> None:
         self.room = room
         self.class_id = class_id
@@ -92,31 +118,39 @@ class ClassRuntime:
         self.media = media
         self.clock = clock
         self.ids = ids
+        self.serving = serving
+        """Whether this node may still take commands for the class (its lease, in a cluster)."""
         self.sessions: dict[str, Session] = {}
         self._holding: dict[str, Session] = {}
         """The sessions still catching up, by user: a broadcast holds events for them."""
         self.tail: deque[e.Event] = deque(maxlen=TAIL)
         self.failed = False
-        self._writer = OrderedWriter(journal, self.class_id)
+        self.on_stop: Callable[[ClassRuntime], None] = lambda _: None
+        """Called once when the class stops serving (a failed write, a lost lease)."""
+        self._writer = OrderedWriter(journal, self.class_id, fence)
         self._unsent: deque[e.Event] = deque()
         self.listeners: list[Listener] = []
         """Called with each event after it is broadcast, in seq order (media, coalescers)."""
+        self.listener_failed: ListenerFailed = _ignore
+        self._notices: deque[e.Event] = deque()
+        self._notifier: asyncio.Task[None] | None = None
         self.closers: list[Callable[[], None]] = []
         """Called when the class unloads (timers cancel themselves)."""
         self._flush_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     # -- commands ----------------------------------------------------------
 
     async def execute(self, user_id: str, cmd: Command) -> list[e.Event]:
-        if self.failed:
-            raise DomainError("internal", "the class is being reloaded; reconnect")
+        self._refuse_if_stopped()
         drafts = self.room.handle(user_id, cmd, Context(self.clock(), self.ids))
         return await self.commit(drafts)
 
     async def commit(self, drafts: list[e.Event]) -> list[e.Event]:
         if not drafts:
             return []
+        self._refuse_if_stopped()
         ts = self.clock()
         stamped = [e.stamp(d, self.room.seq + i + 1, ts) for i, d in enumerate(drafts)]
         for ev in stamped:
@@ -126,24 +160,38 @@ class ClassRuntime:
         try:
             await self._writer.write([(ev.seq, e.encode(ev)) for ev in stamped])
         except Exception as exc:
-            await self.abandon(f"journal write failed: {exc}")
-            raise DomainError("internal", "the class journal is unavailable") from exc
+            self.stop(f"journal write failed: {exc}")
+            raise DomainError("unavailable", UNAVAILABLE) from exc
         await self._flush(stamped[-1].seq)
         return stamped
 
-    async def abandon(self, reason: str) -> None:
-        """Stop serving: refuse commands and disconnect every socket.
+    def _refuse_if_stopped(self) -> None:
+        if not self.failed and not self.serving():
+            # Checked on every commit, not only by the lease's timer: after a
+            # pause, a command may run before the timer that would stop us.
+            self.stop("its lease ran out")
+        if self.failed:
+            raise DomainError("unavailable", UNAVAILABLE)
+
+    def stop(self, reason: str) -> None:
+        """Stop serving: refuse commands from now on, and close every socket.
 
         Used when the journal lost a write the state already holds, or the
         class moved to another node; clients reconnect and the class is
-        rebuilt from its journal wherever it is hosted next.
+        rebuilt from its journal wherever it is hosted next. The sockets close
+        in a task of their own, after the replies already due (the refusals
+        of the commands caught in the fault) have been queued.
         """
         if self.failed:
             return
-        log.warning("class %s: unloading: %s", self.class_id, reason)
+        log.warning("class %s: stopping: %s", self.class_id, reason)
         self.failed = True
+        self._spawn(self._close_sockets())
+
+    async def _close_sockets(self) -> None:
         for session in list(self.sessions.values()):
             await self.transport.disconnect(session.sid)
+        self.on_stop(self)
 
     # -- broadcast ---------------------------------------------------------
 
@@ -157,8 +205,31 @@ class ClassRuntime:
                 await self._broadcast(run)
                 for ev, _ in run:
                     await self._follow_membership(ev)
-                    for listener in self.listeners:
-                        await listener(ev)
+                self._notify([ev for ev, _ in run])
+
+    def _notify(self, events: list[e.Event]) -> None:
+        """Hand broadcast events to the listeners' task."""
+        if not self.listeners:
+            return
+        self._notices.extend(events)
+        if self._notifier is None or self._notifier.done():
+            self._notifier = asyncio.create_task(self._deliver())
+
+    async def _deliver(self) -> None:
+        while self._notices:
+            ev = self._notices.popleft()
+            for listener in list(self.listeners):
+                try:
+                    await listener(ev)
+                except Exception:
+                    log.exception(
+                        "class %s: listener %s failed on seq %d (%s)",
+                        self.class_id,
+                        getattr(listener, "__qualname__", listener),
+                        ev.seq,
+                        type(ev).__name__,
+                    )
+                    self.listener_failed(listener, ev)
 
     def _next_run(self, upto: int) -> list[tuple[e.Event, Wire | None]]:
         """The next event to broadcast, with the presence events that follow it if it is one."""
@@ -189,11 +260,21 @@ class ClassRuntime:
         if not rooms:
             return
         skip = [s.sid for s in holding] or None
+        if len(sent) == 1 and who.everyone and public_form(sent[0][1]) is not sent[0][1]:
+            await self._broadcast_split(sent[0][1], skip or [])
+            return
         if len(sent) == 1:
             name, data = sent[0][1]
         else:
             name, data = "class:batch", {"events": [list(wire) for _, wire in sent]}
         await self.transport.emit(name, data, to=rooms, skip_sid=skip)
+
+    async def _broadcast_split(self, wire: Wire, skip: list[str]) -> None:
+        """A message to everyone of which hosts and moderators get more (`STAFF_FIELDS`)."""
+        staff = [s.sid for s in self.sessions.values() if s.staff]
+        await self.transport.emit(*wire, to=[staff_room(self.class_id)], skip_sid=skip or None)
+        public = public_form(wire)
+        await self.transport.emit(*public, to=[class_room(self.class_id)], skip_sid=skip + staff)
 
     def _hold(self, ev: e.Event, who: Audience, holding: list[Session]) -> None:
         """Keep `ev` for the sessions still catching up that will need it."""
@@ -225,33 +306,49 @@ class ClassRuntime:
                 session = self.sessions.get(ev.user_id)
                 if session is not None:
                     await self._enter_area(session, ev.room)
-                    await self._resync(session)
+                    await self._resync(session, ev.seq)
             case e.RoleChanged():
                 session = self.sessions.get(ev.user_id)
                 if session is not None:
                     session.role = ev.role
+                    session.staff = is_staff(ev.role)
                     staff = staff_room(self.class_id)
-                    if is_staff(ev.role):
+                    if session.staff:
                         await self.transport.enter_room(session.sid, staff)
                     else:
                         await self.transport.leave_room(session.sid, staff)
-                    await self._resync(session)
+                    await self._resync(session, ev.seq)
             case e.ClassEnded():
                 for session in list(self.sessions.values()):
                     self._spawn(self.transport.disconnect(session.sid))
 
-    async def _resync(self, session: Session) -> None:
-        """A fresh snapshot after a move or a role change: what the user may see has changed
-        (the room's polls, questions and hands; staff-only state), not only what comes next."""
+    async def _resync(self, session: Session, seq: int) -> None:
+        """A fresh snapshot after a move or a role change (event `seq`): what the user may
+        see has changed (the room's polls, questions and hands; staff-only state), not only
+        what comes next. The events after `seq` follow it, as they would have without it."""
         if session.catching_up:
             return  # its snapshot or catch-up is on the way
+        session.catching_up = True
+        self._holding[session.user_id] = session
         state = snapshot(self.room, self.viewer(session.user_id), self.media)
+        self._spawn(self._send_state(session, state, seq))
+
+    async def _send_state(self, session: Session, state: Payload, sent: int) -> None:
+        """Send a snapshot once everything it shows is durable, then the held events after
+        `sent`."""
+        try:
+            if state["seq"] > self._writer.durable_seq:
+                await self._writer.barrier()
+        except Exception:
+            return  # the class stops, and this socket with it
         await self.transport.emit("class:state", state, to=session.sid)
+        await self._release(session, sent)
 
     async def _enter_rooms(self, session: Session, room: str | None = None) -> None:
         member = self.room.live.members[session.user_id]
         rooms = [class_room(self.class_id), user_room(self.class_id, session.user_id)]
-        if is_staff(member.role):
+        session.staff = is_staff(member.role)
+        if session.staff:
             rooms.append(staff_room(self.class_id))
         for name in rooms:
             await self.transport.enter_room(session.sid, name)
@@ -292,8 +389,7 @@ class ClassRuntime:
             await self.transport.emit("class:resumed", {"seq": sent}, to=session.sid)
         else:
             state = snapshot(self.room, self.viewer(session.user_id), self.media)
-            await self.transport.emit("class:state", state, to=session.sid)
-            await self._release(session, self.room.seq)
+            await self._send_state(session, state, state["seq"])
 
     async def _replace(self, previous: Session) -> None:
         await self.transport.emit(
@@ -320,7 +416,7 @@ class ClassRuntime:
         for ev in [ev for ev in missed if ev.seq <= flushed]:
             wire = to_wire(ev)
             if wire is not None and audience(ev).includes(Viewer(me.user_id, me.role, room)):
-                await self.transport.emit(wire[0], wire[1], to=session.sid)
+                await self.transport.emit(*wire_for(wire, me.role), to=session.sid)
             room = room_after(ev, me.user_id, room)
             sent = ev.seq
         return sent
@@ -330,11 +426,12 @@ class ClassRuntime:
 
     async def _release(self, session: Session, sent: int) -> None:
         """Deliver what was held back during catch-up, then go live."""
+        role = self.viewer(session.user_id).role
         while session.held:
             ev, *session.held = session.held
             wire = to_wire(ev)
             if wire is not None and ev.seq > sent:
-                await self.transport.emit(wire[0], wire[1], to=session.sid)
+                await self.transport.emit(*wire_for(wire, role), to=session.sid)
         session.catching_up = False
         if self._holding.get(session.user_id) is session:
             del self._holding[session.user_id]
@@ -364,8 +461,12 @@ class ClassRuntime:
         task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         for closer in self.closers:
             closer()
         await self._writer.close()
-        for task in list(self._tasks):
-            task.cancel()
+        for task in [*self._tasks, self._notifier]:
+            if task is not None:
+                task.cancel()

@@ -14,7 +14,7 @@ from aiohttp import web
 from classroom.config import Settings, Wire
 from signaling.auth import mint
 from tests.peer import Peer
-from web.app import create_app
+from web.app import JournalLayer, create_app
 
 SECRET = "test-secret-with-enough-length-for-hs256"
 ADMIN = "test-admin-key"
@@ -23,9 +23,9 @@ ADMIN = "test-admin-key"
 class Server:
     """A running server and the helpers tests use to talk to it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, journal_layer: JournalLayer | None = None) -> None:
         self.settings = settings
-        self.app = create_app(settings)
+        self.app = create_app(settings, journal_layer)
         self.runner = web.AppRunner(self.app, shutdown_timeout=5)
         self.url = ""
         self.peers: list[Peer] = []
@@ -76,8 +76,10 @@ def settings_for(tmp_path: Path, wire: Wire = "msgpack", **extra: Any) -> Settin
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Server]:
-    srv = Server(settings)
+async def running(
+    settings: Settings, journal_layer: JournalLayer | None = None
+) -> AsyncIterator[Server]:
+    srv = Server(settings, journal_layer)
     await srv.start()
     try:
         yield srv

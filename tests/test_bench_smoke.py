@@ -23,6 +23,7 @@ def programs(tmp: Path) -> dict[str, list[str]]:
         "wire": ["--clients", "5", "--runs", "1", "--joins", "1", "--seconds", "0.5"],
         "poll_compare": ["--clients", "5", "--runs", "1"],
         "recorder_bench": ["--seconds", "1", "--runs", "1"],
+        "composite_bench": ["--minutes", "0.1", "--before-minutes", "0.1"],
         "sfu": [
             "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",
             "--warmup", "0", "--warm-frames", "3", "--workers", "1", "--floor-packets", "100",
@@ -36,6 +37,7 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--joins", "1", "--seconds", "0.5",
             "--recorder-seconds", "1", "--sfu-subscribers", "1", "--sfu-seconds", "1",
             "--sfu-workers", "0", "--sfu-before", "", "--sfu-floor-packets", "50",
+            "--composite-minutes", "0.1", "--composite-before-minutes", "0",
             "--results", str(tmp / "results.json"),
             "--doc", str(tmp / "benchmarks.md"), "--chart", str(tmp / "all.png"), "--no-others",
         ],
@@ -70,6 +72,7 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert doc.startswith("# Benchmarks\n\nHand-written.\n")
     assert "<!-- bench:begin -->" in doc and "<!-- bench:end -->" in doc
     assert "### SFU forwarding against transcoding" in doc
+    assert "### Composite video: memory" in doc
     if importlib.util.find_spec("matplotlib") is not None:  # the bench extra, not the test one
         assert (tmp_path / "scaling.png").stat().st_size > 0
         assert "all.png" in doc and (tmp_path / "all.png").stat().st_size > 0

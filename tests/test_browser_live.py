@@ -127,7 +127,7 @@ async def watch_replay(env: BrowserEnv, url: str) -> None:  # noqa: F811
     await page.wait_for_function("() => document.getElementById('video').readyState >= 1")
     assert await page.locator("#polls .poll").count() == 0
     download = await page.get_attribute("#download", "href")
-    assert download is not None and download.endswith("/files/composite.webm")
+    assert download is not None and "/files/composite.webm?" in download  # a signed URL
     await page.select_option("#speed", "1.5")
     assert await page.evaluate("() => document.getElementById('video').playbackRate") == 1.5
     chapter = page.locator("#chapters button", has_text=f"Poll: {QUESTION}")
@@ -137,7 +137,8 @@ async def watch_replay(env: BrowserEnv, url: str) -> None:  # noqa: F811
     assert await page.locator("#polls .meta").first.inner_text() == "Open · Quiz"
     # A deep link to the end: the poll is published, with Jupiter marked correct.
     end = await page.evaluate("Math.floor(document.getElementById('video').duration)")
-    await page.goto(f"{url}?t={end}")
+    assert "#token=" not in page.url  # kept in the tab, out of the address bar
+    await page.goto(f"{page.url}?t={end}")
     await page.wait_for_function(f"(t) => {PLAYHEAD} >= t", arg=end - 1)
     await page.click("#tab-polls")
     await page.locator("#polls .bar.correct", has_text="Jupiter").wait_for()
@@ -147,3 +148,23 @@ async def watch_replay(env: BrowserEnv, url: str) -> None:  # noqa: F811
     await page.locator("#chat .msg", has_text="Hello everyone").wait_for()
     await page.click("#chat .msg .seek")
     await page.wait_for_function(f"(t) => {PLAYHEAD} < t", arg=end - 1)
+    await share_by_link(env, viewer)
+
+
+async def share_by_link(env: BrowserEnv, host: Person) -> None:  # noqa: F811
+    """Private until shared: the host shares it by link; a learner gives a name and watches."""
+    page = host.page
+    await page.select_option("#visibility", "link")
+    await page.click("#share-form button[type=submit]")
+    await host.wait_text("#status", "Sharing saved")
+    await page.click("#share-link")
+    await page.wait_for_selector("#share-url:not([hidden])")
+    link = await page.input_value("#share-url")
+    assert "#invite=" in link
+    learner = await env.open(link)
+    await learner.page.fill("#name-input", "Late Learner")
+    await learner.page.click("#name-form button[type=submit]")
+    await learner.page.wait_for_selector("#replay:not([hidden])")
+    await learner.page.wait_for_function("() => document.getElementById('video').readyState >= 1")
+    await learner.wait_text("#chapters button", f"Poll: {QUESTION}")
+    assert await learner.page.is_hidden("#sharing")

@@ -3,18 +3,11 @@ reconnecting, host actions, a phone-sized screen, the invite flow."""
 
 from __future__ import annotations
 
-import json
-from fractions import Fraction
-from pathlib import Path
-from typing import Any
-
-import av
 import pytest
 
 from signaling.auth import mint
-from tests.browser import BrowserEnv, Person, browser_env, env, reported  # noqa: F401  (fixtures)
+from tests.browser import BrowserEnv, browser_env, env, reported  # noqa: F401  (fixtures)
 from tests.conftest import SECRET
-from web.keys import RECORDER
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -26,7 +19,6 @@ HOSTILE = [
     '"><a href="javascript:window.__pwned=1">click</a>',
     "{{constructor.constructor('window.__pwned=1')()}}",
 ]
-PLAYHEAD = "document.getElementById('video').currentTime"
 SOCKET = "const s = window.__classroom.conn.socket"
 NO_MARKUP = """() => document.querySelectorAll(
     'main script, main img, main svg, main a[href^="javascript"], main iframe').length"""
@@ -175,13 +167,6 @@ async def test_invite_asks_for_a_name(env: BrowserEnv) -> None:  # noqa: F811
     await person.page.click("#join")
     await person.wait_text("#participants .name", "Zoë Visitor (you)")
     assert "#token=" in person.page.url
-
-
-@reported
-async def test_replay_of_an_unknown_recording(env: BrowserEnv) -> None:  # noqa: F811
-    person: Person = await env.open(f"{env.server.url}/replay/r-nothing-here")
-    await person.wait_text("#banner-text", "no such recording")
-    assert person.csp_violations() == []
 
 
 @reported
@@ -374,72 +359,3 @@ async def test_failed_media_is_mended_by_reconnecting(env: BrowserEnv) -> None: 
     await ana.wait_text("#status", "Reconnected")
     await ana.wait_videos(1)
     assert await ana.page.evaluate("() => window.__classroom.sub.connectionState") == "connected"
-
-
-def make_webm(path: Path, seconds: int, fps: int = 10) -> None:
-    """A small VP8 video whose brightness changes every frame."""
-    with av.open(str(path), "w", format="webm") as out:
-        stream = out.add_stream("libvpx", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for i in range(seconds * fps):
-            frame = av.VideoFrame(160, 120, "yuv420p")
-            for plane, value in zip(frame.planes, (16 + (8 * i) % 200, 128, 128), strict=True):
-                plane.update(bytes([value]) * plane.buffer_size)
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
-def replay_package(folder: Path, track: str) -> None:
-    """A published package without a composite video: one camera track from 1 s on."""
-    folder.mkdir(parents=True)
-    make_webm(folder / track, 4)
-    poll: dict[str, Any] = {"id": "p1", "question": "Which shape has three sides?"}
-    poll |= {"kind": "single", "options": ["Triangle", "Square"], "status": "open"}
-    chat = {"id": "m1", "seq": 3, "ts": 1, "from": {"user_id": "ana", "name": "Ana"}}
-    events = [
-        {"t": 1500, "name": "chat:message", "data": chat | {"text": "Hi", "room": "main"}},
-        {"t": 3000, "name": "poll:opened", "data": {"seq": 4, "ts": 2, "poll": poll}},
-    ]
-    (folder / "timeline.json").write_text(json.dumps({"events": events}))
-    manifest = {
-        "id": "r-replay-test",
-        "class_id": "c",
-        "title": "Geometry",
-        "started_at": 1_700_000_000_000,
-        "duration_ms": 5000,
-        "participants": [{"user_id": "ana", "name": "Ana"}],
-        "tracks": [
-            {"file": track, "user_id": "ana", "kind": "video", "source": "camera"}
-            | {"offset_ms": 1000, "duration_ms": 4000}
-        ],
-        "chapters": [{"t_ms": 3000, "title": "Poll: Which shape has three sides?"}],
-        "composite": None,
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-
-
-@reported
-async def test_replay_waits_for_publishing_and_plays_a_track(env: BrowserEnv) -> None:  # noqa: F811
-    store = env.server.app[RECORDER].store
-    rid = "r-replay-test"
-    store.create(rid, {"id": rid, "title": "Geometry", "state": "publishing", "percent": 40})
-    viewer = await env.open(f"{env.server.url}/replay/{rid}?t=2")
-    await viewer.wait_text("#status", "being prepared (40%)")
-    replay_package(store.package_dir(rid), "ana-camera.webm")
-    store.update(rid, state="published", percent=100)
-    # The page notices, plays the camera track (it starts 1 s in) from 2 s: the chat is
-    # there, the poll not yet.
-    await viewer.page.wait_for_selector("#replay:not([hidden])")
-    assert await viewer.page.is_hidden("#download")
-    src = await viewer.page.get_attribute("#video", "src")
-    assert src is not None and src.endswith("/files/ana-camera.webm")
-    await viewer.page.wait_for_function(f"() => Math.abs({PLAYHEAD} - 1) < 0.1")
-    await viewer.wait_text("#chat .text", "Hi")
-    assert await viewer.page.locator("#polls .poll").count() == 0
-    await viewer.page.click("#chapters button")
-    await viewer.page.wait_for_function(f"() => Math.abs({PLAYHEAD} - 2) < 0.1")
-    await viewer.page.click("#tab-polls")
-    await viewer.wait_text("#polls .question", "Which shape has three sides?")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from signaling.auth import verify
+from signaling.auth import verify, verify_replay
 from signaling.registry import CLASS_ID, new_class_id
 from tests.conftest import SECRET
 from tests.peer import Peer
@@ -42,6 +42,19 @@ def test_token_command_prints_a_verifiable_token() -> None:
     assert done.returncode == 0, done.stderr
     claims = verify(SECRET, done.stdout.strip(), "c1")
     assert (claims.user_id, claims.name, claims.role) == ("u1", "Ada", "moderator")
+
+
+def test_token_command_prints_a_replay_token() -> None:
+    secret = {"CLASSROOM_SECRET": SECRET}
+    done = run_cli("token", "--recording", "r1", "--user", "u1", "--name", "Ada", env=secret)
+    assert done.returncode == 0, done.stderr
+    claims = verify_replay(SECRET, done.stdout.strip(), "r1")
+    assert (claims.user_id, claims.name, claims.role, claims.link) == ("u1", "Ada", "viewer", None)
+    wrong = run_cli(
+        "token", "--recording", "r1", "--user", "u1", "--name", "Ada", "--role", "participant",
+        env=secret,
+    )  # fmt: skip
+    assert wrong.returncode != 0 and "viewer, moderator and host" in wrong.stderr
 
 
 async def test_demo_prints_working_join_links(tmp_path: Path) -> None:

@@ -114,6 +114,12 @@ def test_out_of_order_events_are_refused(h: Harness) -> None:
         h.room.apply(e.ClassEnded(seq=h.room.seq))
 
 
+def test_a_hole_in_the_history_is_refused(h: Harness) -> None:
+    with pytest.raises(ValueError, match="does not follow"):
+        h.room.apply(e.ClassEnded(seq=h.room.seq + 2))
+    assert not h.room.ended
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", list(Action))
 def test_grants_table(role: str, action: Action) -> None:

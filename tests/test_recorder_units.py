@@ -13,7 +13,7 @@ from classroom import commands as c
 from media.encoded import EncodedFrame
 from recorder.mkv import TrackWriter, opus_head, vp8_size
 from recorder.package import remux
-from recorder.timeline import Span, chapters_vtt, collect, find_span, pseudonymise
+from recorder.timeline import Span, chapters_vtt, collect, find_span
 from tests.domain import Harness
 
 
@@ -60,19 +60,6 @@ def test_collect_keeps_what_learners_saw_on_the_recording_clock() -> None:
     assert got.chapters == [{"t_ms": 2500, "title": "Part two"}]
     assert span.duration_ms == 3000
     assert got.participants == {"teach": "Teach", "ann": "Ann"} and got.hosts == {"teach"}
-
-
-def test_pseudonyms_hide_learners_and_keep_hosts() -> None:
-    entries = [
-        {"name": "chat:message", "data": {"from": {"user_id": "ann@x.org", "name": "Ann"}}},
-        {"name": "hand:changed", "data": {"user_id": "ann@x.org"}},
-        {"name": "chat:message", "data": {"from": {"user_id": "teach", "name": "Dr T"}}},
-    ]
-    out = pseudonymise(entries, {}, frozenset({"teach"}))
-    assert out[0]["data"]["from"] == {"user_id": "p1", "name": "Participant 1"}
-    assert out[1]["data"]["user_id"] == "p1"
-    assert out[2]["data"]["from"] == {"user_id": "teach", "name": "Dr T"}
-    assert "ann" not in repr(out).lower()
 
 
 def test_chapters_vtt() -> None:

@@ -11,10 +11,11 @@ from aiohttp import web
 
 from classroom.config import Settings
 from classroom.events import Event
+from journal import Journal, JournalError, open_journal
+from journal.streams import durability_problems
 from media import routes as media_routes
 from media.metrics import MediaCollector
 from media.node import MediaNode
-from recorder.journal import open_journal
 from recorder.publish import Publisher
 from recorder.service import Recorder
 from recorder.store import RecordingStore
@@ -38,7 +39,11 @@ def media_config(settings: Settings) -> dict[str, object]:
     return {"mode": "sfu", "ice_servers": list(settings.ice_servers)}
 
 
-def create_app(settings: Settings) -> web.Application:
+JournalLayer = Callable[[Journal], Journal]
+"""Wraps the configured journal (a fault-injecting one in tests, say)."""
+
+
+def create_app(settings: Settings, journal_layer: JournalLayer | None = None) -> web.Application:
     if not settings.secret:
         raise ValueError("a token secret is required")
     app = web.Application(middlewares=[pages.security_headers])
@@ -55,7 +60,7 @@ def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     app[SETTINGS] = settings
     app[METRICS] = metrics
-    app.cleanup_ctx.append(_classes(sio))
+    app.cleanup_ctx.append(_classes(sio, journal_layer or (lambda journal: journal)))
     app.on_shutdown.append(_disconnect_everyone(sio))
     api.add_routes(app)
     pages.add_routes(app)
@@ -87,11 +92,52 @@ def _count_events(metrics: Metrics) -> Callable[[ClassRuntime], None]:
     return attach
 
 
-def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIterator[None]]:
+async def _lease_client(settings: Settings) -> redis.Redis:
+    """The leases' Redis client, once Redis is known to keep what we acknowledge.
+
+    Lease calls time out well inside the lease's margin, so a hung Redis is
+    seen as down in time (the lease's own timer stops us regardless).
+    """
+    timeout = max(0.25, settings.lease_ttl_ms / 4000)
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
+    try:
+        await _require_durable_redis(client, settings.redis_unsafe)
+    except BaseException:
+        await client.aclose()
+        raise
+    return client
+
+
+async def _require_durable_redis(client: redis.Redis, unsafe: bool) -> None:
+    """Refuse to serve on a Redis that may lose what we acknowledge, unless told to."""
+    problems = await durability_problems(client)
+    if problems is None:
+        log.warning(
+            "cannot read Redis's configuration: make sure it has appendonly yes and"
+            " appendfsync always, or a crash of Redis can lose acknowledged actions"
+        )
+    elif problems and unsafe:
+        log.warning("Redis can lose acknowledged actions: %s (--redis-unsafe)", "; ".join(problems))
+    elif problems:
+        raise JournalError(
+            f"Redis can lose acknowledged actions: {'; '.join(problems)}. Configure it with"
+            " appendonly yes and appendfsync always (docs/operations.md), or pass"
+            " --redis-unsafe to serve anyway"
+        )
+
+
+def _classes(
+    sio: socketio.AsyncServer, journal_layer: JournalLayer
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        journal = open_journal(settings.data_dir / "journal", settings.redis_url or None)
-        registry = Registry(journal, sio, media_config(settings))
+        leases_client = await _lease_client(settings) if settings.redis_url else None
+        journal = journal_layer(
+            open_journal(settings.data_dir / "journal", settings.redis_url or None)
+        )
+        registry = Registry(journal, sio, media_config(settings), metrics=app[METRICS])
         app[MEDIA] = MediaNode.from_settings(settings)
         await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
@@ -102,10 +148,10 @@ def _classes(sio: socketio.AsyncServer) -> Callable[[web.Application], AsyncIter
         # Hooks first: every runtime, including those rebuilt below, is followed.
         registry.on_runtime.append(_count_events(app[METRICS]))
         registry.on_runtime.append(recorder.attach)
-        if settings.redis_url:
+        if leases_client is not None:
             # Cluster: classes are claimed one by one, by the first node asked for each.
             leases = LeaseOwnership(
-                redis.Redis.from_url(settings.redis_url),
+                leases_client,
                 settings.node_base_url,
                 registry.unload,
                 settings.lease_ttl_ms,

@@ -9,6 +9,7 @@ from media.node import MediaNode
 from recorder.service import Recorder
 from signaling.gateway import Gateway
 from signaling.metrics import Metrics
+from signaling.ratelimit import RateLimiter
 from signaling.registry import Registry
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -17,3 +18,4 @@ REGISTRY = web.AppKey("registry", Registry)
 GATEWAY = web.AppKey("gateway", Gateway)
 MEDIA = web.AppKey("media", MediaNode)
 RECORDER = web.AppKey("recorder", Recorder)
+REPLAY_JOINS = web.AppKey("replay_joins", RateLimiter)

@@ -1,74 +1,243 @@
-"""Recordings over HTTP: list, status and manifest, publish, files (with Range), delete.
+"""Recordings over HTTP: status and manifest, publishing and sharing, replay tokens, files.
 
-A recording is addressed by its opaque id alone, like an unlisted video:
-whoever has the replay link may watch. Listing, publishing and deleting take
-the admin key. Only ids and file names that match strict patterns reach the
-filesystem.
+A recording is private until a host or the admin publishes it with a
+visibility; web/replay_access.py says who may see what. Only ids and file
+names that match strict patterns reach the filesystem.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
+from classroom import sharing
+from classroom.commands import Name, UserId
+from classroom.sharing import ADMIN, Access, Visibility
+from recorder.publish import DEFAULT_OPTIONS
 from recorder.store import RECORDING_ID
+from signaling.auth import (
+    REPLAY_TTL_S,
+    ReplayRole,
+    TokenError,
+    mint_replay,
+    mint_replay_invite,
+    new_user_id,
+    verify_replay_invite,
+)
+from signaling.ratelimit import Rate, RateLimiter
 from web.api import ApiError, body_of, require_admin
-from web.keys import RECORDER
+from web.keys import RECORDER, REPLAY_JOINS, SETTINGS
+from web.replay_access import (
+    Caller,
+    caller,
+    file_url,
+    require_permitted,
+    signed_access,
+    unauthorized,
+    url_expiry,
+)
+
+Ttl = Annotated[int, msgspec.Meta(ge=60, le=365 * 24 * 3600)]
+Trim = Annotated[int, msgspec.Meta(ge=0)] | None
+SHARE_TTL_S = 30 * 24 * 3600
+JOIN_RATES = {"address": Rate(0.5, 10), "invite": Rate(5, 50)}
+"""Share-link redemptions: a burst of 10 then one per 2 s per address; 50 then 5/s per link."""
 
 
 class PublishOptions(msgspec.Struct, forbid_unknown_fields=True):
-    pseudonyms: bool = False
-    trim_start_ms: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    trim_end_ms: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    """Each field left out keeps its current value."""
+
+    visibility: Visibility | msgspec.UnsetType = msgspec.UNSET
+    pseudonyms: bool | msgspec.UnsetType = msgspec.UNSET
+    trim_start_ms: Trim | msgspec.UnsetType = msgspec.UNSET
+    trim_end_ms: Trim | msgspec.UnsetType = msgspec.UNSET
 
 
-def _id(request: web.Request) -> str:
-    recording_id = request.match_info["recording_id"]
+class NewReplayToken(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: UserId
+    name: Name
+    role: ReplayRole = "viewer"
+    ttl_s: Ttl = REPLAY_TTL_S
+
+
+class ShareOptions(msgspec.Struct, forbid_unknown_fields=True):
+    ttl_s: Ttl = SHARE_TTL_S
+
+
+class JoinByShareLink(msgspec.Struct, forbid_unknown_fields=True):
+    invite: Annotated[str, msgspec.Meta(max_length=4096)]
+    name: Name
+
+
+def _meta(request: web.Request, recording_id: str, who: Caller | None = None) -> dict[str, Any]:
+    """The recording's metadata; 404 if there is none, or if it is another class's."""
     store = request.app[RECORDER].store
-    if not RECORDING_ID.match(recording_id) or not store.exists(recording_id):
+    meta = store.load(recording_id) if RECORDING_ID.match(recording_id) else None
+    if meta is not None and who is not None and who.joined is not None:
+        # A join token answers for its own class's recordings only, existence included.
+        meta = meta if who.joined.class_id == meta.get("class_id") else None
+    if meta is None:
         raise ApiError(404, "not_found", "no such recording")
-    return recording_id
+    return meta
 
 
-def status(request: web.Request, recording_id: str) -> dict[str, Any]:
-    store = request.app[RECORDER].store
-    meta = store.load(recording_id) or {}
-    manifest_file = store.published_file(recording_id, "manifest.json")
-    manifest = json.loads(manifest_file.read_bytes()) if manifest_file else None
+def _as_host(request: web.Request, recording_id: str) -> dict[str, Any]:
+    """The admin key, or a host's join token of the recording's class or replay token."""
+    who = caller(request, recording_id)
+    meta = _meta(request, recording_id, who)
+    if who.staff_role(meta) != "host":
+        raise ApiError(403, "forbidden", "only the admin or a host of the class may do this")
+    return meta
+
+
+def status(request: web.Request, recording_id: str, meta: dict[str, Any], access: Access) -> Any:
     keys = ("id", "class_id", "title", "started_at", "stopped_at", "state", "stage", "percent")
-    return {k: meta.get(k) for k in keys} | {"error": meta.get("error"), "manifest": manifest}
+    out = {k: meta.get(k) for k in keys} | {"error": meta.get("error")}
+    out |= {"visibility": meta.get("visibility", "private"), "manifest": None}
+    if access.grant == "staff":
+        out["options"] = DEFAULT_OPTIONS | meta.get("options", {})
+    # Others only see a package built with the options set now (say, with pseudonyms).
+    if access.grant == "staff" or meta.get("state") == "published":
+        out["manifest"] = _manifest(request, recording_id, access)
+    if access.grant != "staff":  # viewers have no business with the class itself
+        out.pop("class_id")
+        if out["manifest"] is not None:
+            out["manifest"].pop("class_id", None)
+    return out
+
+
+def _manifest(request: web.Request, recording_id: str, access: Access) -> Any:
+    """The package's manifest, with a signed URL for each of its files."""
+    found = request.app[RECORDER].store.published_file(recording_id, "manifest.json")
+    if found is None:
+        return None
+    manifest = json.loads(found.read_bytes())
+    names = ["manifest.json", "timeline.json", "chapters.vtt"]
+    names += [track["file"] for track in manifest.get("tracks", [])]
+    names += [manifest["composite"]] if manifest.get("composite") else []
+    secret, expires = request.app[SETTINGS].secret, url_expiry(access)
+    manifest["files"] = {n: file_url(secret, recording_id, n, access, expires) for n in names}
+    manifest["files_expire_at"] = expires
+    return manifest
 
 
 async def list_recordings(request: web.Request) -> web.Response:
     require_admin(request)
     store = request.app[RECORDER].store
-    return web.json_response({"recordings": [status(request, r) for r in store.ids()]})
+    found = [(r, store.load(r) or {}) for r in store.ids()]
+    body = {"recordings": [status(request, r, meta, ADMIN) for r, meta in found]}
+    return web.json_response(body)
 
 
 async def get_recording(request: web.Request) -> web.Response:
-    return web.json_response(status(request, _id(request)))
+    recording_id = request.match_info["recording_id"]
+    access = caller(request, recording_id).access
+    if access is None:
+        raise unauthorized("a class's join token does not open its recordings: send a replay token")
+    meta = _meta(request, recording_id)
+    require_permitted(meta, access)
+    return web.json_response(status(request, recording_id, meta, access))
 
 
 async def publish(request: web.Request) -> web.Response:
-    require_admin(request)
-    recording_id = _id(request)
-    options = await body_of(request, PublishOptions)
-    recorder = request.app[RECORDER]
-    meta = recorder.store.load(recording_id) or {}
+    recording_id = request.match_info["recording_id"]
+    meta = _as_host(request, recording_id)
+    options = msgspec.to_builtins(await body_of(request, PublishOptions))
     if meta.get("state") == "recording":
         raise ApiError(409, "conflict", "stop the recording first")
-    recorder.publisher.set_options(recording_id, msgspec.to_builtins(options))
+    recorder = request.app[RECORDER]
+    visibility = options.pop("visibility", meta.get("visibility", "private"))
+    recorder.store.update(recording_id, **sharing.share(meta, visibility))
+    build = DEFAULT_OPTIONS | meta.get("options", {}) | options
+    recorder.publisher.set_options(recording_id, build)
     recorder.publisher.start(recording_id)
-    return web.json_response(status(request, recording_id), status=202)
+    meta = recorder.store.load(recording_id) or meta
+    return web.json_response(status(request, recording_id, meta, ADMIN), status=202)
+
+
+async def share(request: web.Request) -> web.Response:
+    """A share link: whoever opens it gives a name and watches, while visibility is `link`."""
+    recording_id = request.match_info["recording_id"]
+    meta = _as_host(request, recording_id)
+    spec = await body_of(request, ShareOptions)
+    settings = request.app[SETTINGS]
+    generation = sharing.generation(meta)
+    invite = mint_replay_invite(settings.secret, recording_id, generation, spec.ttl_s)
+    body = {
+        "link": f"{settings.base_url}/replay/{recording_id}#invite={invite}",
+        "visibility": meta.get("visibility", "private"),
+        "expires_at": int(time.time()) + spec.ttl_s,
+    }
+    return web.json_response(body, status=201)
+
+
+async def create_token(request: web.Request) -> web.Response:
+    """The admin mints replay tokens for anyone; staff trade their join token for their own."""
+    recording_id = request.match_info["recording_id"]
+    who = caller(request, recording_id)
+    meta = _meta(request, recording_id, who)
+    settings = request.app[SETTINGS]
+    role: ReplayRole
+    if who.admin:
+        spec = await body_of(request, NewReplayToken)
+        user_id, name, role, ttl = spec.user_id, spec.name, spec.role, spec.ttl_s
+    elif who.joined is not None and (staff := who.staff_role(meta)) is not None:
+        user_id, name, ttl = who.joined.user_id, who.joined.name, REPLAY_TTL_S
+        role = "host" if staff == "host" else "moderator"
+    else:
+        raise ApiError(403, "forbidden", "only the admin or the class's staff mint replay tokens")
+    token = mint_replay(settings.secret, recording_id, user_id, name, role, ttl)
+    link = f"{settings.base_url}/replay/{recording_id}#token={token}"
+    return web.json_response({"token": token, "link": link}, status=201)
+
+
+async def join_by_share_link(request: web.Request) -> web.Response:
+    """Trade a share link's key and a display name for a replay token."""
+    recording_id = request.match_info["recording_id"]
+    spec = await body_of(request, JoinByShareLink)
+    limiter = request.app[REPLAY_JOINS]
+    _limit(limiter.allow(request.remote or "", "address"))
+    settings = request.app[SETTINGS]
+    try:
+        generation = verify_replay_invite(settings.secret, spec.invite, recording_id)
+    except TokenError as exc:
+        raise unauthorized(str(exc)) from exc
+    # Only genuine links get a bucket: made-up ones cannot fill the limiter.
+    _limit(limiter.allow(hashlib.sha256(spec.invite.encode()).hexdigest()[:32], "invite"))
+    meta = _meta(request, recording_id)
+    if meta.get("visibility") != "link" or generation != sharing.generation(meta):
+        raise ApiError(403, "forbidden", "this recording is not shared by this link (any more)")
+    token = mint_replay(
+        settings.secret, recording_id, new_user_id(), spec.name, "viewer", link=generation
+    )
+    return web.json_response({"token": token}, status=201)
+
+
+def _limit(allowed: bool) -> None:
+    if not allowed:
+        error = ApiError(429, "rate_limited", "too many joins; wait a little and try again")
+        error.response.headers["Retry-After"] = "5"
+        raise error
 
 
 async def get_file(request: web.Request) -> web.FileResponse:
-    recording_id = _id(request)
-    path = request.app[RECORDER].store.published_file(recording_id, request.match_info["name"])
-    if path is None:
+    recording_id, name = request.match_info["recording_id"], request.match_info["name"]
+    if "sig" in request.query:
+        access: Access | None = signed_access(request, recording_id, name)
+    else:
+        access = caller(request, recording_id).access
+    if access is None:
+        raise unauthorized("send a replay token, or use the file links of the manifest")
+    meta = _meta(request, recording_id)
+    require_permitted(meta, access)
+    store = request.app[RECORDER].store
+    path = store.published_file(recording_id, name)
+    if path is None or (access.grant != "staff" and meta.get("state") != "published"):
         raise ApiError(404, "not_found", "no such file in the published recording")
     # aiohttp answers Range requests (206) itself, which browsers need to seek.
     return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
@@ -76,8 +245,8 @@ async def get_file(request: web.Request) -> web.FileResponse:
 
 async def delete(request: web.Request) -> web.Response:
     require_admin(request)
-    recording_id = _id(request)
-    meta = request.app[RECORDER].store.load(recording_id) or {}
+    recording_id = request.match_info["recording_id"]
+    meta = _meta(request, recording_id)
     if meta.get("state") in ("recording", "publishing"):
         raise ApiError(409, "conflict", f"the recording is {meta['state']}")
     request.app[RECORDER].store.delete(recording_id)
@@ -85,8 +254,12 @@ async def delete(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app[REPLAY_JOINS] = RateLimiter(JOIN_RATES)
     app.router.add_get("/api/recordings", list_recordings)
     app.router.add_get("/api/recordings/{recording_id}", get_recording)
     app.router.add_post("/api/recordings/{recording_id}/publish", publish)
+    app.router.add_post("/api/recordings/{recording_id}/share", share)
+    app.router.add_post("/api/recordings/{recording_id}/tokens", create_token)
+    app.router.add_post("/api/recordings/{recording_id}/join", join_by_share_link)
     app.router.add_get("/api/recordings/{recording_id}/files/{name}", get_file)
     app.router.add_delete("/api/recordings/{recording_id}", delete)

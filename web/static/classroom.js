@@ -6,6 +6,7 @@ import * as breakouts from "./js/breakouts.js";
 import * as chat from "./js/chat.js";
 import { MESSAGES, claimsOf, connect, loadClient } from "./js/connection.js";
 import { $, h } from "./js/dom.js";
+import { redeemInvite } from "./js/invite.js";
 import { Media } from "./js/media.js";
 import * as people from "./js/people.js";
 import * as polls from "./js/polls.js";
@@ -37,26 +38,10 @@ function showBanner(code, text, { retry = false } = {}) {
 }
 
 async function tokenFromInvite(invite) {
-  const form = $("name-form");
-  form.hidden = false;
-  setStatus("Enter your name to join.");
-  $("name-input").focus();
-  const name = await new Promise((resolve) => {
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      resolve($("name-input").value.trim());
-    }, { once: true });
-  });
-  form.hidden = true;
-  const res = await fetch(`/api/classes/${encodeURIComponent(classId)}/join`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ invite, name }),
-  });
-  const body = await res.json();
-  if (!res.ok) throw new Error(body.error?.message ?? "could not join");
-  history.replaceState(null, "", `#token=${body.token}`);
-  return body.token;
+  const token = await redeemInvite(`/api/classes/${encodeURIComponent(classId)}/join`, invite,
+    { setStatus, prompt: "Enter your name to join." });
+  history.replaceState(null, "", `#token=${token}`);
+  return token;
 }
 
 // Refuse early what the server would refuse anyway; expiry only well past
@@ -76,6 +61,7 @@ function classroom(token, media) {
   let pending = false;
   const ctx = {
     state,
+    token,
     send: (event, data) => conn.send(event, data),
     notify: (text, kind) => setStatus(text, kind),
     now: () => Date.now() + clockOffset,

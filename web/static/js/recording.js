@@ -1,6 +1,9 @@
 // The recording indicator (everyone) and the host's recording controls.
+// Hosts and moderators get a link to the last recording: their join token is
+// traded for a replay token of it (recordings are private until shared).
 
 import { $, h, setText } from "./dom.js";
+import { amStaff } from "./state.js";
 
 const LABEL = { recording: "Recording", paused: "Recording paused" };
 
@@ -29,6 +32,17 @@ export function setup(ctx) {
   });
   $("rec-controls").append(...Object.values(buttons), mark);
   let announced = "idle";
+  const link = { id: null, href: null };
+  const linkTo = async (id) => {
+    Object.assign(link, { id, href: null });
+    const res = await fetch(`/api/recordings/${encodeURIComponent(id)}/tokens`, {
+      method: "POST", headers: { Authorization: `Bearer ${ctx.token}` },
+    });
+    if (!res.ok || link.id !== id) return;
+    const { token } = await res.json();
+    link.href = `/replay/${encodeURIComponent(id)}#token=${token}`;
+    ctx.refresh();
+  };
 
   return function render(s) {
     const state = s.recording?.state ?? "idle";
@@ -43,10 +57,11 @@ export function setup(ctx) {
     buttons.resume.hidden = state !== "paused";
     buttons.stop.hidden = state === "idle";
     mark.hidden = state !== "recording";
-    const link = $("rec-link");
     const id = s.recording?.recording_id;
-    link.hidden = !(host && state === "idle" && id);
-    if (id) link.href = `/replay/${encodeURIComponent(id)}`;
+    const offered = amStaff(s) && state === "idle" && id;
+    if (offered && link.id !== id) linkTo(id);
+    $("rec-link").hidden = !(offered && link.id === id && link.href);
+    if (link.href) $("rec-link").href = link.href;
     if (state !== announced) {
       if (announced !== "idle" || state !== "idle") {
         ctx.notify(state === "recording" ? "This class is being recorded." : state === "paused"

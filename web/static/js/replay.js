@@ -3,19 +3,27 @@
 // them through the live page's reducers up to the playback position (and
 // again from the start after a seek back), so chat, polls with their results
 // at that moment, questions and breakout rooms look as they did then.
+//
+// A recording is private until shared: the page opens with a replay token
+// (`#token=`) or a share link (`#invite=`, traded for a token once the viewer
+// gives a name), keeps the token in this tab only and sends it as a bearer.
+// The manifest names each file with a signed, expiring URL the video loads.
 
 import { chatItem } from "./chat.js";
 import { countdown } from "./breakouts.js";
 import { $, clock, h, keyed, setText } from "./dom.js";
 import { updateCard } from "./polls.js";
+import { claimsOf } from "./connection.js";
+import { redeemInvite } from "./invite.js";
 import { questionItem, questionOrder, updateQuestion } from "./qa.js";
 import { MAIN, apply, createState, roomName } from "./state.js";
 import { setupTabs } from "./tabs.js";
 
 const recordingId = decodeURIComponent(location.pathname.split("/").pop());
 const api = (path = "") => `/api/recordings/${encodeURIComponent(recordingId)}${path}`;
-const file = (name) => api(`/files/${encodeURIComponent(name)}`);
+const TOKEN_KEY = `replay-token:${recordingId}`;
 const POLL_EVERY_MS = 2000;
+const NOT_SHARED_POLL_MS = 10_000;
 const PREPARING = { stopped: "waiting to be published", publishing: "being prepared", recording: "still being recorded", paused: "still being recorded (paused)" };
 
 function setStatus(text, kind = "") {
@@ -31,11 +39,45 @@ function showBanner(text) {
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-// The recording's status, waiting while it is still being recorded or published.
-async function published() {
+// A share link: the viewer gives a name and gets a replay token of their own.
+async function tokenFromInvite(invite) {
+  try {
+    return await redeemInvite(api("/join"), invite, { setStatus, prompt: "Enter your name to watch." });
+  } catch (err) {
+    throw new Error(`This share link does not work: ${err.message}.`);
+  }
+}
+
+// The replay token: from the link (then kept in this tab, out of the address
+// bar) or kept from earlier in this tab; a share link is redeemed once per tab.
+async function replayToken() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const kept = sessionStorage.getItem(TOKEN_KEY);
+  let token = params.get("token");
+  if (!token && params.get("invite")) token = kept ?? await tokenFromInvite(params.get("invite"));
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return token ?? kept;
+}
+
+const authorized = (token, init = {}) => ({ ...init, headers: { ...init.headers, Authorization: `Bearer ${token}` } });
+
+// The recording's status, waiting while it is still being recorded, published or shared.
+async function published(token) {
   for (;;) {
-    const res = await fetch(api());
+    const res = await fetch(api(), authorized(token));
+    if (res.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      throw new Error("This replay link is not valid or has expired. Ask for a new one.");
+    }
     if (res.status === 404) throw new Error("There is no such recording. Check the link.");
+    if (res.status === 403) {
+      setStatus("This recording has not been shared with you yet. The page opens it when it is.");
+      await sleep(NOT_SHARED_POLL_MS);
+      continue;
+    }
     if (!res.ok) throw new Error("The recording could not be loaded. Try again later.");
     const rec = await res.json();
     if (rec.title) $("title").textContent = rec.title;
@@ -71,7 +113,9 @@ function describe(name, d, names) {
 }
 
 class Replay {
-  constructor(rec, timeline) {
+  constructor(rec, timeline, token) {
+    this.token = token;
+    this.rec = rec;
     this.manifest = rec.manifest;
     this.events = [...(timeline.events ?? [])].sort((a, b) => a.t - b.t);
     this.names = new Map((this.manifest.participants ?? []).map((p) => [p.user_id, p.name]));
@@ -159,15 +203,17 @@ class Replay {
     document.title = `${m.title} — replay`;
     $("title").textContent = m.title;
     const source = m.composite ?? m.tracks?.find((tr) => tr.kind === "video")?.file ?? null;
+    this.source = source;
     if (!m.composite) {
       const track = m.tracks?.find((tr) => tr.file === source);
       this.offset = track?.offset_ms ?? 0;
     }
-    if (source) this.video.src = file(source);
+    if (source) this.video.src = m.files[source];
     else setStatus("This recording has no video; the class timeline plays on its own.", "warn");
+    this.video.addEventListener("error", () => this.renew());
     $("download").hidden = !m.composite;
     if (m.composite) {
-      $("download").href = file(m.composite);
+      $("download").href = m.files[m.composite];
       $("download").setAttribute("download", `${m.title || "recording"}.webm`);
     }
     $("speed").addEventListener("change", () => { this.video.playbackRate = Number($("speed").value); });
@@ -183,9 +229,69 @@ class Replay {
       else this.video.addEventListener("loadedmetadata", jump, { once: true });
     }
     setupTabs();
+    this.setupSharing();
     $("replay").hidden = false;
     setStatus(`Recorded ${new Date(m.started_at).toLocaleString()} · ${clock(m.duration_ms)}`);
     this.render();
+  }
+
+  // File URLs expire: once they have, a failed load fetches fresh ones and goes on where it was.
+  async renew() {
+    if (this.renewing || !this.source || Date.now() / 1000 < this.manifest.files_expire_at - 60) return;
+    this.renewing = true;
+    try {
+      const rec = await published(this.token);
+      if (rec.manifest.files_expire_at <= Date.now() / 1000) throw new Error("This replay link has expired. Ask for a new one.");
+      this.manifest.files = rec.manifest.files;
+      this.manifest.files_expire_at = rec.manifest.files_expire_at;
+      const { currentTime, paused } = this.video;
+      this.video.src = this.manifest.files[this.source];
+      this.video.currentTime = currentTime;
+      if (!paused) await this.video.play().catch(() => {});
+    } catch (err) {
+      showBanner(String(err.message ?? err));
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  // Hosts choose who may watch, hide learners' names and make share links.
+  setupSharing() {
+    if (claimsOf(this.token)?.role !== "host") return;
+    $("sharing").hidden = false;
+    $("visibility").value = this.rec.visibility ?? "private";
+    $("pseudonyms").checked = Boolean(this.rec.options?.pseudonyms);
+    const post = async (path, body) => {
+      const res = await fetch(api(path), authorized(this.token, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      }));
+      const out = await res.json();
+      if (!res.ok) throw new Error(out.error?.message ?? "error");
+      return out;
+    };
+    $("share-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        const rec = await post("/publish", { visibility: $("visibility").value, pseudonyms: $("pseudonyms").checked });
+        setStatus(rec.state === "publishing"
+          ? "Sharing saved. The recording is being built again; viewers see it once that is done."
+          : "Sharing saved.", "ok");
+      } catch (err) {
+        setStatus(`Sharing not saved: ${err.message}`, "warn");
+      }
+    });
+    $("share-link").addEventListener("click", async () => {
+      try {
+        const { link } = await post("/share", {});
+        const url = new URL(link);
+        $("share-url").value = `${location.origin}${url.pathname}${url.hash}`;
+        $("share-url").hidden = false;
+        $("share-url").select();
+        if ($("visibility").value !== "link") setStatus("The link works once \"Anyone with the share link\" is saved.", "warn");
+      } catch (err) {
+        setStatus(`No share link: ${err.message}`, "warn");
+      }
+    });
   }
 
   renderChapters() {
@@ -306,10 +412,12 @@ class Replay {
 
 async function main() {
   try {
-    const rec = await published();
-    const res = await fetch(file("timeline.json"));
+    const token = await replayToken();
+    if (!token) throw new Error("This replay link has no access key. Ask your teacher for a replay link.");
+    const rec = await published(token);
+    const res = await fetch(rec.manifest.files["timeline.json"]);
     const timeline = res.ok ? await res.json() : { events: [] };
-    const replay = new Replay(rec, timeline);
+    const replay = new Replay(rec, timeline, token);
     await replay.start();
     window.__replay = replay;
   } catch (err) {

@@ -21,7 +21,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from recorder.journal import (
+from journal.contract import (
+    Fence,
     JournalError,
     Record,
     check_class_id,
@@ -78,9 +79,13 @@ class FileJournal:
         self.fsync_count = 0
         """fsync calls made on journal files (directories excluded)."""
 
-    async def append(self, class_id: str, records: Sequence[Record]) -> None:
+    async def append(
+        self, class_id: str, records: Sequence[Record], fence: Fence | None = None
+    ) -> None:
+        # No fence to check: the directory lock already makes this process the
+        # only writer of these files.
         check_class_id(class_id)
-        check_records(records, last_seq=-1)
+        check_records(records)
         for seq, payload in records:
             if len(payload) > MAX_PAYLOAD:
                 raise ValueError(f"payload of seq {seq} exceeds {MAX_PAYLOAD} bytes")

@@ -1,8 +1,10 @@
 """A journal kept in Redis: one stream per class, the stream id being the seq.
 
 Record `seq` is the stream entry `{seq}-1` with one field `e` holding the
-payload, so Redis itself refuses a non-increasing seq. Durability comes
-from the server's configuration (`appendonly yes`, `appendfsync always`).
+payload. A Lua script appends, so contiguity and the lease (the fence) are
+checked atomically with the write. Durability comes from the server's
+configuration (`appendonly yes`, `appendfsync always`), which
+`durability_problems` reads at start-up.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import redis.asyncio as redis
 from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
 from redis.typing import StreamRangeResponse
 
-from recorder.journal import (
+from journal.contract import (
+    Fence,
     JournalConflict,
     JournalError,
+    JournalFenced,
     Record,
     check_class_id,
     check_records,
@@ -27,14 +31,24 @@ from recorder.journal import (
 PAGE = 500
 FIELD = b"e"
 
-# Each append call is one script run, so it is all-or-nothing: a MULTI/EXEC
-# would not roll back the XADDs before or after a refused one. The caller sends
-# strictly increasing ids, so only the first XADD can be refused.
-# KEYS: the class stream, the set of class ids. ARGV: class id, then id/payload pairs.
+# Each append call is one script run, so it is all-or-nothing, and it checks
+# what makes an append safe in the same atomic step as the writes: that the
+# appending node still holds the class's lease (when fenced), and that the
+# first seq follows the stream's last one. XADD alone would accept any larger
+# id, leaving a hole after a lost write or two histories after a split brain.
+# KEYS: the class stream, the set of class ids, [the lease key].
+# ARGV: class id, lease token, first seq, then id/payload pairs.
 APPEND_SCRIPT = """
-local refused = redis.pcall('XADD', KEYS[1], ARGV[2], 'e', ARGV[3])
-if type(refused) == 'table' and refused.err then
-  return refused
+if #KEYS == 3 and redis.call('GET', KEYS[3]) ~= ARGV[2] then
+  return redis.error_reply('FENCED the lease of this class is not held by the writer')
+end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local last_seq = 0
+if #last > 0 then
+  last_seq = tonumber(string.match(last[1][1], '^(%d+)-'))
+end
+if tonumber(ARGV[3]) ~= last_seq + 1 then
+  return redis.error_reply('CONFLICT seq ' .. ARGV[3] .. ' does not follow the last stored one')
 end
 for i = 4, #ARGV, 2 do
   redis.call('XADD', KEYS[1], ARGV[i], 'e', ARGV[i + 1])
@@ -48,11 +62,14 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
+_Append = tuple[Sequence[Record], Fence | None]
+
+
 @dataclass(eq=False)
 class _Queue:
     """Appends of one class waiting for its writer, in call order."""
 
-    pending: list[tuple[Sequence[Record], _Waiter]] = field(default_factory=list)
+    pending: list[tuple[_Append, _Waiter]] = field(default_factory=list)
     writer: asyncio.Task[None] | None = None
 
 
@@ -75,7 +92,9 @@ class RedisJournal:
         journal._owns_client = True
         return journal
 
-    async def append(self, class_id: str, records: Sequence[Record]) -> None:
+    async def append(
+        self, class_id: str, records: Sequence[Record], fence: Fence | None = None
+    ) -> None:
         check_class_id(class_id)
         check_records(records)
         if self._closed:
@@ -86,7 +105,7 @@ class RedisJournal:
         # up while it waits for Redis go together in its next round trip.
         done: _Waiter = asyncio.get_running_loop().create_future()
         queue = self._queues.setdefault(class_id, _Queue())
-        queue.pending.append((records, done))
+        queue.pending.append(((records, fence), done))
         if queue.writer is None:
             queue.writer = asyncio.create_task(self._write(class_id, queue))
         await asyncio.shield(done)
@@ -155,9 +174,9 @@ class RedisJournal:
             else:
                 del self._queues[class_id]
 
-    async def _send(self, class_id: str, batch: list[tuple[Sequence[Record], _Waiter]]) -> None:
+    async def _send(self, class_id: str, batch: list[tuple[_Append, _Waiter]]) -> None:
         try:
-            results = await self._resend_once(class_id, [records for records, _w in batch])
+            results = await self._resend_once(class_id, [append for append, _w in batch])
         except BaseException as e:
             error = JournalError(f"redis: {e}")
             error.__cause__ = e
@@ -171,7 +190,7 @@ class RedisJournal:
             else:
                 waiter.set_result(None)
 
-    async def _resend_once(self, class_id: str, appends: list[Sequence[Record]]) -> list[object]:
+    async def _resend_once(self, class_id: str, appends: list[_Append]) -> list[object]:
         """Run the appends; if the connection dropped, run them again on a new one.
 
         A dropped connection leaves each (atomic) script run or not, so the
@@ -182,17 +201,22 @@ class RedisJournal:
             return await self._run_scripts(class_id, appends)
         except (ConnectionError, TimeoutError):
             results = await self._run_scripts(class_id, appends)
-        for i, records in enumerate(appends):
-            if isinstance(results[i], JournalConflict) and await self._stored(class_id, records):
+        for i, (records, _fence) in enumerate(appends):
+            if isinstance(results[i], JournalError) and await self._stored(class_id, records):
                 results[i] = None
         return results
 
-    async def _run_scripts(self, class_id: str, appends: list[Sequence[Record]]) -> list[object]:
-        keys = (self._key(class_id), f"{self._prefix}:classes")
+    async def _run_scripts(self, class_id: str, appends: list[_Append]) -> list[object]:
         async with self._client.pipeline(transaction=False) as pipe:
-            for records in appends:
-                args = [arg for seq, payload in records for arg in (f"{seq}-1", payload)]
-                pipe.eval(APPEND_SCRIPT, 2, *keys, class_id, *args)
+            for records, fence in appends:
+                keys = [self._key(class_id), f"{self._prefix}:classes"]
+                token = ""
+                if fence is not None:
+                    keys.append(fence.key)
+                    token = fence.token
+                pairs = [arg for seq, payload in records for arg in (f"{seq}-1", payload)]
+                args = [class_id, token, records[0][0], *pairs]
+                pipe.eval(APPEND_SCRIPT, len(keys), *keys, *args)
             results = await pipe.execute(raise_on_error=False)
         return [_journal_error(r) if isinstance(r, Exception) else r for r in results]
 
@@ -208,8 +232,10 @@ def _seq(entry_id: bytes) -> int:
 
 
 def _journal_error(error: Exception) -> JournalError:
-    if isinstance(error, ResponseError) and "equal or smaller" in str(error):
-        return JournalConflict(f"redis refused a non-increasing seq: {error}")
+    if isinstance(error, ResponseError) and str(error).startswith("CONFLICT"):
+        return JournalConflict(f"redis: {error}")
+    if isinstance(error, ResponseError) and str(error).startswith("FENCED"):
+        return JournalFenced(f"redis: {error}")
     return JournalError(f"redis: {error}")
 
 
@@ -217,3 +243,28 @@ def _fail(waiters: list[_Waiter], error: JournalError) -> None:
     for waiter in waiters:
         if not waiter.done():
             waiter.set_exception(error)
+
+
+async def durability_problems(client: redis.Redis) -> list[str] | None:
+    """What in the Redis server's configuration could lose an acknowledged append.
+
+    An append is acknowledged once Redis answers it; only an append-only file
+    fsynced on every write keeps it through a crash of Redis or its machine.
+    None when the configuration cannot be read (managed services often
+    disable CONFIG).
+    """
+    try:
+        found = await client.config_get("append*")
+    except RedisError:
+        return None
+    config = {_text(k): _text(v) for k, v in found.items()}
+    problems = []
+    if config.get("appendonly") != "yes":
+        problems.append(f"appendonly is {config.get('appendonly')!r}, not 'yes'")
+    if config.get("appendfsync") != "always":
+        problems.append(f"appendfsync is {config.get('appendfsync')!r}, not 'always'")
+    return problems
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,55 @@
+"""A small replay package written by hand: a VP8 camera track, a timeline and a manifest."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+
+def make_webm(path: Path, seconds: int, fps: int = 10) -> None:
+    """A small VP8 video whose brightness changes every frame."""
+    with av.open(str(path), "w", format="webm") as out:
+        stream = out.add_stream("libvpx", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(seconds * fps):
+            frame = av.VideoFrame(160, 120, "yuv420p")
+            for plane, value in zip(frame.planes, (16 + (8 * i) % 200, 128, 128), strict=True):
+                plane.update(bytes([value]) * plane.buffer_size)
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def replay_package(folder: Path, track: str, recording_id: str = "r-replay-test") -> None:
+    """A published package without a composite video: one camera track from 1 s on."""
+    folder.mkdir(parents=True)
+    make_webm(folder / track, 4)
+    poll: dict[str, Any] = {"id": "p1", "question": "Which shape has three sides?"}
+    poll |= {"kind": "single", "options": ["Triangle", "Square"], "status": "open"}
+    chat = {"id": "m1", "seq": 3, "ts": 1, "from": {"user_id": "ana", "name": "Ana"}}
+    events = [
+        {"t": 1500, "name": "chat:message", "data": chat | {"text": "Hi", "room": "main"}},
+        {"t": 3000, "name": "poll:opened", "data": {"seq": 4, "ts": 2, "poll": poll}},
+    ]
+    (folder / "timeline.json").write_text(json.dumps({"events": events}))
+    manifest = {
+        "id": recording_id,
+        "class_id": "c",
+        "title": "Geometry",
+        "started_at": 1_700_000_000_000,
+        "duration_ms": 5000,
+        "participants": [{"user_id": "ana", "name": "Ana"}],
+        "tracks": [
+            {"file": track, "user_id": "ana", "kind": "video", "source": "camera"}
+            | {"offset_ms": 1000, "duration_ms": 4000}
+        ],
+        "chapters": [{"t_ms": 3000, "title": "Poll: Which shape has three sides?"}],
+        "composite": None,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))

@@ -1,0 +1,145 @@
+"""Who is asking about a recording over HTTP, and the signed URLs its files are served by.
+
+What each credential may see is classroom/sharing.py's to say. Credentials
+come as `Authorization: Bearer` (the admin key, or a replay token of this
+recording) or, for the package's files, as the signed and expiring URLs the
+manifest hands out, which a `<video>` element can load.
+Credentials are checked before the store is read: a request without them
+learns nothing about a recording, not even whether it exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from classroom.roles import Role, is_staff
+from classroom.sharing import ADMIN, Access, access_for, permits
+from signaling.auth import Claims, ReplayClaims, TokenError, verify, verify_replay
+from web.api import ApiError
+from web.keys import SETTINGS
+
+FILE_URL_TTL_S = 4 * 3600
+"""Signed file URLs last this long (at most as long as the token they were made for)."""
+
+
+def bearer(request: web.Request) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def is_admin(request: web.Request, given: str | None) -> bool:
+    key = request.app[SETTINGS].admin_key
+    return bool(key and given and hmac.compare_digest(given.encode(), key.encode()))
+
+
+def unauthorized(message: str) -> ApiError:
+    error = ApiError(401, "unauthorized", message)
+    error.response.headers["WWW-Authenticate"] = 'Bearer realm="recordings"'
+    return error
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request about a recording, from its bearer credential."""
+
+    admin: bool = False
+    replay: ReplayClaims | None = None
+    """A replay token of this recording."""
+    joined: Claims | None = None
+    """A class's join token (of any class: compare it with the recording's)."""
+
+    @property
+    def access(self) -> Access | None:
+        """What the caller may see; None for a join token, which opens no recording."""
+        if self.admin:
+            return ADMIN
+        claims = self.replay
+        return None if claims is None else access_for(claims.role, claims.expires, claims.link)
+
+    def staff_role(self, meta: dict[str, Any]) -> Role | None:
+        """ "host" or "moderator" when the caller is staff of this recording's class."""
+        if self.admin:
+            return "host"
+        if self.replay is not None and self.replay.role != "viewer":
+            return self.replay.role
+        if self.joined is not None and self.joined.class_id == meta.get("class_id"):
+            return self.joined.role if is_staff(self.joined.role) else None
+        return None
+
+
+def caller(request: web.Request, recording_id: str) -> Caller:
+    """The admin key, a replay token of this recording or a join token; 401 for anything else."""
+    given = bearer(request)
+    if given is None:
+        raise unauthorized("send Authorization: Bearer <replay token>")
+    if is_admin(request, given):
+        return Caller(admin=True)
+    secret = request.app[SETTINGS].secret
+    try:
+        return Caller(replay=verify_replay(secret, given, recording_id))
+    except TokenError as not_replay:
+        try:
+            return Caller(joined=verify(secret, given))
+        except TokenError:
+            raise unauthorized(str(not_replay)) from not_replay
+
+
+def require_permitted(meta: dict[str, Any], access: Access) -> None:
+    if not permits(meta, access):
+        raise ApiError(403, "forbidden", "this recording is not shared with you (yet)")
+
+
+# -- signed file URLs ----------------------------------------------------------
+
+
+def _key(secret: str) -> bytes:
+    """A key of its own for URLs, derived from the server secret."""
+    return hmac.new(secret.encode(), b"classroom: replay file URLs", hashlib.sha256).digest()
+
+
+def _grant_tag(access: Access) -> str:
+    return f"link-{access.link}" if access.grant == "link" else access.grant
+
+
+def _signature(secret: str, recording_id: str, name: str, expires: int, tag: str) -> str:
+    message = f"{recording_id}\n{name}\n{expires}\n{tag}".encode()
+    digest = hmac.new(_key(secret), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def file_url(secret: str, recording_id: str, name: str, access: Access, expires: int) -> str:
+    """The path and query of a package file that whoever holds it may load until `expires`."""
+    tag = _grant_tag(access)
+    query = {"exp": expires, "g": tag, "sig": _signature(secret, recording_id, name, expires, tag)}
+    return f"/api/recordings/{quote(recording_id)}/files/{quote(name)}?{urlencode(query)}"
+
+
+def url_expiry(access: Access, now: float | None = None) -> int:
+    expires = int(now if now is not None else time.time()) + FILE_URL_TTL_S
+    return expires if access.expires is None else min(expires, access.expires)
+
+
+def signed_access(request: web.Request, recording_id: str, name: str) -> Access:
+    """The access a signed file URL carries; 401 when it is forged or has expired."""
+    query = request.query
+    tag, sig = query.get("g", ""), query.get("sig", "")
+    try:
+        expires = int(query.get("exp", ""))
+    except ValueError as exc:
+        raise unauthorized("this file link is not valid") from exc
+    expected = _signature(request.app[SETTINGS].secret, recording_id, name, expires, tag)
+    if not hmac.compare_digest(sig.encode(), expected.encode()):
+        raise unauthorized("this file link is not valid")
+    if expires < time.time():
+        raise unauthorized("this file link has expired: reload the replay")
+    if tag.startswith("link-") and tag[5:].isdigit():
+        return Access("link", expires, int(tag[5:]))
+    return Access("staff" if tag == "staff" else "learner", expires)
