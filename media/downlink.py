@@ -55,7 +55,7 @@ class LocalDownlink:
         wanted = (mime.lower(), f"{kind}/rtx")
         codecs = RTCRtpSender.getCapabilities(kind).codecs
         transceiver.setCodecPreferences([c for c in codecs if c.mimeType.lower() in wanted])
-        slot.attach(transceiver.sender)
+        slot.attach(transceiver)
         self.slots.append(slot)
         return len(self.slots) - 1
 

@@ -28,11 +28,12 @@ Receiving (a publisher's `RTCRtpReceiver`, see `tap`):
 Sending (a subscriber's `RTCRtpSender`, see `drive`): the SFU writes the
 sender's RTP packets itself. The sender's track never yields a frame, so
 aiortc neither encodes nor packetizes; we learn what was negotiated (payload
-types, SSRCs, header extension ids, mid) when aiortc calls `send()`, take the
-subscriber's NACK, PLI and FIR before the sender ignores them, fill the
-sender reports with what was really sent, and `Wire` protects each packet
-with the connection's SRTP session and sends it on the selected ICE pair in
-one call (aiortc's path is four coroutines per packet).
+types, SSRCs, header extension ids, mid) when aiortc calls `send()`, and
+whether the m-line sends at all when a negotiation settles its direction
+(`on_direction`), take the subscriber's NACK, PLI and FIR before the sender
+ignores them, fill the sender reports with what was really sent, and `Wire`
+protects each packet with the connection's SRTP session and sends it on the
+selected ICE pair in one call (aiortc's path is four coroutines per packet).
 
 `gather_on`: aioice offers no option to choose the addresses it gathers host
 candidates on (and it skips 127.0.0.1); we replace its address lookup.
@@ -47,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aioice.ice
-from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtcdtlstransport import State
@@ -354,6 +355,23 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
     sender.send = start  # type: ignore[method-assign]
     sender._handle_rtcp_packet = feedback  # type: ignore[method-assign]
     sender._send_rtcp = report  # type: ignore[method-assign]
+
+
+def on_direction(transceiver: RTCRtpTransceiver, changed: Callable[[bool], None]) -> None:
+    """Call `changed(sending)` each time a negotiation settles whether this m-line sends.
+
+    aiortc's sender stops sending by itself while its m-line is inactive; a
+    driven sender must be told, or packets go where the far end drops them.
+    """
+    settle = getattr(transceiver, "_setCurrentDirection", None)
+    if not callable(settle):
+        raise Unsupported("RTCRtpTransceiver has no current direction to follow")
+
+    def settled(direction: str) -> None:
+        settle(direction)
+        changed(direction in ("sendonly", "sendrecv"))
+
+    transceiver._setCurrentDirection = settled  # type: ignore[method-assign]
 
 
 def _terms(sender: RTCRtpSender, parameters: Any) -> Negotiated:

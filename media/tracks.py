@@ -32,13 +32,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiortc import MediaStreamTrack, RTCRtpSender
+from aiortc import MediaStreamTrack, RTCRtpTransceiver
 from aiortc.clock import current_ntp_time
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from media import packets as rtp
-from media.encoded import BEHIND, DOWN, SENT, EncodedFrame, Negotiated, Writer, drive
+from media.encoded import (
+    BEHIND,
+    DOWN,
+    SENT,
+    EncodedFrame,
+    Negotiated,
+    Writer,
+    drive,
+    on_direction,
+)
 from media.packets import Header, Ingest, Packet
 
 log = logging.getLogger(__name__)
@@ -61,10 +70,6 @@ class Tally:
     packets: int = 0
     retransmitted: int = 0
     keyframe_requests: int = 0
-
-    def add(self, figures: dict[str, int]) -> None:
-        for name, value in figures.items():
-            setattr(self, name, getattr(self, name) + value)
 
 
 class Relay(Protocol):
@@ -236,6 +241,8 @@ class Slot(MediaStreamTrack):
         self.feed: Feed | None = None
         self.header: Header | None = None
         self.wire: Writer | None = None
+        self.sending = False
+        """Whether the m-line is negotiated to send (set by `sends`)."""
         self.delivered = 0
         self.dropped = 0
         self.packets = 0
@@ -260,9 +267,18 @@ class Slot(MediaStreamTrack):
         self._sent_at = 0.0
         self._rtx_seq = random.randrange(0x8000)
 
-    def attach(self, sender: RTCRtpSender) -> None:
-        """Write the packets of this sender (its m-line's) from now on."""
-        drive(sender, self)
+    def attach(self, transceiver: RTCRtpTransceiver) -> None:
+        """Write the packets of this m-line's sender from now on."""
+        drive(transceiver.sender, self)
+        on_direction(transceiver, self.sends)
+
+    def sends(self, sending: bool) -> None:
+        """The m-line was negotiated to send, or not (an idle slot is `inactive`)."""
+        if sending and not self.sending:
+            self.sending = True
+            self.restart()
+        elif not sending:
+            self.sending, self._synced = False, False
 
     # -- binding -------------------------------------------------------------------
 
@@ -281,7 +297,7 @@ class Slot(MediaStreamTrack):
         self._synced = False
         if self.kind == "video":
             self._need_key = True
-            if self.feed is not None and self.wire is not None:
+            if self.feed is not None and self.wire is not None and self.sending:
                 self.feed.want_keyframe()
 
     # -- forwarding --------------------------------------------------------------
@@ -289,7 +305,7 @@ class Slot(MediaStreamTrack):
     def forward(self, packet: Packet, abs_time: bytes, now: float) -> None:
         """Send one packet of the bound feed (`now`: the feed's clock when it came)."""
         header, feed, wire = self.header, self.feed, self.wire
-        if header is None or feed is None or wire is None:
+        if header is None or feed is None or wire is None or not self.sending:
             return
         if not self._synced or self._epoch != feed.epoch:
             if self._need_key and not packet.key:

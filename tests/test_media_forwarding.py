@@ -47,6 +47,7 @@ def subscribed(feed: Feed, clock: Clock, terms: object = SUBSCRIBER_VIDEO) -> Su
     slot = Slot(feed.kind, feed.mime, clock)
     far = Subscriber(terms)  # type: ignore[arg-type]
     slot.negotiated(terms, far)  # type: ignore[arg-type]
+    slot.sends(True)
     slot.bind(feed)
     far.slot = slot  # type: ignore[attr-defined]
     return far
@@ -213,6 +214,25 @@ def test_a_subscriber_that_backs_up_skips_to_the_next_keyframe() -> None:
     assert vp8_start(resumed[0].payload)[0]  # frame 10, the next keyframe
     assert_one_stream(far.packets)  # no hole for the subscriber to ask about
     assert far.decoded_frames() == 4 + 11
+
+
+def test_an_inactive_m_line_sends_nothing_and_resumes_at_a_keyframe() -> None:
+    clock, asks = Clock(), Asks()
+    feed = video_feed(clock, asks)
+    far = subscribed(feed, clock)
+    publisher = Publisher(frames=30)
+    send(feed, publisher, range(0, 3), clock)
+    count = len(far.packets)
+    slot_of(far).sends(False)  # the subscriber's receiver would drop what came now
+    send(feed, publisher, range(3, 6), clock)
+    assert len(far.packets) == count
+    asked = asks.count
+    clock.now += KEYFRAME_INTERVAL_S
+    slot_of(far).sends(True)
+    assert asks.count == asked + 1
+    send(feed, publisher, range(6, 12), clock)
+    assert vp8_start(far.packets[count].payload)[0]
+    assert_one_stream(far.packets)
 
 
 def test_a_muted_feed_forwards_nothing_and_resumes_at_a_keyframe() -> None:

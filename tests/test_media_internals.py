@@ -17,6 +17,7 @@ from aiortc import (
     RTCDtlsTransport,
     RTCIceGatherer,
     RTCIceTransport,
+    RTCPeerConnection,
     RTCRtpCodecParameters,
     RTCRtpReceiver,
     RTCRtpSender,
@@ -52,6 +53,8 @@ from media.encoded import (
     Unsupported,
     Writer,
     drive,
+    gather_on,
+    on_direction,
     restart_reassembly,
     skip_gap,
     tap,
@@ -223,6 +226,27 @@ async def test_a_driven_sender_says_what_was_negotiated_and_what_the_subscriber_
     )
     await sender.stop()
     await dtls.stop()
+
+
+async def test_a_negotiation_says_whether_an_m_line_sends() -> None:
+    gather_on(["127.0.0.1"])
+    ours, theirs = RTCPeerConnection(), RTCPeerConnection()
+    transceiver = ours.addTransceiver("video", direction="sendonly")
+    said: list[bool] = []
+    on_direction(transceiver, said.append)
+
+    async def negotiate() -> None:
+        await ours.setLocalDescription(await ours.createOffer())
+        await theirs.setRemoteDescription(ours.localDescription)
+        await theirs.setLocalDescription(await theirs.createAnswer())
+        await ours.setRemoteDescription(theirs.localDescription)
+
+    await negotiate()
+    transceiver.direction = "inactive"
+    await negotiate()
+    assert said == [True, False]
+    await ours.close()
+    await theirs.close()
 
 
 def test_the_wire_finds_srtp_and_the_selected_pair_where_it_expects() -> None:
