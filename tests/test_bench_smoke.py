@@ -26,7 +26,8 @@ def programs(tmp: Path) -> dict[str, list[str]]:
         "composite_bench": ["--minutes", "0.1", "--before-minutes", "0.1"],
         "sfu": [
             "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",
-            "--warmup", "0", "--warm-frames", "3", "--workers", "1", "--floor-packets", "100",
+            "--warmup", "0", "--warm-frames", "3", "--workers", "1", "--before", "",
+            "--floor-packets", "100",
         ],
         "scaling": [
             "--clients", "5", "--storm-sizes", "", "--runs", "1", "--joins", "1",
