@@ -532,10 +532,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Every server, one after the other: packet forwarding in process and with media
     workers, frame forwarding (`--before`), the transcoding baseline, and the floor."""
     out: dict[str, Any] = {}
-    out["sfu"] = await phase("sfu", args.subscribers, args, Server(("--media-workers", "0")))
+    here = ("--media-allow-private",)  # every client of the run is on 127.0.0.1
+    out["sfu"] = await phase("sfu", args.subscribers, args, Server((*here, "--media-workers", "0")))
     report(out["sfu"])
     if args.workers:
-        how = Server(("--media-workers", str(args.workers)))
+        how = Server((*here, "--media-workers", str(args.workers)))
         out["workers"] = await phase("workers", args.subscribers, args, how)
         report(out["workers"])
     if args.before:

@@ -238,7 +238,9 @@ async def browser_env(
     data: Path = tmp_path_factory.mktemp("browser")
     voice = write_voice(data / "voice.wav")
     options = getattr(request.module, "SERVER_OPTIONS", {})
-    server = Server(settings_for(data, media_host=("127.0.0.1",), **options))
+    server = Server(
+        settings_for(data, media_host=("127.0.0.1",), media_allow_private=True, **options)
+    )
     await server.start()
     async with async_playwright() as pw:
         args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={voice}"]

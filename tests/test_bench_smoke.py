@@ -23,6 +23,10 @@ def programs(tmp: Path) -> dict[str, list[str]]:
         "wire": ["--clients", "5", "--runs", "1", "--joins", "1", "--seconds", "0.5"],
         "poll_compare": ["--clients", "5", "--runs", "1"],
         "recorder_bench": ["--seconds", "1", "--runs", "1"],
+        "reports": [
+            "--participants", "20", "--minutes", "10", "--runs", "1",
+            "--doc", str(tmp / "reports.md"),
+        ],
         "composite_bench": ["--minutes", "0.1", "--before-minutes", "0.1"],
         "sfu": [
             "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",
@@ -33,8 +37,11 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--clients", "5", "--storm-sizes", "", "--runs", "1", "--joins", "1",
             "--seconds", "0.5", "--chart", str(tmp / "scaling.png"),
         ],
+        "node_compare": ["--clients", "5", "--seconds", "0.5", "--no-node"],
+        "soak": ["--clients", "5", "--minutes", "0.25", "--churn", "2"],
         "all": [
             "--runs", "1", "--sizes", "5", "--wire-size", "0", "--storm-sizes", "",
+            "--node-size", "0", "--soak-minutes", "0",
             "--joins", "1", "--seconds", "0.5",
             "--recorder-seconds", "1", "--sfu-subscribers", "1", "--sfu-seconds", "1",
             "--sfu-workers", "0", "--sfu-before", "", "--sfu-floor-packets", "50",

@@ -25,7 +25,9 @@ from web.keys import MEDIA
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    settings = settings_for(tmp_path, media_host=("127.0.0.1",), media_workers=2)
+    settings = settings_for(
+        tmp_path, media_host=("127.0.0.1",), media_allow_private=True, media_workers=2
+    )
     async with running(settings) as srv:
         yield srv
 
@@ -147,7 +149,7 @@ def test_the_flag_defaults_to_one_worker_per_core() -> None:
 
 
 async def test_a_worker_never_outlives_its_server(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path, "--media-workers", "2", "--media-host", "127.0.0.1")
+    server = ServerProcess(tmp_path, "--media-workers", "2")
     await server.start()
     assert server.proc is not None
     children = children_of(server.proc.pid)
