@@ -60,6 +60,13 @@ def send(feed: Feed, publisher: Publisher, frames: range, clock: Clock) -> None:
         clock.now += 1 / 30
 
 
+def one_subscriber() -> tuple[Clock, Asks, Feed, Subscriber, Publisher]:
+    """A VP8 feed with one subscriber stream, and the publisher of 30 frames it will get."""
+    clock, asks = Clock(), Asks()
+    feed = video_feed(clock, asks)
+    return clock, asks, feed, subscribed(feed, clock), Publisher(frames=30)
+
+
 def slot_of(far: Subscriber) -> Slot:
     return far.slot  # type: ignore[attr-defined, no-any-return]
 
@@ -200,10 +207,7 @@ def test_audio_keeps_its_level_and_rebinds_at_once() -> None:
 
 
 def test_a_subscriber_that_backs_up_skips_to_the_next_keyframe() -> None:
-    clock, asks = Clock(), Asks()
-    feed = video_feed(clock, asks)
-    far = subscribed(feed, clock)
-    publisher = Publisher(frames=30)
+    clock, _, feed, far, publisher = one_subscriber()
     send(feed, publisher, range(0, 4), clock)
     far.answer = BEHIND
     send(feed, publisher, range(4, 5), clock)
@@ -217,10 +221,7 @@ def test_a_subscriber_that_backs_up_skips_to_the_next_keyframe() -> None:
 
 
 def test_an_inactive_m_line_sends_nothing_and_resumes_at_a_keyframe() -> None:
-    clock, asks = Clock(), Asks()
-    feed = video_feed(clock, asks)
-    far = subscribed(feed, clock)
-    publisher = Publisher(frames=30)
+    clock, asks, feed, far, publisher = one_subscriber()
     send(feed, publisher, range(0, 3), clock)
     count = len(far.packets)
     slot_of(far).sends(False)  # the subscriber's receiver would drop what came now
