@@ -153,6 +153,7 @@ def _classes(
         )
         registry = Registry(journal, sio, media_config(settings), metrics=app[METRICS])
         app[MEDIA] = MediaNode.from_settings(settings)
+        await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
         recorder = Recorder(store, Publisher(store, journal))

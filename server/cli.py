@@ -58,6 +58,12 @@ def parser() -> argparse.ArgumentParser:
         help="address the SFU announces in its candidates instead (behind 1:1 NAT)",
     )
     _switch(serve, "--media-allow-private", "accept client ICE candidates on private addresses")
+    _number(
+        serve,
+        "--media-workers",
+        os.cpu_count() or 1,
+        "processes that send media to subscribers (default: one per core; 0: this one)",
+    )
     serve.add_argument(
         "--ice-servers",
         default=_env("ICE_SERVERS", "[]"),
@@ -174,6 +180,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         demo=args.demo,
         media_host=_list(args.media_host),
         media_announce=args.media_announce,
+        media_workers=max(0, args.media_workers),
         media_allow_private=args.media_allow_private,
         ice_servers=_ice_servers(args.ice_servers),
         ws_compression=args.ws_compression,

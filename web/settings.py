@@ -33,6 +33,8 @@ class Settings:
     """Local addresses the SFU gathers ICE candidates on; empty: every interface."""
     media_announce: str = ""
     """The address put in the SFU's candidates instead of the gathered one (1:1 NAT)."""
+    media_workers: int = 0
+    """Processes that own subscribers' connections; 0: this process does."""
     media_allow_private: bool = False
     """Accept client ICE candidates on private, loopback and link-local addresses."""
     ws_compression: bool = False
