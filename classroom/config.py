@@ -33,6 +33,10 @@ class Settings:
     """Local addresses the SFU gathers ICE candidates on; empty: every interface."""
     media_announce: str = ""
     """The address put in the SFU's candidates instead of the gathered one (1:1 NAT)."""
+    webhook_urls: tuple[str, ...] = ()
+    """Where webhook messages are posted (hooks/); none: no webhooks."""
+    webhook_secret: str = ""
+    """The Standard Webhooks signing secret, `whsec_<base64>`."""
 
     @property
     def base_url(self) -> str:
