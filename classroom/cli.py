@@ -119,6 +119,12 @@ def _webhook_flags(command: argparse.ArgumentParser) -> None:
         default=_env("WEBHOOK_SECRET"),
         help="the Standard Webhooks signing secret, whsec_<base64> (classroom webhook secret)",
     )
+    command.add_argument(
+        "--webhook-retry-delays",
+        default=_env("WEBHOOK_RETRY_DELAYS"),
+        help="seconds to wait before each retry, comma-separated"
+        " (default 5,300,1800,7200,18000,36000,36000: 27.6 hours)",
+    )
 
 
 def _webhooks(args: argparse.Namespace) -> tuple[str, ...]:
@@ -134,6 +140,16 @@ def _webhooks(args: argparse.Namespace) -> tuple[str, ...]:
     except ConfigError as exc:
         raise SystemExit(f"classroom: {exc}") from exc
     return urls
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(d) for d in text.split(",") if d.strip())
+    except ValueError as exc:
+        raise SystemExit(f"classroom serve: --webhook-retry-delays: {exc}") from exc
+    if any(d <= 0 for d in delays):
+        raise SystemExit("classroom serve: --webhook-retry-delays are seconds, above 0")
+    return delays
 
 
 def webhook(args: argparse.Namespace) -> None:
@@ -192,6 +208,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ice_servers=_ice_servers(args.ice_servers),
         webhook_urls=_webhooks(args),
         webhook_secret=args.webhook_secret,
+        webhook_retry_delays_s=_delays(args.webhook_retry_delays),
     )
 
 

@@ -37,6 +37,8 @@ class Settings:
     """Where webhook messages are posted (hooks/); none: no webhooks."""
     webhook_secret: str = ""
     """The Standard Webhooks signing secret, `whsec_<base64>`."""
+    webhook_retry_delays_s: tuple[float, ...] = ()
+    """Waits before each retry; empty: the standard schedule (hooks/records.py), 27.6 h."""
 
     @property
     def base_url(self) -> str:

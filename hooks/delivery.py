@@ -28,7 +28,7 @@ from standardwebhooks import Webhook
 
 from hooks import sender
 from hooks.outbox import Outbox
-from hooks.records import Attempted, Delivery, Entry, Outcome, retry_at
+from hooks.records import RETRY_DELAYS_S, Attempted, Delivery, Entry, Outcome, retry_at
 from hooks.sender import Endpoint, Result
 from journal import Fence, JournalFenced
 from signaling.cluster import LeaseOwnership, Moved
@@ -41,6 +41,8 @@ POLL_S = 1.0
 """How often a cluster's deliverer looks for messages other nodes enqueued, and others for the
 lease."""
 RECORD_RETRY_S = 2.0
+CLOSE_GRACE_S = 2.0
+"""How long shutting down waits for tries under way; those cut short are sent again later."""
 
 
 class Lease(Protocol):
@@ -79,8 +81,10 @@ class Deliverer:
         sign: Webhook,
         lease: Lease,
         rng: random.Random | None = None,
+        delays: tuple[float, ...] = RETRY_DELAYS_S,
     ) -> None:
         self.outbox = outbox
+        self.delays = delays
         self.endpoints = {ep.id: ep for ep in endpoints}
         self.sign = sign
         self.lease = lease
@@ -202,7 +206,7 @@ class Deliverer:
         now = self.outbox.clock()
         if result.ok:
             return Attempted(msg_id, eid, attempt, now, "delivered", result.status)
-        next_at = retry_at(attempt, now, self.rng)
+        next_at = retry_at(attempt, now, self.rng, self.delays)
         outcome: Outcome = "retry" if next_at is not None else "gave_up"
         return Attempted(msg_id, eid, attempt, now, outcome, result.status, result.error, next_at)
 
@@ -229,7 +233,12 @@ class Deliverer:
         if self._loop is not None:
             self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
-        # Tries end within the sender's timeout; their outcomes are recorded.
+        # Tries under way get a moment to finish and be recorded; the others are
+        # cancelled unrecorded, so they are sent again (same id) after the restart.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=CLOSE_GRACE_S)
+        for task in self._tasks:
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._http is not None:
             await self._http.close()

@@ -67,8 +67,7 @@ class Outbox:
             self._apply(decode(data))
 
     def _apply(self, record: Record) -> None:
-        changed = self.state.apply(record)
-        if changed is not None:
+        for changed in self.state.apply(record):
             self.on_change(changed)
 
     def known(self, msg_id: str) -> bool:

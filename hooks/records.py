@@ -19,7 +19,7 @@ import msgspec
 
 from hooks.payloads import Message
 
-RETRY_DELAYS_S = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+RETRY_DELAYS_S: tuple[float, ...] = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 """Waits before each retry (the Standard Webhooks schedule): 27 h 35 min in all, at least."""
 JITTER = 0.25
 """Each wait is stretched by up to this fraction, so endpoints back up out of step."""
@@ -62,11 +62,13 @@ def decode(data: bytes) -> Record:
     return record
 
 
-def retry_at(attempt: int, now_ms: int, rng: random.Random) -> int | None:
+def retry_at(
+    attempt: int, now_ms: int, rng: random.Random, delays: tuple[float, ...] = RETRY_DELAYS_S
+) -> int | None:
     """When try `attempt + 1` is due after try `attempt` failed; None once they are spent."""
-    if attempt > len(RETRY_DELAYS_S):
+    if attempt > len(delays):
         return None
-    wait = RETRY_DELAYS_S[attempt - 1] * (1 + rng.uniform(0, JITTER))
+    wait = delays[attempt - 1] * (1 + rng.uniform(0, JITTER))
     return now_ms + int(wait * 1000)
 
 
@@ -104,27 +106,27 @@ class OutboxState:
     def __init__(self) -> None:
         self.entries: OrderedDict[str, Entry] = OrderedDict()
 
-    def apply(self, record: Record) -> Delivery | None:
-        """Fold one record; returns the delivery it made due or changed, if any."""
+    def apply(self, record: Record) -> list[Delivery]:
+        """Fold one record; returns the deliveries it made due or changed."""
         if isinstance(record, Enqueued):
             return self._enqueued(record)
         entry = self.entries.get(record.id)
         delivery = None if entry is None else entry.deliveries.get(record.endpoint)
         if delivery is None or delivery.settled or record.attempt <= delivery.tries:
-            return None  # already known (a record read twice), or outside the window
+            return []  # already known (a record read twice), or outside the window
         delivery.tries, delivery.outcome = record.attempt, record.outcome
         delivery.attempts = [*delivery.attempts[-(HISTORY - 1) :], record]
         if record.next_at is not None:
             delivery.due = record.next_at
-        return delivery
+        return [delivery]
 
-    def _enqueued(self, record: Enqueued) -> Delivery | None:
+    def _enqueued(self, record: Enqueued) -> list[Delivery]:
         msg = record.message
         if msg.id in self.entries:
-            return None
+            return []
         due = {eid: Delivery(msg.id, eid, msg.created_at) for eid in record.endpoints}
         self.entries[msg.id] = Entry(msg, due)
-        return next(iter(due.values()), None)
+        return list(due.values())
 
     def pending(self) -> list[tuple[Entry, Delivery]]:
         return [

@@ -16,7 +16,7 @@ from hooks.delivery import Deliverer, Lease, RedisLease, SoleNode
 from hooks.feeds import Feeds
 from hooks.outbox import Outbox
 from hooks.payloads import Message, iso, recording_published
-from hooks.records import Delivery, Enqueued, Entry, Outcome
+from hooks.records import RETRY_DELAYS_S, Delivery, Enqueued, Entry, Outcome
 from hooks.sender import Endpoint, endpoint, signer
 from journal import Journal
 from journal.files import FileJournal
@@ -42,7 +42,9 @@ class Webhooks:
         self.feeds = Feeds(
             class_journal, self.outbox, [ep.id for ep in self.endpoints], clock, shared
         )
-        self.deliverer = Deliverer(self.outbox, self.endpoints, sign, _lease(settings), rng)
+        delays = settings.webhook_retry_delays_s or RETRY_DELAYS_S
+        lease = _lease(settings)
+        self.deliverer = Deliverer(self.outbox, self.endpoints, sign, lease, rng, delays)
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
 
