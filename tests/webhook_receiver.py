@@ -89,7 +89,7 @@ class Receiver:
             self.arrived.notify_all()
         return web.json_response({"ok": status == 200}, status=status)
 
-    async def wait_types(self, *types: str, timeout: float = 30) -> None:
+    async def wait_types(self, *types: str) -> None:
         """Wait until a message of each type was accepted."""
-        async with asyncio.timeout(timeout), self.arrived:
+        async with asyncio.timeout(30), self.arrived:
             await self.arrived.wait_for(lambda: set(types) <= set(self.types().values()))
