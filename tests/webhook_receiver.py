@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,5 +92,8 @@ class Receiver:
 
     async def wait_types(self, *types: str) -> None:
         """Wait until a message of each type was accepted."""
+        await self.wait_until(lambda: set(types) <= set(self.types().values()))
+
+    async def wait_until(self, done: Callable[[], bool]) -> None:
         async with asyncio.timeout(30), self.arrived:
-            await self.arrived.wait_for(lambda: set(types) <= set(self.types().values()))
+            await self.arrived.wait_for(done)
