@@ -158,7 +158,7 @@ def webhook(args: argparse.Namespace) -> None:
     if args.webhook_command == "secret":
         print(new_secret())
         return
-    from hooks.test_send import send_test
+    from hooks.check import send_test
 
     urls = _webhooks(args)
     if not urls:

@@ -20,6 +20,7 @@ import contextlib
 import heapq
 import logging
 import random
+import time
 from typing import Protocol
 
 import aiohttp
@@ -117,20 +118,30 @@ class Deliverer:
         self._loop = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        holding = False
+        holding, looked = False, 0.0
         while True:
             try:
                 if not holding:
                     holding = await self._take_over()
-                elif self.lease.shared:
-                    holding = await self.lease.acquire()
-                    await self.outbox.sync()
+                elif time.monotonic() - looked >= POLL_S:
+                    looked = time.monotonic()
+                    holding = await self._look_around()
                 if holding:
                     await self._record_unrecorded()
                     self._dispatch()
             except Exception:
                 log.exception("webhooks: the delivery loop failed a round; going on")
             await self._sleep(holding)
+
+    async def _look_around(self) -> bool:
+        """Once a second: still holding the lease? Other nodes' messages (a cluster)."""
+        if not self.lease.shared:
+            self.outbox.forget_old()
+            return True
+        if not await self.lease.acquire():
+            return False
+        await self.outbox.sync()
+        return True
 
     async def _take_over(self) -> bool:
         if not await self.lease.acquire():

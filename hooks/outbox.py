@@ -56,9 +56,14 @@ class Outbox:
         """Read what was appended since we last looked (by other nodes, in a cluster)."""
         for name in self.window():
             await self._read(name)
-        first_day = datetime.strptime(self.window()[0], "w-%Y%m%d").replace(tzinfo=UTC)
+        self.forget_old()
+
+    def forget_old(self) -> None:
+        """Forget settled messages and streams that left the window (memory stays bounded)."""
+        oldest = self.window()[0]
+        first_day = datetime.strptime(oldest, "w-%Y%m%d").replace(tzinfo=UTC)
         self.state.forget_before(int(first_day.timestamp() * 1000))
-        for stale in [name for name in self._cursors if name < self.window()[0]]:
+        for stale in [name for name in self._cursors if name < oldest]:
             del self._cursors[stale]
 
     async def _read(self, name: str) -> None:

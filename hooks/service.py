@@ -70,15 +70,15 @@ class Webhooks:
 
     def published(self, meta: dict[str, Any]) -> None:
         """A recording's package was built: tell the endpoints, in a task (off the publisher)."""
-        task = asyncio.create_task(self._enqueue_logged([recording_published(meta, self.clock())]))
+        task = asyncio.create_task(self._published(meta))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _enqueue_logged(self, messages: list[Message]) -> None:
+    async def _published(self, meta: dict[str, Any]) -> None:
         try:
-            await self.enqueue(messages)
+            await self.enqueue([recording_published(meta, self.clock())])
         except Exception:
-            log.exception("webhooks: could not enqueue %s", [m.id for m in messages])
+            log.exception("webhooks: recording.published of %s not enqueued", meta.get("id"))
 
     async def deliveries(self, limit: int) -> DeliveryLog:
         """The delivery log, newest first, for the operator."""
