@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import ADMIN, running, settings_for
+from tests.test_recording import published
 from web.app import create_app
 from web.openapi import ROUTES
 
@@ -60,9 +61,19 @@ async def test_document_is_openapi_3_1_with_components(tmp_path: Path) -> None:
 async def test_a_running_server_keeps_to_its_description(tmp_path: Path) -> None:
     """Schemathesis, bounded: no 5xx, and every answer matches its status, type and schema."""
     async with running(settings_for(tmp_path / "server")) as srv:
-        await srv.create_class("Schemathesis")
+        # A class with a published recording, so that its routes answer more than 404.
+        cid = await srv.create_class("Schemathesis")
+        host = await srv.join(cid, "teacher", "host")
+        rid = (await host.call("recording:start"))["recording_id"]
+        assert (await host.call("recording:stop"))["ok"]
+        await published(srv.url, rid)
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(
+            f'[parameters]\nclass_id = "{cid}"\nrecording_id = "{rid}"\nname = "manifest.json"\n'
+        )
         proc = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "schemathesis"),
+            f"--config-file={config}",
             "run",
             f"{srv.url}/api/openapi.json",
             f"--checks={CHECKS}",

@@ -226,10 +226,10 @@ ROUTES = (
         "A file of the replay package (HTTP Range supported)",
         REC,
         "bearer_or_signed",
-        "application/octet-stream",
+        "*/*",
         query=SignedFileQuery,
         errors=(401, 403, 404),
-        also=((206, "application/octet-stream"),),
+        also=((206, "*/*"),),
     ),
     Route(
         "delete",
@@ -325,10 +325,8 @@ def _described(status: int) -> str:
 
 def _content(answer: Answer, ref: dict[type, dict[str, Any]]) -> dict[str, Any]:
     if isinstance(answer, str):
-        schema: dict[str, Any] = (
-            {"type": "object"} if answer == "application/json" else {"type": "string"}
-        )
-        return {answer: {"schema": schema}}
+        schemas: dict[str, dict[str, Any]] = {"application/json": {"type": "object"}, "*/*": {}}
+        return {answer: {"schema": schemas.get(answer, {"type": "string"})}}
     return {"application/json": {"schema": ref[answer]}}
 
 
