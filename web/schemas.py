@@ -67,6 +67,12 @@ class TokenAnswer(msgspec.Struct):
     token: str
 
 
+class Joined(msgspec.Struct):
+    token: str
+    user_id: str
+    """The same for a browser that sends back the token this invite gave it before."""
+
+
 class TokenLink(msgspec.Struct):
     token: str
     link: str
