@@ -8,11 +8,13 @@ over its journal, so a restarted server rebuilds it by replaying the journal.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from classroom import commands as c
 from classroom import events as e
+from classroom import polls_queries  # noqa: F401  (registers the poll queries)
 from classroom.breakouts import Breakouts, land
-from classroom.dispatch import HANDLERS, handles
+from classroom.dispatch import HANDLERS, QUERIES, handles
 from classroom.errors import DomainError
 from classroom.live import Context, Live, Member
 from classroom.media_state import MediaState
@@ -73,16 +75,40 @@ class Classroom:
         stop = self.recording.stop("", reason) if self.recording.state != "idle" else []
         return self.leave_everyone(reason) + stop
 
-    def handle(self, user_id: str, cmd: c.Command, ctx: Context) -> list[e.Event]:
+    def admit(self, user_id: str, cmd: c.Command) -> Member:
+        """The gate every command passes, whoever serves it: the class is live, the
+        sender is present, and their role grants the command's action."""
+        actor = self.present(user_id)
+        require(actor.role, cmd.action)
+        return actor
+
+    def present(self, user_id: str) -> Member:
+        """The member, if the class is live and they are in it."""
         self._refuse_if_ended()
         actor = self.live.members.get(user_id)
         if actor is None or not actor.present:
             raise DomainError("forbidden", "join the class first")
-        require(actor.role, cmd.action)
+        return actor
+
+    def handle(self, user_id: str, cmd: c.Command, ctx: Context) -> list[e.Event]:
+        """The events a command makes (nothing changes until they are applied)."""
+        actor = self.admit(user_id, cmd)
         handler = HANDLERS.get(type(cmd))
         if handler is None:
             raise DomainError("bad_request", f"no handler for {type(cmd).__name__}")
         return handler(self, actor, cmd, ctx)
+
+    def ask(self, user_id: str, cmd: c.Command) -> dict[str, Any]:
+        """A query's answer: like a command, but it returns a value and makes no events."""
+        actor = self.admit(user_id, cmd)
+        query = QUERIES.get(type(cmd))
+        if query is None:
+            raise DomainError("bad_request", f"{type(cmd).__name__} is not a query")
+        return query(self, actor, cmd)
+
+    @staticmethod
+    def is_query(cmd: c.Command) -> bool:
+        return type(cmd) in QUERIES
 
     def apply(self, ev: e.Event) -> None:
         # A hole means an event is missing, and the state after it would be a

@@ -79,10 +79,8 @@ class MediaState:
 
     # -- commands --------------------------------------------------------
 
-    def publish(
-        self, actor: Member, offered: list[NewTrack], new_id: Callable[[], str]
-    ) -> tuple[list[e.Event], dict[str, str]]:
-        """Events for newly published tracks, and each offered key's new track id."""
+    def check_publish(self, actor: Member, offered: list[NewTrack]) -> None:
+        """Refuse tracks the actor may not publish now (checked again when they are)."""
         if not self.may_publish(actor):
             raise DomainError("forbidden", "the host has not allowed participants to publish")
         mine = self.of_user(actor.user_id)
@@ -95,6 +93,12 @@ class MediaState:
             taken.add((new.source, new.kind))
         if len(mine) + len(offered) > MAX_TRACKS_PER_USER:
             raise DomainError("conflict", f"at most {MAX_TRACKS_PER_USER} tracks per user")
+
+    def publish(
+        self, actor: Member, offered: list[NewTrack], new_id: Callable[[], str]
+    ) -> tuple[list[e.Event], dict[str, str]]:
+        """Events for newly published tracks, and each offered key's new track id."""
+        self.check_publish(actor, offered)
         events: list[e.Event] = []
         ids: dict[str, str] = {}
         for new in offered:

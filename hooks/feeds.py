@@ -127,14 +127,14 @@ class Feeds:
         """A registry hook: follow every class this node hosts."""
         follower = Follower(runtime.class_id, self)
         self.followers[runtime.class_id] = follower
-        runtime.listeners.append(follower.heard)
+        runtime.listen(follower.heard)
 
         def closed() -> None:
             follower.close()
             if self.followers.get(runtime.class_id) is follower:
                 del self.followers[runtime.class_id]
 
-        runtime.closers.append(closed)
+        runtime.on_close(closed)
 
     async def close(self) -> None:
         tasks = [f.task for f in self.followers.values()]

@@ -23,7 +23,6 @@ from typing import Any
 from aiortc import RTCBundlePolicy, RTCConfiguration
 
 from media.encoded import gather_on
-from web.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -36,13 +35,6 @@ class IceConfig:
     def __post_init__(self) -> None:
         for address in (*self.hosts, *([self.announce] if self.announce else [])):
             ipaddress.ip_address(address)  # ValueError on anything but an IP address
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> IceConfig:
-        servers = list(settings.ice_servers)
-        return cls(
-            settings.media_host, settings.media_announce, servers, settings.media_allow_private
-        )
 
     def admits(self, address: str) -> bool:
         """Whether the SFU may send checks to a client candidate on this address."""

@@ -19,7 +19,7 @@ import msgspec
 
 from classroom.commands import Command, UserId
 from classroom.errors import DomainError
-from classroom.roles import Action, require
+from classroom.roles import Action
 from media import sdp
 from media.signals import MeshSignal
 from signaling.runtime import ClassRuntime, Session
@@ -37,12 +37,7 @@ class RtcSignal(Command):
 async def relay(session: Session, runtime: ClassRuntime, cmd: Command) -> dict[str, Any]:
     assert isinstance(cmd, RtcSignal)
     live = runtime.room.live
-    if runtime.room.ended:
-        raise DomainError("conflict", "the class has ended")
-    me = live.members.get(session.user_id)
-    if me is None or not me.present:
-        raise DomainError("forbidden", "join the class first")
-    require(me.role, cmd.action)
+    me = live.member(session.user_id)  # present: the command passed the gate
     if live.media != "mesh":
         raise DomainError("conflict", "this class uses the SFU: publish with rtc:publish")
     if cmd.to == me.user_id:

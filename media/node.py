@@ -6,12 +6,12 @@ import asyncio
 import logging
 from typing import Any
 
+from classroom import events as e
 from media.ice import IceConfig
 from media.sfu import Sfu
 from media.tracks import Tally
 from media.workers import WorkerPool
 from signaling.runtime import ClassRuntime
-from web.settings import Settings
 
 
 class MediaNode:
@@ -26,10 +26,6 @@ class MediaNode:
         """The media workers that own subscribers' connections (None: this process does)."""
         self._closing: set[asyncio.Task[None]] = set()
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> MediaNode:
-        return cls(IceConfig.from_settings(settings), settings.media_workers)
-
     async def start(self) -> None:
         if self.pool is not None:
             await self.pool.start()
@@ -37,6 +33,23 @@ class MediaNode:
     def config(self) -> dict[str, Any]:
         """The snapshot's `media` (its `mode` is the class's own)."""
         return {"mode": "sfu", "ice_servers": self.ice.client_view()}
+
+    def attach(self, runtime: ClassRuntime) -> None:
+        """A registry hook: the class's events reach its SFU once it has one (the SFU is
+        made on the class's first media request), and the SFU closes with the class."""
+
+        async def to_sfu(ev: e.Event) -> None:
+            sfu = self.sfus.get(runtime.class_id)
+            if sfu is not None and sfu.runtime is runtime:
+                await sfu.on_event(ev)
+
+        def closed() -> None:
+            sfu = self.sfus.get(runtime.class_id)
+            if sfu is not None and sfu.runtime is runtime:
+                self._close_later(sfu)
+
+        runtime.listen(to_sfu)
+        runtime.on_close(closed)
 
     def sfu(self, runtime: ClassRuntime) -> Sfu:
         """The SFU of a class, following the class if its runtime was reloaded."""
@@ -50,7 +63,6 @@ class MediaNode:
         downlinks = self.pool.place if self.pool is not None else None
         sfu = Sfu(runtime, self.ice, tally=self.tally, downlinks=downlinks)
         self.sfus[runtime.class_id] = sfu
-        runtime.closers.append(lambda: self._close_later(sfu))
         return sfu
 
     def _close_later(self, sfu: Sfu) -> None:

@@ -63,17 +63,14 @@ class Sfu:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retiring: dict[str, asyncio.Task[Any]] = {}
         """user id -> unpublishing the tracks of their previous socket."""
-        runtime.listeners.append(self.on_event)
 
     # -- participants -----------------------------------------------------------
 
     def member(self, user_id: str) -> Member:
-        if self.closed or self.runtime.room.ended:
+        """The user, still present: a negotiation takes time, and people leave."""
+        if self.closed:
             raise DomainError("conflict", "the class has ended")
-        member = self.runtime.room.live.members.get(user_id)
-        if member is None or not member.present:
-            raise DomainError("forbidden", "join the class first")
-        return member
+        return self.runtime.room.present(user_id)
 
     def participant(self, user_id: str, sid: str | None = None) -> Participant:
         """The user's media state, started afresh when a newer socket of theirs appears."""
@@ -135,7 +132,7 @@ class Sfu:
                 raise DomainError("conflict", "a newer connection of yours took over")
             sending = sdp.check_publishable(offer)
             offered = self._new_tracks(p, sending, sources)
-            self.runtime.room.media.publish(member, offered, lambda: "")  # refuse early
+            self.runtime.room.media.check_publish(member, offered)  # before negotiating
             stopped = [tid for mid, tid in p.published.items() if not _still_sent(offer, mid)]
             resumed = set(p.taps)
             answer = await self._negotiate_pub(p, offer)
@@ -465,8 +462,6 @@ class Sfu:
         if self.closed:
             return
         self.closed = True
-        if self.on_event in self.runtime.listeners:
-            self.runtime.listeners.remove(self.on_event)
         people, self.people = list(self.people.values()), {}
         await asyncio.gather(*(p.close() for p in people), return_exceptions=True)
         for feed in self.feeds.values():

@@ -56,7 +56,7 @@ class Recorder:
             except Exception:
                 log.exception("recorder: class %s, event %s", runtime.class_id, ev.seq)
 
-        runtime.listeners.append(on_event)
+        runtime.listen(on_event)
 
     def on_event(self, runtime: ClassRuntime, ev: e.Event) -> None:
         match ev:

@@ -13,15 +13,18 @@ from classroom.events import Event
 from journal import Journal, JournalError, open_journal
 from journal.streams import durability_problems
 from media import routes as media_routes
+from media.ice import IceConfig
 from media.metrics import MediaCollector
 from media.node import MediaNode
 from recorder.publish import Publisher
 from recorder.service import Recorder
 from recorder.store import RecordingStore
-from signaling import eio_writer, polls_routes
+from signaling import eio_writer
 from signaling.addresses import networks
 from signaling.auth import check_secret
+from signaling.breakout_timer import BreakoutTimer
 from signaling.cluster import LeaseOwnership, LocalOwnership
+from signaling.coalesce import attach_polls
 from signaling.fanout import FanoutManager
 from signaling.frames import JsonFrame, MsgPackFrame
 from signaling.gateway import Admission, Gateway
@@ -36,6 +39,16 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024
 """Largest Socket.IO frame accepted; bigger frames close that socket."""
+
+
+def ice_config(settings: Settings) -> IceConfig:
+    """Where the SFU gathers and what it announces, and the servers clients are told of."""
+    return IceConfig(
+        settings.media_host,
+        settings.media_announce,
+        list(settings.ice_servers),
+        settings.media_allow_private,
+    )
 
 
 def media_config(settings: Settings) -> dict[str, object]:
@@ -103,7 +116,7 @@ def _count_events(metrics: Metrics) -> Callable[[ClassRuntime], None]:
         async def count(_: Event) -> None:
             metrics.journal_records.inc()
 
-        runtime.listeners.append(count)
+        runtime.listen(count)
 
     return attach
 
@@ -154,16 +167,21 @@ def _classes(
             open_journal(settings.data_dir / "journal", settings.redis_url or None)
         )
         registry = Registry(journal, sio, media_config(settings), metrics=app[METRICS])
-        app[MEDIA] = MediaNode.from_settings(settings)
+        app[MEDIA] = MediaNode(ice_config(settings), settings.media_workers)
         await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
         recorder = Recorder(store, Publisher(store, journal))
         recorder.media = app[MEDIA]
         app[RECORDER] = recorder
-        # Hooks first: every runtime, including those rebuilt below, is followed.
-        registry.on_runtime.append(_count_events(app[METRICS]))
-        registry.on_runtime.append(recorder.attach)
+        # The class's services, attached to every runtime, including those rebuilt below.
+        registry.on_runtime += [
+            BreakoutTimer.attach,
+            attach_polls,
+            app[MEDIA].attach,
+            recorder.attach,
+            _count_events(app[METRICS]),
+        ]
         if leases_client is not None:
             # Cluster: classes are claimed one by one, by the first node asked for each.
             leases = LeaseOwnership(
@@ -185,7 +203,6 @@ def _classes(
             networks(settings.trusted_proxies),
         )
         app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS], admission=admission)
-        polls_routes.add_routes(app[GATEWAY])
         media_routes.register(app[GATEWAY], app[MEDIA])
         yield
         await recorder.close()

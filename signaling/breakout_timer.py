@@ -37,8 +37,8 @@ class BreakoutTimer:
     def attach(cls, runtime: ClassRuntime) -> BreakoutTimer:
         """Follow the class's events and start at once if its rooms are already timed."""
         timer = cls(runtime)
-        runtime.listeners.append(timer.on_event)
-        runtime.closers.append(timer.cancel)
+        runtime.listen(timer.on_event)
+        runtime.on_close(timer.cancel)
         timer.poke()
         return timer
 

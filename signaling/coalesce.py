@@ -61,8 +61,8 @@ class Coalescer:
     @classmethod
     def attach(cls, runtime: ClassRuntime, interval: float = INTERVAL_S) -> Coalescer:
         coalescer = cls(runtime, interval)
-        runtime.listeners.append(coalescer.on_event)
-        runtime.closers.append(coalescer.cancel)
+        runtime.listen(coalescer.on_event)
+        runtime.on_close(coalescer.cancel)
         return coalescer
 
     async def on_event(self, ev: e.Event) -> None:

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 Reply = dict[str, Any]
 Service = Callable[[Session, ClassRuntime, Command], Awaitable[Reply]]
-"""A handler for an event that is not a domain command (media signaling, exports)."""
+"""A handler for an event served outside the domain (media signaling); it runs once the
+command has passed the gate (`ClassRuntime.admit`)."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ class Gateway:
         sio.on("*", self.on_event)
 
     def route(self, event: str, schema: type[Command], family: str, handler: Service) -> None:
-        """Serve `event` with `handler` instead of a domain command (schema still checked)."""
+        """Serve `event` with `handler` instead of the domain; its schema, rate family and
+        gate are checked as for any command."""
         self.routes[event] = Route(schema, family, handler)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
@@ -262,8 +264,11 @@ class Gateway:
         runtime = self.registry.runtimes.get(session.class_id)
         if runtime is None:
             raise DomainError("not_found", "the class is not hosted here")
+        runtime.admit(session.user_id, cmd)  # one gate, whoever serves the command
         if route is not None:
             return await route.handler(session, runtime, cmd)
+        if runtime.room.is_query(cmd):
+            return {"ok": True, **runtime.ask(session.user_id, cmd)}
         events = await runtime.execute(session.user_id, cmd)
         extra = spec.reply(events) if spec is not None and spec.reply is not None else {}
         return {"ok": True, **extra}

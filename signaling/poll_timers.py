@@ -28,8 +28,8 @@ class PollTimers:
     def attach(cls, runtime: ClassRuntime) -> PollTimers:
         """Follow the class's events and arm the timers of polls already open."""
         timers = cls(runtime)
-        runtime.listeners.append(timers.on_event)
-        runtime.closers.append(timers.cancel)
+        runtime.listen(timers.on_event)
+        runtime.on_close(timers.cancel)
         for poll in runtime.room.polls.polls.values():
             if poll.status == "open" and poll.ends_at is not None:
                 timers.arm(poll.id, poll.ends_at)

@@ -13,9 +13,7 @@ from classroom import events as e
 from classroom.aggregate import Classroom
 from classroom.errors import DomainError
 from journal import Journal, JournalConflict
-from signaling.breakout_timer import BreakoutTimer
 from signaling.cluster import LocalOwnership, Ownership
-from signaling.coalesce import attach_polls
 from signaling.metrics import Metrics
 from signaling.runtime import TAIL, ClassRuntime, Listener, now_ms
 from signaling.transport import Transport
@@ -45,8 +43,10 @@ class Registry:
         self.journal = journal
         self.ownership: Ownership = ownership or LocalOwnership("")
         self._loading: dict[str, asyncio.Task[ClassRuntime | None]] = {}
-        self.on_runtime: list[Callable[[ClassRuntime], None]] = []
-        """Called with each runtime this node creates, before it serves anything."""
+        self.on_runtime: list[Callable[[ClassRuntime], object]] = []
+        """The class's services: each is called with every runtime this node creates,
+        before it serves anything, and attaches itself with `runtime.listen` and
+        `runtime.on_close` (timers, coalescers, the SFU, the recorder, webhooks)."""
         self.transport = transport
         self.media = media
         self.runtimes: dict[str, ClassRuntime] = {}
@@ -169,8 +169,6 @@ class Registry:
         )
         runtime.on_stop = self._stopped
         runtime.listener_failed = self._listener_failed
-        BreakoutTimer.attach(runtime)
-        attach_polls(runtime)
         for hook in self.on_runtime:
             hook(runtime)
         return runtime

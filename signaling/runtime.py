@@ -129,23 +129,53 @@ class ClassRuntime:
         """Called once when the class stops serving (a failed write, a lost lease)."""
         self._writer = OrderedWriter(journal, self.class_id, fence)
         self._unsent: deque[e.Event] = deque()
-        self.listeners: list[Listener] = []
-        """Called with each event after it is broadcast, in seq order (media, coalescers)."""
+        self._listeners: list[Listener] = []
+        """Called with each event after it is broadcast, in seq order (see `listen`)."""
         self.listener_failed: ListenerFailed = _ignore
         self._notices: deque[e.Event] = deque()
         self._notifier: asyncio.Task[None] | None = None
-        self.closers: list[Callable[[], None]] = []
+        self._closers: list[Callable[[], None]] = []
         """Called when the class unloads (timers cancel themselves)."""
         self._flush_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
+    # -- the class's services ----------------------------------------------
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Hear every event of the class once it is broadcast, in seq order, from a task
+        of the listeners' own: off the acknowledgement path, each listener isolated (one
+        that raises is logged and counted, and the others and every command go on).
+        Returns a function that stops it."""
+        self._listeners.append(listener)
+
+        def stop() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return stop
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run `closer` when the class unloads here (a timer cancels itself, an SFU closes)."""
+        self._closers.append(closer)
+
     # -- commands ----------------------------------------------------------
+
+    def admit(self, user_id: str, cmd: Command) -> None:
+        """The gate of every command, whoever serves it: the class serves here and is live,
+        the sender is present, their role allows it."""
+        self._refuse_if_stopped()
+        self.room.admit(user_id, cmd)
 
     async def execute(self, user_id: str, cmd: Command) -> list[e.Event]:
         self._refuse_if_stopped()
         drafts = self.room.handle(user_id, cmd, Context(self.clock(), self.ids))
         return await self.commit(drafts)
+
+    def ask(self, user_id: str, cmd: Command) -> Payload:
+        """A query's answer, from the state as it is (queries make no events)."""
+        self._refuse_if_stopped()
+        return self.room.ask(user_id, cmd)
 
     async def commit(self, drafts: list[e.Event]) -> list[e.Event]:
         if not drafts:
@@ -209,7 +239,7 @@ class ClassRuntime:
 
     def _notify(self, events: list[e.Event]) -> None:
         """Hand broadcast events to the listeners' task."""
-        if not self.listeners:
+        if not self._listeners:
             return
         self._notices.extend(events)
         if self._notifier is None or self._notifier.done():
@@ -218,7 +248,7 @@ class ClassRuntime:
     async def _deliver(self) -> None:
         while self._notices:
             ev = self._notices.popleft()
-            for listener in list(self.listeners):
+            for listener in list(self._listeners):
                 try:
                     await listener(ev)
                 except Exception:
@@ -464,7 +494,7 @@ class ClassRuntime:
         if self._closed:
             return
         self._closed = True
-        for closer in self.closers:
+        for closer in self._closers:
             closer()
         await self._writer.close()
         for task in [*self._tasks, self._notifier]:

@@ -1,4 +1,6 @@
-"""The inbound Socket.IO events: each name, its command schema and its rate family."""
+"""The inbound Socket.IO events served by the domain: each name, its command (or query)
+schema and its rate family. Events served by another part (media signaling) are
+routed to it by `Gateway.route`, with a schema of their own, through the same gate."""
 
 from __future__ import annotations
 
@@ -56,6 +58,8 @@ INBOUND: dict[str, Inbound] = {
     "poll:close": Inbound(c.PollClose, "poll"),
     "poll:show_results": Inbound(c.PollShowResults, "poll"),
     "poll:publish": Inbound(c.PollPublish, "poll"),
+    "poll:export": Inbound(c.PollExport, "poll"),
+    "poll:leaderboard": Inbound(c.PollLeaderboard, "poll"),
     "qa:ask": Inbound(c.QaAsk, "qa", asked_reply),
     "qa:upvote": Inbound(c.QaUpvote, "qa"),
     "qa:unvote": Inbound(c.QaUnvote, "qa"),

@@ -105,9 +105,10 @@ async def test_a_listener_that_always_fails_harms_no_command(tmp_path: Path) -> 
             raise RuntimeError("this listener is broken")
 
         def attach(runtime: ClassRuntime) -> None:
-            runtime.listeners.insert(0, broken)  # first, so the others run after it fails
+            runtime.listen(broken)
 
-        server.app[REGISTRY].on_runtime.append(attach)
+        # First, so the class's own listeners are heard after it fails.
+        server.app[REGISTRY].on_runtime.insert(0, attach)
         cid = await server.create_class()
         host = await server.join(cid, "teacher", "host")
         ann = await server.join(cid, "ann")

@@ -10,6 +10,7 @@ import pytest
 
 from media import sdp
 from media.ice import IceConfig
+from server.app import ice_config
 from tests.conftest import Server, running, settings_for
 from tests.rtc_peer import Pattern, RtcClient
 from web.settings import Settings
@@ -62,7 +63,7 @@ async def test_a_loopback_deployment_may_allow_them(media_server: Server) -> Non
 
 
 def test_public_addresses_are_admitted() -> None:
-    ice = IceConfig.from_settings(Settings())
+    ice = ice_config(Settings())
     assert all(ice.admits(address) for address in PUBLIC)
     assert not any(ice.admits(address) for address in PRIVATE)
     assert IceConfig(allow_private=True).admits("10.1.2.3")

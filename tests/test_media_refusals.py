@@ -167,7 +167,7 @@ async def test_disconnecting_closes_connections_and_tasks(server: Server) -> Non
             if left == {"teacher", "viewer"}:
                 both_left.set()
 
-    runtime.listeners.append(listen)
+    runtime.listen(listen)
     tasks, fds, threads = len(asyncio.all_tasks()), open_fds(), media_threads()
     await host.publish(Pattern(), AudioStreamTrack())
     await viewer.publish(AudioStreamTrack())
