@@ -19,6 +19,7 @@ from media.node import MediaNode
 from recorder.publish import Publisher
 from recorder.service import Recorder
 from recorder.store import RecordingStore
+from recorder.transcribe import captions_settings
 from signaling import eio_writer, polls_routes
 from signaling.cluster import LeaseOwnership, LocalOwnership
 from signaling.fanout import FanoutManager
@@ -142,7 +143,7 @@ def _classes(
         app[MEDIA] = MediaNode.from_settings(settings)
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
-        recorder = Recorder(store, Publisher(store, journal))
+        recorder = Recorder(store, Publisher(store, journal, captions_settings(settings)))
         recorder.media = app[MEDIA]
         app[RECORDER] = recorder
         # Hooks first: every runtime, including those rebuilt below, is followed.
