@@ -378,15 +378,15 @@ class Build:
         cues = cc.trimmed(cues, self.start, self.end)
         if aliases is not None:
             cues = [cc.Cue.of(aliases.record("transcript:cue", c.record())) for c in cues]
+        if not cues:
+            return {"captions": [], "transcript": None}
         entries = []
         for language in cc.languages(cues):
             name = cc.file_name(language)
             self._write(name, cc.webvtt([c for c in cues if c.language == language]).encode())
             entries.append({"language": language, "file": name})
-        self._write(
-            "transcript.json",
-            dumps({"engine": summary.get("engine"), "cues": [c.record() for c in cues]}),
-        )
+        transcript = {"engine": summary.get("engine"), "cues": [c.record() for c in cues]}
+        self._write("transcript.json", dumps(transcript))
         return {"captions": entries, "transcript": "transcript.json"}
 
     def _composite(self, tracks: list[dict[str, Any]], progress: Any) -> str | None:
