@@ -81,13 +81,13 @@ def worker_main(conn: Connection, jobs: list[dict[str, Any]], choice: dict[str, 
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def transcribe_track(engine: Engine, job: Job) -> Iterator[int]:
+def transcribe_track(engine: Engine, job: Job, piece_s: int = PIECE_S) -> Iterator[int]:
     """Transcribe one track piece by piece from where its file stops; yields ms done."""
     out = Path(job.out)
     kept = _load(out)
     if kept.get("finished"):
         return
-    for start_ms, samples in pieces(Path(job.media), int(kept["done_ms"])):
+    for start_ms, samples in pieces(Path(job.media), int(kept["done_ms"]), piece_s):
         language, segments = engine.transcribe(samples)
         shifted = [_shifted(asdict(s), start_ms) for s in segments]
         kept["pieces"].append({"start_ms": start_ms, "language": language, "segments": shifted})

@@ -211,6 +211,10 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def running_pids() -> set[int]:
+    return {int(p.name) for p in Path("/proc").glob("[0-9]*")}
+
+
 async def test_kill_9_during_captions_resumes_after_restart(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path, "--media-host", "127.0.0.1")
     await server.start()
@@ -242,7 +246,9 @@ async def test_kill_9_during_captions_resumes_after_restart(tmp_path: Path) -> N
         orphans = children(server.proc.pid)
         await server.kill()
         async with asyncio.timeout(60):  # the worker notices its server is gone and exits
-            while orphans & {int(p.name) for p in Path("/proc").glob("[0-9]*")}:
+            while True:
+                if not orphans & await asyncio.to_thread(running_pids):
+                    break
                 await asyncio.sleep(0.1)
 
         await server.start("--media-host", "127.0.0.1")
