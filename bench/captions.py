@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import tempfile
 import time
 from fractions import Fraction
@@ -36,6 +35,7 @@ from bench.all import write_section
 from bench.harness import machine, progress, table
 from recorder.speech import RATE, Engine, ModelChoice, Samples, Segment, WhisperEngine
 from recorder.transcribe import pieces
+from tests.speech import said
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- bench:captions:begin -->", "<!-- bench:captions:end -->"
@@ -62,14 +62,7 @@ GAP_S = 2.0
 
 def lecture(folder: Path, sentences: list[str], repeat: int) -> tuple[Path, float]:
     """The sentences spoken `repeat` times, as an Opus track; returns it and its seconds."""
-    voice = []
-    for i, sentence in enumerate(sentences):
-        wav = folder / f"{i}.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), sentence], check=True)
-        voice.append(_decoded(wav))
-    silence = np.zeros(int(GAP_S * 48000), np.int16)
-    once = np.concatenate([part for v in voice for part in (v, silence)])
-    samples = np.concatenate([once] * repeat)
+    samples = np.tile(said(sentences, lead_s=0, gap_s=GAP_S).samples, repeat)
     track = folder / "lecture.mkv"
     with av.open(str(track), "w", format="matroska") as out:
         stream: Any = out.add_stream("libopus", rate=48000)
@@ -84,17 +77,6 @@ def lecture(folder: Path, sentences: list[str], repeat: int) -> tuple[Path, floa
         for packet in stream.encode(None):
             out.mux(packet)
     return track, len(samples) / 48000
-
-
-def _decoded(wav: Path) -> np.ndarray:
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
-    chunks = []
-    with av.open(str(wav)) as source:
-        for frame in source.decode(audio=0):
-            frame.pts = None
-            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-    chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    return np.concatenate(chunks)
 
 
 class Pocketsphinx:
