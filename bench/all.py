@@ -13,7 +13,14 @@ spreads over every figure rather than skewing one):
 - the memory of the composite video's step for a long recording, with this
   tree's code and with the code before it streamed (bench/composite_bench.py);
 - the SFU against a transcoding baseline, `--sfu-subscribers` subscribers
-  (bench/sfu.py).
+  (bench/sfu.py);
+- at `--node-size` participants, the classroom server (as it ships, and with
+  `--ws-compression`) against a plain Node socket.io server
+  (bench/node_compare.py).
+
+After the runs, once: the soak (bench/soak.py), `--soak-clients` clients for
+`--soak-minutes` minutes (0: none; a shorter soak is `make bench
+BENCH_ARGS="--soak-minutes 2"`).
 
 Raw figures go to bench/results.json as they come; the tables (medians of
 the runs, min-max in brackets) replace what lies between the
@@ -42,11 +49,13 @@ from bench import (
     composite_bench,
     fanout,
     join,
+    node_compare,
     poll_compare,
     recorder_bench,
     scaling,
     sfu,
     sfu_report,
+    soak,
     wire,
 )
 from bench.harness import SERVER_TREE, machine, progress, raise_fd_limit
@@ -70,8 +79,8 @@ class Results:
         self.data: dict[str, Any] = {"meta": meta, "sessions": [], "storms": [], "recorder": []}
         if resume and path.exists():
             self.data = json.loads(path.read_text())
-        self.data.setdefault("sfu", [])
-        self.data.setdefault("composite", [])
+        for kind in ("sfu", "composite", "peers", "soak"):
+            self.data.setdefault(kind, [])
 
     def has(self, kind: str, key: dict[str, Any]) -> bool:
         return any(all(r.get(k) == v for k, v in key.items()) for r in self.data[kind])
@@ -124,6 +133,11 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
             ["--subscribers", str(args.sfu_subscribers), "--seconds", str(args.sfu_seconds)]
         )
         await measure(results, "sfu", {"run": run}, partial(sfu.measure, options))
+    if args.node_size:
+        for server in node_compare.servers_to_run():
+            key = {"run": run, "clients": args.node_size, "server": server}
+            work = partial(node_compare.measure, server, args.node_size, args.seconds)
+            await measure(results, "peers", key, work)
 
 
 async def recorder(seconds: float) -> dict[str, Any]:
@@ -188,6 +202,12 @@ def render(data: dict[str, Any], chart: Path) -> str:
         parts += ["### Composite video: memory", composite_bench.render(data["composite"])]
     if data.get("sfu"):
         parts += ["### SFU forwarding against transcoding", sfu_report.render(data["sfu"])]
+    if data.get("peers"):
+        parts += ["### Against a plain Node socket.io server, browser-like clients"]
+        parts += [node_compare.render(data["peers"])]
+    for result in data.get("soak", []):
+        parts += [f"### Soak: {result['clients']:,} clients, {result['minutes']:g} minutes"]
+        parts += [soak.render(result)]
     if msgpack or storms:
         parts += ["### Scaling with N", scaling.render(msgpack, storms)]
         if scaling.chart(msgpack, storms, chart):
@@ -223,6 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--sfu-subscribers", type=int, default=50, help="0: no SFU benchmark")
     parser.add_argument("--sfu-seconds", type=float, default=10, help="each SFU measurement")
+    parser.add_argument("--node-size", type=int, default=1000, help="N against Node (0: none)")
+    parser.add_argument("--soak-clients", type=int, default=1000)
+    parser.add_argument("--soak-minutes", type=float, default=10, help="0: no soak")
     parser.add_argument("--joins", type=int, default=10, help="timed joins per session")
     parser.add_argument("--seconds", type=float, default=5, help="seconds of chat per session")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json")
@@ -242,9 +265,14 @@ def main(argv: list[str] | None = None) -> None:
         meta = results.data["meta"]
         spent = meta.get("minutes", 0.0)
         all_sizes = sizes(args.sizes) + sizes(args.storm_sizes) + [args.wire_size]
+        all_sizes += [args.node_size, args.soak_clients]
         raise_fd_limit(max(all_sizes))
         for run in range(1, args.runs + 1):
             asyncio.run(one_run(args, run, results))
+        if args.soak_minutes:
+            key = {"clients": args.soak_clients, "minutes": args.soak_minutes}
+            work = partial(soak.run, args.soak_clients, args.soak_minutes)
+            asyncio.run(measure(results, "soak", key, work))
         meta["date"] = time.strftime("%Y-%m-%d", time.localtime(started))
         meta["minutes"] = spent + (time.time() - started) / 60
         results.save()

@@ -172,11 +172,16 @@ class Server:
         return rss_bytes(self.pid)
 
 
+CAPACITY = ["--max-participants", "100000"]
+"""Benchmarks seat N participants and then a few more (senders, timed joins) in one class."""
+
+
 def classroom_command(port: int, data_dir: Path, wire: str) -> list[str]:
     return [
         sys.executable, "-m", "classroom", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
         "--secret", SECRET, "--admin-key", ADMIN, "--wire", wire, "--log-level", "WARNING",
+        *CAPACITY,
     ]  # fmt: skip
 
 
@@ -360,10 +365,16 @@ class Crowd:
 
 
 @asynccontextmanager
-async def crowd(n: int, wire: str = "msgpack", batch: int = 50) -> AsyncIterator[Crowd]:
+async def crowd(
+    n: int,
+    wire: str = "msgpack",
+    batch: int = 50,
+    command: Command = classroom_command,
+    ready: str = READY,
+) -> AsyncIterator[Crowd]:
     """Serve a class and seat `n` participants in it; RSS is read before and after."""
     raise_fd_limit(n + 100)
-    async with serve(wire) as server, http_session() as http:
+    async with serve(wire, command, ready) as server, http_session() as http:
         class_id = await create_class(http, server.url)
         # One client first, so code loaded on first use is not counted per participant.
         first = await join(http, server, class_id, "warmup")

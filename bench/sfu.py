@@ -336,6 +336,7 @@ async def classroom_server(data_dir: str) -> AsyncIterator[tuple[str, Child]]:
         "-m", "classroom", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir,
         "--secret", SECRET, "--admin-key", ADMIN, "--media-host", "127.0.0.1",
+        "--media-allow-private",
         "--log-level", "WARNING",
     )  # fmt: skip
     try:

@@ -10,7 +10,13 @@ The msgpack wire (the server's default) sends each Socket.IO packet as one
 binary frame holding a msgpack map. The JSON wire (`serve --wire json`)
 sends text frames: the Engine.IO message type `4`, the Socket.IO packet type,
 an optional ack id, then JSON (`42["event",data]`, `40{auth}`, `43<id>[...]`).
-Either way `bytes_in` counts the payload bytes of every frame received.
+Either way `bytes_in` counts the payload bytes of every frame received
+(after decompression, when the server accepted permessage-deflate).
+
+Like a browser, the client offers permessage-deflate in its handshake: what a
+server does with that offer (accept it and compress every message, as
+`classroom serve --ws-compression` does, or refuse it, the default here and
+in Node's socket.io) is part of what it costs, so a benchmark must not hide it.
 """
 
 from __future__ import annotations
@@ -53,7 +59,8 @@ class SioClient:
 
     async def connect(self, auth: dict[str, Any], wait_s: float = 60) -> None:
         ws_url = self.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = await self.http.ws_connect(ws_url, max_msg_size=0, autoping=False)
+        # compress=15 offers permessage-deflate, as every browser does; the server decides.
+        self.ws = await self.http.ws_connect(ws_url, max_msg_size=0, autoping=False, compress=15)
         opening = await self.ws.receive(timeout=wait_s)
         if opening.type != aiohttp.WSMsgType.TEXT or not opening.data.startswith("0"):
             raise Refused(f"no Engine.IO open packet: {opening!r}")

@@ -57,6 +57,7 @@ def parser() -> argparse.ArgumentParser:
         default=_env("MEDIA_ANNOUNCE"),
         help="address the SFU announces in its candidates instead (behind 1:1 NAT)",
     )
+    _switch(serve, "--media-allow-private", "accept client ICE candidates on private addresses")
     serve.add_argument(
         "--ice-servers",
         default=_env("ICE_SERVERS", "[]"),
@@ -71,6 +72,17 @@ def parser() -> argparse.ArgumentParser:
         default=int(_env("LEASE_TTL_MS", "10000")),
         help="how long a dead node keeps its classes (cluster)",
     )
+    _number(
+        serve, "--max-participants", 1000, "participants in one class at once (staff not counted)"
+    )
+    _number(serve, "--invite-identities", 1000, "people one class invite link may admit")
+    serve.add_argument(
+        "--trusted-proxy",
+        default=_env("TRUSTED_PROXY", "127.0.0.0/8,::1"),
+        help="comma-separated proxies (addresses or networks) whose X-Forwarded-For is "
+        "believed; default: loopback",
+    )
+    _switch(serve, "--ws-compression", "accept permessage-deflate (more CPU and memory)")
     serve.add_argument(
         "--redis-unsafe",
         action="store_true",
@@ -124,6 +136,19 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _variable(flag: str) -> str:
+    return flag.removeprefix("--").replace("-", "_").upper()
+
+
+def _number(parser: argparse.ArgumentParser, flag: str, default: int, help: str) -> None:
+    parser.add_argument(flag, type=int, default=int(_env(_variable(flag), str(default))), help=help)
+
+
+def _switch(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    default = _flag(_env(_variable(flag), ""))
+    parser.add_argument(flag, action="store_true", default=default, help=help)
+
+
 def _kept_secret(data_dir: Path, name: str) -> str:
     """A random secret kept in the data dir, so demo links survive a restart."""
     path = data_dir / name
@@ -138,6 +163,9 @@ def _kept_secret(data_dir: Path, name: str) -> str:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    from signaling.addresses import networks
+    from signaling.auth import check_secret
+
     secret, admin_key = args.secret, args.admin_key
     if args.demo:
         secret = secret or _kept_secret(args.data_dir, "secret")
@@ -147,6 +175,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
             "classroom serve: no token secret. Pass --secret or set CLASSROOM_SECRET "
             "(a long random string), or run with --demo to keep one in the data directory."
         )
+    try:
+        check_secret(secret)
+        proxies = _list(args.trusted_proxy)
+        networks(proxies)
+    except ValueError as exc:
+        raise SystemExit(f"classroom serve: {exc}") from exc
     return Settings(
         host=args.host,
         port=args.port,
@@ -160,13 +194,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
         lease_ttl_ms=args.lease_ttl_ms,
         redis_unsafe=args.redis_unsafe,
         demo=args.demo,
-        media_host=tuple(a.strip() for a in args.media_host.split(",") if a.strip()),
+        media_host=_list(args.media_host),
         media_announce=args.media_announce,
+        media_allow_private=args.media_allow_private,
         ice_servers=_ice_servers(args.ice_servers),
         captions=args.captions == "on",
         captions_model=_captions_model(args.captions_model),
         captions_language=args.captions_language,
         captions_threads=max(1, args.captions_threads),
+        ws_compression=args.ws_compression,
+        max_participants=args.max_participants,
+        invite_identities=args.invite_identities,
+        trusted_proxies=proxies,
     )
 
 
@@ -180,6 +219,10 @@ def _captions_model(path: str) -> Path | None:
             "directory (model.bin, config.json, tokenizer.json)"
         )
     return model
+
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _ice_servers(text: str) -> list[dict[str, Any]]:
@@ -246,9 +289,20 @@ def _tune_gc() -> None:
 
 
 def token(args: argparse.Namespace) -> None:
-    from signaling.auth import DEFAULT_TTL_S, REPLAY_ROLES, REPLAY_TTL_S, mint, mint_replay
+    from signaling.auth import (
+        DEFAULT_TTL_S,
+        REPLAY_ROLES,
+        REPLAY_TTL_S,
+        check_secret,
+        mint,
+        mint_replay,
+    )
 
     secret = args.secret or _existing_secret(args.data_dir)
+    try:
+        check_secret(secret)
+    except ValueError as exc:
+        raise SystemExit(f"classroom token: {exc}") from exc
     if args.recording_id:
         role = next((r for r in REPLAY_ROLES if r == (args.role or "viewer")), None)
         if role is None:

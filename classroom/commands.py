@@ -17,7 +17,24 @@ CHAT_MAX = 2000
 NAME_MAX = 100
 
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX)]
+NAME_PATTERN = (
+    r"^(?=.*[^\s\u200b-\u200d\u2060\ufeff])"
+    r"[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]+(?![\s\S])"
+)
+"""A display name: no control characters, no bidirectional overrides, isolates or marks
+(which reorder what surrounds the name wherever it is shown), and something visible.
+(The pattern ends with "nothing follows": `$` would let a final newline through.)"""
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)]
+
+
+def readable(error: str) -> str:
+    """A validation error with the name pattern said in words."""
+    return error.replace(
+        f"`str` matching regex {NAME_PATTERN!r}",
+        "a name with something visible and no control or text-direction characters",
+    )
+
+
 ChatText = Annotated[str, msgspec.Meta(min_length=1, max_length=CHAT_MAX)]
 Emoji = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
 

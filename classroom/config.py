@@ -40,6 +40,22 @@ class Settings:
     captions_language: str = ""
     """The language spoken, for a multilingual model; empty: detected."""
     captions_threads: int = 1
+    media_allow_private: bool = False
+    """Accept client ICE candidates on private, loopback and link-local addresses."""
+    ws_compression: bool = False
+    """Accept permessage-deflate on WebSockets (bandwidth for CPU and memory)."""
+    max_participants: int = 1000
+    """Participants connected to one class at once (hosts and moderators are not counted)."""
+    invite_identities: int = 1000
+    """Identities one invite link may make."""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.0/8", "::1")
+    """Reverse proxies (addresses or networks) whose X-Forwarded-For is believed."""
+    ping_interval_s: float = 25
+    ping_timeout_s: float = 20
+    send_queue_packets: int = 8192
+    """Packets that may wait for one socket before it is dropped as not reading."""
+    send_queue_bytes: int = 2 * 1024 * 1024
+    """Bytes that may wait for one socket before it is dropped as not reading."""
 
     @property
     def base_url(self) -> str:

@@ -5,6 +5,13 @@ STUN server), on `media_host` addresses when set: tests and single-host
 deployments pin 127.0.0.1 or one interface. Behind a 1:1 NAT, `media_announce`
 is put in its candidates instead of the local address. The STUN/TURN servers
 in `ice_servers` are for clients and reach them in the snapshot.
+
+A client's candidates tell the SFU where to send connectivity checks, so a
+client could point it at the operator's internal network. Candidates on
+private, loopback, link-local and other non-public addresses are refused
+unless `allow_private` (`--media-allow-private`: a LAN or loopback test
+deployment). A client behind NAT still connects: its checks reach the SFU
+from its public address, which the SFU learns (a peer-reflexive candidate).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ class IceConfig:
     hosts: tuple[str, ...] = ()
     announce: str = ""
     client_servers: list[dict[str, Any]] = field(default_factory=list)
+    allow_private: bool = False
 
     def __post_init__(self) -> None:
         for address in (*self.hosts, *([self.announce] if self.announce else [])):
@@ -31,7 +39,22 @@ class IceConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IceConfig:
-        return cls(settings.media_host, settings.media_announce, list(settings.ice_servers))
+        servers = list(settings.ice_servers)
+        return cls(
+            settings.media_host, settings.media_announce, servers, settings.media_allow_private
+        )
+
+    def admits(self, address: str) -> bool:
+        """Whether the SFU may send checks to a client candidate on this address."""
+        if self.allow_private:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False  # a name (mDNS): resolving it would send multicast
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return ip.is_global and not ip.is_multicast
 
     def install(self) -> None:
         """Make aiortc gather on the configured addresses (process-wide, like a socket bind)."""

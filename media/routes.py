@@ -22,13 +22,13 @@ from media import sdp
 from media.mesh import RtcSignal, relay
 from media.node import MediaNode
 from media.sfu import Sfu
+from media.signals import IceCandidate, Mid
 from signaling.gateway import Gateway, Service
 from signaling.runtime import ClassRuntime, Session
 
 Reply = dict[str, Any]
 SdpText = Annotated[str, msgspec.Meta(max_length=64 * 1024)]
 """Bounded by the Socket.IO frame; sdp.parse refuses more than 32 KiB as bad_request."""
-Mid = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 TrackId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -43,15 +43,6 @@ class RtcAnswer(Command):
     action = Action.MEDIA_RECEIVE
     sdp: SdpText
     type: Literal["answer"]
-
-
-class IceCandidate(msgspec.Struct, forbid_unknown_fields=True):
-    """A browser's `RTCIceCandidate.toJSON()`; an empty `candidate` ends the candidates."""
-
-    candidate: Annotated[str, msgspec.Meta(max_length=1024)]
-    sdpMid: Mid | None = None
-    sdpMLineIndex: Annotated[int, msgspec.Meta(ge=0, le=63)] | None = None
-    usernameFragment: Annotated[str, msgspec.Meta(max_length=256)] | None = None
 
 
 class RtcCandidate(Command):
@@ -103,19 +94,26 @@ def _serve(node: MediaNode, handler: Handler) -> Service:
 
 
 async def _publish(sfu: Sfu, session: Session, cmd: RtcPublish) -> Reply:
-    offer = sdp.parse(cmd.sdp, "offer")
+    offer = sdp.parse(cmd.sdp, "offer", sfu.ice.admits)
     answer = await sfu.publish(session.user_id, session.sid, offer, dict(cmd.sources or {}))
     return {"ok": True, "sdp": answer, "type": "answer"}
 
 
 async def _answer(sfu: Sfu, session: Session, cmd: RtcAnswer) -> Reply:
-    await sfu.answer(session.user_id, session.sid, sdp.parse(cmd.sdp, "answer"))
+    await sfu.answer(session.user_id, session.sid, sdp.parse(cmd.sdp, "answer", sfu.ice.admits))
     return {"ok": True}
 
 
 async def _candidate(sfu: Sfu, session: Session, cmd: RtcCandidate) -> Reply:
     c = cmd.candidate
     line = c.candidate if c is not None else None
+    if not line and not sfu.ice.allow_private:
+        # Some of the client's candidates may have been refused: the SFU waits for
+        # its checks rather than give up when the candidates end.
+        return {"ok": True}
+    address = sdp.candidate_address(line) if line else None
+    if address is not None and not sfu.ice.admits(address):
+        raise DomainError("forbidden", "candidates on private or local addresses are not used")
     mid, index = (c.sdpMid, c.sdpMLineIndex) if c is not None else (None, None)
     await sfu.candidate(session.user_id, session.sid, cmd.pc, line, mid, index)
     return {"ok": True}

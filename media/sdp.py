@@ -10,6 +10,7 @@ else's, stay as they were.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -29,6 +30,7 @@ _MLINE = re.compile(r"^m=(\w+) (\d{1,5})(?:/\d+)? ([A-Za-z/]+) ([\w .-]+)$")
 _RTPMAP = re.compile(r"^a=rtpmap:(\d{1,3}) ([\w.-]+)/(\d+)")
 _CANDIDATE_HOST = re.compile(r"^(a=candidate:\S+ \d+ \w+ \d+ )(\S+)( \d+ typ host\b.*)$")
 _CONNECTION = re.compile(r"^c=IN IP[46] \S+$")
+_CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ \w+ \d+ (\S+) ")
 
 
 def bad(message: str) -> DomainError:
@@ -74,8 +76,15 @@ class Description:
         return next((s for s in self.sections if s.mid == mid), None)
 
 
-def parse(text: str, expect: Literal["offer", "answer"]) -> Description:
-    """Check a client's SDP and return its sections; `text` is the SDP to hand to aiortc."""
+def parse(
+    text: str, expect: Literal["offer", "answer"], admit: Callable[[str], bool] = lambda _: True
+) -> Description:
+    """Check a client's SDP and return its sections; `text` is the SDP to hand to aiortc.
+
+    Candidates whose address `admit` refuses are left out (see media/ice.py),
+    and then so is end-of-candidates: the SFU waits for the client's checks,
+    which tell it an address the client is reachable at.
+    """
     if len(text.encode("utf-8", "replace")) > MAX_SDP:
         raise bad(f"the SDP is larger than {MAX_SDP // 1024} KiB")
     lines = [line for line in text.replace("\r\n", "\n").split("\n") if line]
@@ -89,7 +98,9 @@ def parse(text: str, expect: Literal["offer", "answer"]) -> Description:
     if not media:
         raise bad("the SDP has no audio or video")
     _require_transport(lines, session, sections)
-    kept = [line for line in lines if not _mdns_candidate(line)]
+    kept = [line for line in lines if not _mdns_candidate(line) and _admitted(line, admit)]
+    if any(not _admitted(line, admit) for line in lines):
+        kept = [line for line in kept if line != "a=end-of-candidates"]
     cleaned = "\r\n".join(kept) + "\r\n"
     try:
         SessionDescription.parse(cleaned)
@@ -153,6 +164,17 @@ def _require_transport(lines: list[str], session: list[str], sections: list[Sect
     mids = [s.mid for s in sections]
     if any(not mid or len(mid) > 32 for mid in mids) or len(set(mids)) != len(mids):
         raise bad("every media section needs its own a=mid (at most 32 characters)")
+
+
+def candidate_address(line: str) -> str | None:
+    """The address of a candidate line (`candidate:...`, with or without `a=`)."""
+    found = _CANDIDATE.match("a=" + line.removeprefix("a="))
+    return found.group(1) if found else None
+
+
+def _admitted(line: str, admit: Callable[[str], bool]) -> bool:
+    found = _CANDIDATE.match(line)
+    return found is None or admit(found.group(1))
 
 
 def _mdns_candidate(line: str) -> bool:

@@ -86,7 +86,9 @@ async def replay(env: BrowserEnv, recording_id: str) -> None:
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(settings_for(Path(tmp), media_host=("127.0.0.1",)))
+        server = Server(
+            settings_for(Path(tmp), media_host=("127.0.0.1",), media_allow_private=True)
+        )
         await server.start()
         try:
             async with async_playwright() as pw:

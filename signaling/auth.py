@@ -11,6 +11,8 @@ nor the reverse: each kind requires the claim the other lacks.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,12 +21,27 @@ from typing import Any, Literal, get_args
 import jwt
 import msgspec
 
-from classroom.commands import Name, UserId
+from classroom.commands import Name, UserId, readable
 from classroom.roles import Role
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_S = 6 * 3600
 LEEWAY_S = 30
+MIN_SECRET_BYTES = 32
+"""RFC 7518: an HS256 key is at least 256 bits. A shorter one can be brute-forced offline
+from any token a participant holds, and a host token forged."""
+
+
+def check_secret(secret: str) -> None:
+    """Refuse a missing or short token secret (ValueError with the reason)."""
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"the token secret must be at least {MIN_SECRET_BYTES} bytes "
+            f"(this one has {len(secret.encode())}); generate one with "
+            "`openssl rand -base64 32`"
+        )
+
+
 ReplayRole = Literal["viewer", "moderator", "host"]
 REPLAY_ROLES: tuple[ReplayRole, ...] = get_args(ReplayRole)
 REPLAY_TTL_S = 7 * 24 * 3600
@@ -66,6 +83,13 @@ class _ReplayInviteSchema(msgspec.Struct):
 
 
 @dataclass(frozen=True)
+class Invite:
+    role: Role
+    id: str
+    """The same for every copy of one invite: a digest of its signed claims."""
+
+
+@dataclass(frozen=True)
 class Claims:
     user_id: str
     name: str
@@ -98,6 +122,7 @@ def _decode(
     token: object,
     require: tuple[str, ...] = ("exp", "cls", "role"),
     kind: str = "join",
+    verify_exp: bool = True,
 ) -> dict[str, Any]:
     if not isinstance(token, str) or not token or len(token) > 4096:
         raise TokenError(f"a {kind} token is required")
@@ -107,7 +132,7 @@ def _decode(
             secret,
             algorithms=[ALGORITHM],
             leeway=LEEWAY_S,
-            options={"require": list(require)},
+            options={"require": list(require), "verify_exp": verify_exp},
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError(f"the {kind} token has expired") from exc
@@ -116,25 +141,37 @@ def _decode(
     return claims
 
 
-def verify(secret: str, token: object, class_id: str | None = None) -> Claims:
-    """Check a personal token; `class_id`, when given, must match its class."""
+def verify(
+    secret: str, token: object, class_id: str | None = None, allow_expired: bool = False
+) -> Claims:
+    """Check a personal token; `class_id`, when given, must match its class.
+
+    `allow_expired` accepts an expired token, to renew the identity it names.
+    """
     try:
-        parsed = msgspec.convert(_decode(secret, token), _ClaimsSchema)
+        claims = _decode(secret, token, verify_exp=not allow_expired)
+        parsed = msgspec.convert(claims, _ClaimsSchema)
     except msgspec.ValidationError as exc:
-        raise TokenError(f"invalid join token claims: {exc}") from exc
+        raise TokenError(f"invalid join token claims: {readable(str(exc))}") from exc
     if class_id is not None and parsed.cls != class_id:
         raise TokenError("the join token is for another class")
     return Claims(parsed.sub, parsed.name, parsed.cls, parsed.role, parsed.exp)
 
 
 def verify_invite(secret: str, token: object, class_id: str) -> Role:
+    return read_invite(secret, token, class_id).role
+
+
+def read_invite(secret: str, token: object, class_id: str) -> Invite:
+    claims = _decode(secret, token)
     try:
-        parsed = msgspec.convert(_decode(secret, token), _InviteSchema)
+        parsed = msgspec.convert(claims, _InviteSchema)
     except msgspec.ValidationError as exc:
         raise TokenError(f"invalid invite: {exc}") from exc
     if not parsed.inv or parsed.cls != class_id:
         raise TokenError("the invite is for another class")
-    return parsed.role
+    canonical = json.dumps(claims, sort_keys=True, separators=(",", ":")).encode()
+    return Invite(parsed.role, hashlib.sha256(canonical).hexdigest()[:8])
 
 
 # -- replay tokens -----------------------------------------------------------

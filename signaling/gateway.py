@@ -1,9 +1,14 @@
-"""Socket.IO handlers: authenticate sockets, turn inbound events into commands, reply.
+"""Socket.IO handlers: admit sockets, turn inbound events into commands, reply.
 
-Every inbound event passes the same gate: a known session, a schema, a rate
-limit, the role check (in the domain), then the class runtime. Whatever goes
-wrong becomes an error ack and a log line; a handler never takes the server
-or another client's session down.
+A connect is admitted by a rate limit per client address, the token, the
+class's state, its capacity (`max_participants`, hosts and moderators
+excepted) and, for an identity an invite made, the invite's cap. Every
+inbound event then passes the same gate: a known session, a rate limit per
+(class, user), a schema, the role check (in the domain), then the class
+runtime. Frames that could not be decoded arrive as `BAD_FRAME` and are
+refused there like any bad request. Whatever goes wrong becomes an error ack
+and a log line; a handler never takes the server or another client's
+session down.
 """
 
 from __future__ import annotations
@@ -12,15 +17,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
 
 from classroom.commands import Command
 from classroom.errors import DomainError
-from signaling.auth import TokenError, verify
+from classroom.roles import is_staff
+from signaling import invites
+from signaling.addresses import LOOPBACK, Network, client_address, local, networks
+from signaling.auth import Claims, TokenError, verify
 from signaling.cluster import Moved
+from signaling.frames import BAD_FRAME
 from signaling.metrics import Metrics
 from signaling.ratelimit import RateLimiter
 from signaling.registry import Registry
@@ -41,7 +50,44 @@ class Route:
     handler: Service
 
 
-def refuse(code: str, message: str, **extra: str) -> socketio.exceptions.ConnectionRefusedError:
+@dataclass(frozen=True)
+class Admission:
+    """Who may connect, beyond a valid token."""
+
+    max_participants: int = 1000
+    """Participants connected to one class at once (hosts and moderators are not counted)."""
+    invite_identities: int = 1000
+    """Identities one invite link may make (each counted once it has connected)."""
+    proxies: tuple[Network, ...] = networks(LOOPBACK)
+    """Reverse proxies whose X-Forwarded-For is believed."""
+
+
+@dataclass
+class Seats:
+    """Who is connected to one class, as the gateway admitted them."""
+
+    sockets: dict[str, int] = field(default_factory=dict)
+    """user id -> sockets admitted (a replaced socket counts until it goes)."""
+    participants: set[str] = field(default_factory=set)
+    """The users among them holding a participant's seat (staff do not count)."""
+
+    def take(self, claims: Claims) -> None:
+        self.sockets[claims.user_id] = self.sockets.get(claims.user_id, 0) + 1
+        if not is_staff(claims.role):
+            self.participants.add(claims.user_id)
+
+    def free(self, user_id: str) -> bool:
+        """One socket of the user went; whether it was the last."""
+        left = self.sockets.get(user_id, 1) - 1
+        if left > 0:
+            self.sockets[user_id] = left
+            return False
+        self.sockets.pop(user_id, None)
+        self.participants.discard(user_id)
+        return True
+
+
+def refuse(code: str, message: str, **extra: Any) -> socketio.exceptions.ConnectionRefusedError:
     data = {"code": code, "message": message, **extra}
     return socketio.exceptions.ConnectionRefusedError(code, data)
 
@@ -58,13 +104,16 @@ class Gateway:
         secret: str,
         metrics: Metrics,
         limiter: RateLimiter | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.sio = sio
         self.registry = registry
         self.secret = secret
         self.metrics = metrics
         self.limiter = limiter or RateLimiter()
+        self.admission = admission or Admission()
         self.sessions: dict[str, Session] = {}
+        self.seated: dict[str, Seats] = {}
         self.routes: dict[str, Route] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         sio.on("connect", self.on_connect)
@@ -76,6 +125,32 @@ class Gateway:
         self.routes[event] = Route(schema, family, handler)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        try:
+            claims, runtime = await self._admit(environ, auth)
+        except socketio.exceptions.ConnectionRefusedError as refused:
+            self.metrics.refused.labels(refused.error_args["message"]).inc()
+            raise
+        last_seq = auth.get("last_seq")
+        if not isinstance(last_seq, int) or isinstance(last_seq, bool):
+            last_seq = None
+        session = Session(sid, claims.user_id, claims.name, claims.role, claims.class_id)
+        self.sessions[sid] = session
+        self.seated.setdefault(claims.class_id, Seats()).take(claims)
+        self.metrics.sockets.inc()
+        # The snapshot must follow Socket.IO's CONNECT packet, which is sent when
+        # this handler returns: join in a task of its own.
+        self._spawn(self._attach(runtime, session, last_seq))
+        return True
+
+    async def _admit(self, environ: dict[str, Any], auth: Any) -> tuple[Claims, ClassRuntime]:
+        request = environ.get("aiohttp.request")
+        address = client_address(request, self.admission.proxies) if request else ""
+        if not local(address):
+            if not self.limiter.allow(address, "connect"):
+                wait = max(1, round(self.limiter.wait_s(address, "connect")))
+                message = "too many connections from your network"
+                raise refuse("rate_limited", message, retry_s=wait)
+            self.limiter.forget(address)  # kept only while it refills
         if not isinstance(auth, dict):
             raise refuse("unauthorized", "connect with auth {token}")
         try:
@@ -95,16 +170,29 @@ class Gateway:
             raise refuse("unauthorized", "the join token is for an unknown class")
         if runtime.room.ended:
             raise refuse("ended", "this class has ended")
-        last_seq = auth.get("last_seq")
-        if not isinstance(last_seq, int) or isinstance(last_seq, bool):
-            last_seq = None
-        session = Session(sid, claims.user_id, claims.name, claims.role, claims.class_id)
-        self.sessions[sid] = session
-        self.metrics.sockets.inc()
-        # The snapshot must follow Socket.IO's CONNECT packet, which is sent when
-        # this handler returns: join in a task of its own.
-        self._spawn(self._attach(runtime, session, last_seq))
-        return True
+        self._check_capacity(runtime, claims)
+        return claims, runtime
+
+    def _check_capacity(self, runtime: ClassRuntime, claims: Claims) -> None:
+        seats = self.seated.get(claims.class_id, Seats())
+        if claims.user_id in seats.sockets or is_staff(claims.role):
+            return  # a second window of someone present, or staff
+        if len(seats.participants) >= self.admission.max_participants:
+            raise refuse("full", "this class is full")
+        invite = invites.invite_of(claims.user_id)
+        if invite is not None and claims.user_id not in runtime.room.live.members:
+            made = self.invite_identities(claims.class_id, invite)
+            if made >= self.admission.invite_identities:
+                raise refuse(
+                    "full", "this invite link has been used by as many people as it allows"
+                )
+
+    def invite_identities(self, class_id: str, invite_id: str) -> int:
+        """Identities the invite made that have joined the class or are joining it now."""
+        runtime = self.registry.runtimes.get(class_id)
+        members = runtime.room.live.members.keys() if runtime is not None else set()
+        seated = self.seated.get(class_id, Seats()).sockets.keys()
+        return invites.made_by(invite_id, members | seated)
 
     async def _attach(self, runtime: ClassRuntime, session: Session, last_seq: int | None) -> None:
         try:
@@ -118,6 +206,7 @@ class Gateway:
         if session is None:
             return
         self.metrics.sockets.dec()
+        self._unseat(session)
         runtime = self.registry.runtimes.get(session.class_id)
         if runtime is not None:
             try:
@@ -125,9 +214,26 @@ class Gateway:
             except DomainError as exc:
                 log.warning("leave of %s not recorded: %s", session.user_id, exc)
 
+    def _unseat(self, session: Session) -> None:
+        seats = self.seated.get(session.class_id)
+        if seats is None or not seats.free(session.user_id):
+            return  # another socket of the user is still here
+        if not seats.sockets:
+            del self.seated[session.class_id]
+        self.limiter.forget((session.class_id, session.user_id))
+
+    def dropped(self, eio_sid: str, reason: str, detail: str) -> None:
+        """A socket cut off for not keeping up (see signaling/eio_writer.py): log and count."""
+        sid = self.sio.manager.sid_from_eio_sid(eio_sid, "/")
+        session = self.sessions.get(sid) if sid else None
+        who = f"{session.user_id} in class {session.class_id}" if session else f"socket {eio_sid}"
+        log.warning("dropped %s: %s: %s", who, reason, detail)
+        self.metrics.dropped.labels(reason).inc()
+
     async def on_event(self, event: str, sid: str, *args: Any) -> Reply:
         started = time.perf_counter()
-        name = event if event in INBOUND or event in self.routes else "unknown"
+        known = event in INBOUND or event in self.routes or event == BAD_FRAME
+        name = event if known else "unknown"
         try:
             reply = await self._dispatch(event, sid, args[0] if args else None)
         except DomainError as err:
@@ -147,9 +253,11 @@ class Gateway:
             raise DomainError("forbidden", "not joined to a class")
         route = self.routes.get(event)
         spec = INBOUND.get(event)
-        family = route.family if route else spec.family if spec else "unknown"
-        if not self.limiter.allow(session.user_id, family):
+        family = route.family if route else spec.family if spec else "bad"
+        if not self.limiter.allow((session.class_id, session.user_id), family):
             raise DomainError("rate_limited", f"too many {family} events; slow down")
+        if event == BAD_FRAME:
+            raise DomainError("bad_request", f"refused frame: {data}")
         cmd = parse(event, data, route.schema if route else None)
         runtime = self.registry.runtimes.get(session.class_id)
         if runtime is None:

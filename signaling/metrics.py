@@ -23,6 +23,18 @@ class Metrics:
         self.errors = Counter(
             "classroom_errors_total", "Error replies, by code", ["code"], registry=self.registry
         )
+        self.refused = Counter(
+            "classroom_connects_refused_total",
+            "Socket.IO connects refused, by code",
+            ["code"],
+            registry=self.registry,
+        )
+        self.dropped = Counter(
+            "classroom_sockets_dropped_total",
+            "Sockets the server cut off, by reason (backlog: not reading; ping_timeout: gone)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "classroom_handler_seconds",
             "Time from an inbound event to its reply",

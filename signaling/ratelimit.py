@@ -1,9 +1,14 @@
-"""Token buckets per user and event family, so one client cannot flood a class."""
+"""Token buckets per key and event family, so no one client can flood a class or the server.
+
+Keys are what a limit is about: `(class id, user id)` for a participant's
+events (user ids are per class: two classes' hosts are two people), a client
+address for connects and invite redemptions, an invite for its redemptions.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 
@@ -22,7 +27,17 @@ DEFAULT_RATES: dict[str, Rate] = {
     "qa": Rate(5, 15),
     "breakout": Rate(5, 15),
     "rtc": Rate(20, 60),
+    "bad": Rate(2, 10),
+    # Per client address. A campus or office NAT puts a whole class behind one
+    # address, so these allow a class arriving together, not one connect a second.
+    "connect": Rate(10, 200),
+    "join": Rate(5, 100),
+    # Per invite: a class's shared link is redeemed by everyone who joins with it.
+    "invite": Rate(10, 500),
 }
+OTHER = Rate(10, 20)
+SWEEP_S = 1.0
+"""Forgotten keys are looked at again at most this often."""
 
 
 class RateLimiter:
@@ -33,20 +48,61 @@ class RateLimiter:
     ) -> None:
         self._rates = rates or DEFAULT_RATES
         self._clock = clock
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._buckets: dict[Hashable, dict[str, tuple[float, float]]] = {}
+        """key -> family -> (tokens, when they were counted)."""
+        self._gone: set[Hashable] = set()
+        """Keys forgotten while a bucket of theirs was still refilling."""
+        self._swept = -SWEEP_S
 
-    def allow(self, user_id: str, family: str) -> bool:
-        """Take one token from the user's bucket for this family, if there is one."""
-        rate = self._rates.get(family, Rate(10, 20))
+    def allow(self, key: Hashable, family: str) -> bool:
+        """Take one token from the key's bucket for this family, if there is one."""
         now = self._clock()
-        tokens, last = self._buckets.get((user_id, family), (rate.burst, now))
-        tokens = min(rate.burst, tokens + (now - last) * rate.per_second)
+        buckets = self._buckets.setdefault(key, {})
+        tokens = self._tokens(buckets, family, now)
         if tokens < 1:
-            self._buckets[(user_id, family)] = (tokens, now)
+            buckets[family] = (tokens, now)
             return False
-        self._buckets[(user_id, family)] = (tokens - 1, now)
+        buckets[family] = (tokens - 1, now)
         return True
 
-    def forget(self, user_id: str) -> None:
-        for key in [k for k in self._buckets if k[0] == user_id]:
-            del self._buckets[key]
+    def wait_s(self, key: Hashable, family: str) -> float:
+        """How long until the key may act again in this family (0 when it may now)."""
+        tokens = self._tokens(self._buckets.get(key, {}), family, self._clock())
+        return 0.0 if tokens >= 1 else (1 - tokens) / self._rate(family).per_second
+
+    def forget(self, key: Hashable) -> None:
+        """Drop the key's buckets (its user left) once they have refilled.
+
+        Buckets still refilling are kept until they are full, so leaving and
+        coming back does not buy a fresh burst; a call also drops the buckets
+        of keys forgotten earlier that have refilled since (at most once per
+        `SWEEP_S`, so a storm of connects does not scan them all each time).
+        """
+        now = self._clock()
+        self._gone.add(key)
+        self._drop_refilled(key, now)
+        if now - self._swept >= SWEEP_S:
+            self._swept = now
+            for gone in list(self._gone):
+                self._drop_refilled(gone, now)
+
+    def _drop_refilled(self, key: Hashable, now: float) -> None:
+        buckets = self._buckets.get(key, {})
+        for family in list(buckets):
+            if self._tokens(buckets, family, now) >= self._rate(family).burst:
+                del buckets[family]
+        if not buckets:
+            self._buckets.pop(key, None)
+            self._gone.discard(key)
+
+    def __len__(self) -> int:
+        """How many keys hold buckets (for tests)."""
+        return len(self._buckets)
+
+    def _rate(self, family: str) -> Rate:
+        return self._rates.get(family, OTHER)
+
+    def _tokens(self, buckets: dict[str, tuple[float, float]], family: str, now: float) -> float:
+        rate = self._rate(family)
+        tokens, last = buckets.get(family, (rate.burst, now))
+        return min(rate.burst, tokens + (now - last) * rate.per_second)

@@ -92,4 +92,4 @@ def parse(event: str, data: Any, schema: type[c.Command] | None = None) -> c.Com
         return msgspec.convert(data, schema, strict=True)
     except msgspec.ValidationError as exc:
         code: ErrorCode = "too_large" if _TOO_LONG.search(str(exc)) else "bad_request"
-        raise DomainError(code, f"{event}: {exc}") from exc
+        raise DomainError(code, f"{event}: {c.readable(str(exc))}") from exc

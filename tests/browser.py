@@ -234,7 +234,7 @@ def _keep(person: Person, msg: ConsoleMessage) -> None:
 async def browser_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BrowserEnv]:
     data: Path = tmp_path_factory.mktemp("browser")
     voice = write_voice(data / "voice.wav")
-    server = Server(settings_for(data, media_host=("127.0.0.1",)))
+    server = Server(settings_for(data, media_host=("127.0.0.1",), media_allow_private=True))
     await server.start()
     async with async_playwright() as pw:
         args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={voice}"]

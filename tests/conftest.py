@@ -102,5 +102,7 @@ async def msgpack_server(tmp_path: Path) -> AsyncIterator[Server]:
 @pytest.fixture
 async def media_server(tmp_path: Path) -> AsyncIterator[Server]:
     """A server whose SFU gathers and announces 127.0.0.1 only."""
-    async with running(settings_for(tmp_path, media_host=("127.0.0.1",))) as srv:
+    async with running(
+        settings_for(tmp_path, media_host=("127.0.0.1",), media_allow_private=True)
+    ) as srv:
         yield srv

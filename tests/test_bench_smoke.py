@@ -37,8 +37,11 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--clients", "5", "--storm-sizes", "", "--runs", "1", "--joins", "1",
             "--seconds", "0.5", "--chart", str(tmp / "scaling.png"),
         ],
+        "node_compare": ["--clients", "5", "--seconds", "0.5", "--no-node"],
+        "soak": ["--clients", "5", "--minutes", "0.25", "--churn", "2"],
         "all": [
             "--runs", "1", "--sizes", "5", "--wire-size", "0", "--storm-sizes", "",
+            "--node-size", "0", "--soak-minutes", "0",
             "--joins", "1", "--seconds", "0.5",
             "--recorder-seconds", "1", "--sfu-subscribers", "1", "--sfu-seconds", "1",
             "--composite-minutes", "0.1", "--composite-before-minutes", "0",

@@ -184,7 +184,7 @@ async def test_mesh_mode_relays_signals_within_a_room(server: Server) -> None:
     assert ack["error"]["code"] == "not_found"
     ack = await ann.peer.call("rtc:signal", {"to": "ann", "data": {}})
     assert ack["error"]["code"] == "bad_request"
-    ack = await ann.peer.call("rtc:signal", {"to": "bob", "data": {"x": "y" * 40_000}})
+    ack = await ann.peer.call("rtc:signal", {"to": "bob", "data": {"sdp": "y" * 40_000}})
     assert ack["error"]["code"] == "too_large"
     ack = await ann.peer.call("rtc:publish", {"sdp": "v=0", "type": "offer"})
     assert ack["error"]["code"] == "conflict"

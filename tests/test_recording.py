@@ -171,7 +171,7 @@ async def test_recording_control_is_for_hosts(server: Server) -> None:
 
 
 async def test_kill_9_mid_recording_still_publishes(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path, "--media-host", "127.0.0.1")
+    server = ServerProcess(tmp_path, "--media-host", "127.0.0.1", "--media-allow-private")
     await server.start()
     try:
         headers = {"Authorization": f"Bearer {ADMIN}"}
@@ -195,7 +195,7 @@ async def test_kill_9_mid_recording_still_publishes(tmp_path: Path) -> None:
         for client in (media, watcher):
             await client.close()
 
-        await server.start("--media-host", "127.0.0.1")
+        await server.start("--media-host", "127.0.0.1", "--media-allow-private")
         # Restarting stops the cut-short recording and publishes what was kept.
         status = await published(server.url, rid)
         manifest = status["manifest"]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from collections.abc import Hashable
 from importlib.metadata import version
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from aiohttp import web
 
-from classroom.commands import Name, UserId
+from classroom.commands import Name, UserId, readable
 from classroom.config import Settings
 from classroom.events import MediaMode
 from classroom.roles import Role
-from signaling.auth import TokenError, mint, mint_invite, new_user_id, verify_invite
-from web.keys import METRICS, REGISTRY, SETTINGS
+from signaling import invites
+from signaling.addresses import client_address, local
+from signaling.auth import TokenError, mint, mint_invite, read_invite, verify
+from signaling.ratelimit import RateLimiter
+from web.keys import GATEWAY, METRICS, REGISTRY, SETTINGS
 
 MAX_BODY = 16 * 1024
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -37,6 +42,8 @@ class NewToken(msgspec.Struct, forbid_unknown_fields=True):
 class JoinByInvite(msgspec.Struct, forbid_unknown_fields=True):
     invite: Annotated[str, msgspec.Meta(max_length=4096)]
     name: Name
+    token: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+    """The token this invite gave this browser before, even expired: its identity is kept."""
 
 
 def error(status: int, code: str, message: str) -> web.Response:
@@ -59,7 +66,7 @@ async def body_of(request: web.Request, schema: type[T]) -> T:
     try:
         return msgspec.json.decode(raw or b"{}", type=schema)
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
-        raise ApiError(400, "bad_request", str(exc)) from exc
+        raise ApiError(400, "bad_request", readable(str(exc))) from exc
 
 
 def require_admin(request: web.Request) -> None:
@@ -111,10 +118,15 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
+def host_id(class_id: str) -> str:
+    """The user id of a class's host link: its own in each class, the same at every restart."""
+    return "h-" + hashlib.sha256(class_id.encode()).hexdigest()[:12]
+
+
 def links(settings: Settings, class_id: str, host_name: str) -> dict[str, str]:
     """A personal host link and an invite link that everyone else shares."""
     base = f"{settings.base_url}/c/{class_id}"
-    host = mint(settings.secret, class_id, "host", host_name, "host")
+    host = mint(settings.secret, class_id, host_id(class_id), host_name, "host")
     invite = mint_invite(settings.secret, class_id, "participant")
     return {"host": f"{base}#token={host}", "participant": f"{base}#invite={invite}"}
 
@@ -145,16 +157,55 @@ async def create_token(request: web.Request) -> web.Response:
 
 
 async def join_by_invite(request: web.Request) -> web.Response:
-    """Trade an invite link and a display name for a personal join token."""
+    """Trade an invite link and a display name for a personal join token.
+
+    Rate-limited per client address and per invite. A browser that redeemed
+    this invite before sends the token it got and keeps that identity; a new
+    identity is refused once the invite has made as many as it may.
+    """
     class_id = await existing_class(request)
+    settings, gateway = request.app[SETTINGS], request.app[GATEWAY]
+    address = client_address(request, gateway.admission.proxies)
+    if not local(address):
+        _take(gateway.limiter, address, "join", "too many joins from your network")
+        gateway.limiter.forget(address)  # kept only while it refills
     spec = await body_of(request, JoinByInvite)
-    settings = request.app[SETTINGS]
     try:
-        role = verify_invite(settings.secret, spec.invite, class_id)
+        invite = read_invite(settings.secret, spec.invite, class_id)
     except TokenError as exc:
         raise ApiError(401, "unauthorized", str(exc)) from exc
-    token = mint(settings.secret, class_id, new_user_id(), spec.name, role)
-    return web.json_response({"token": token}, status=201)
+    _take(
+        gateway.limiter, ("invite", class_id, invite.id), "invite", "too many joins with this link"
+    )
+    user_id = _earlier_identity(settings, class_id, invite.id, spec.token)
+    if user_id is None:
+        if gateway.invite_identities(class_id, invite.id) >= settings.invite_identities:
+            raise ApiError(
+                403, "full", "this invite link has been used by as many people as it allows"
+            )
+        user_id = invites.new_user_id(invite)
+    token = mint(settings.secret, class_id, user_id, spec.name, invite.role)
+    return web.json_response({"token": token, "user_id": user_id}, status=201)
+
+
+def _take(limiter: RateLimiter, key: Hashable, family: str, message: str) -> None:
+    if not limiter.allow(key, family):
+        wait = max(1, round(limiter.wait_s(key, family)))
+        error = ApiError(429, "rate_limited", f"{message}; retry in {wait} s")
+        error.response.headers["Retry-After"] = str(wait)
+        raise error
+
+
+def _earlier_identity(
+    settings: Settings, class_id: str, invite_id: str, token: str | None
+) -> str | None:
+    if token is None:
+        return None
+    try:
+        earlier = verify(settings.secret, token, class_id, allow_expired=True)
+    except TokenError:
+        return None  # e.g. signed before the secret was rotated: a new identity
+    return earlier.user_id if invites.invite_of(earlier.user_id) == invite_id else None
 
 
 def add_routes(app: web.Application) -> None:

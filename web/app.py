@@ -21,9 +21,12 @@ from recorder.service import Recorder
 from recorder.store import RecordingStore
 from recorder.transcribe import captions_settings
 from signaling import eio_writer, polls_routes
+from signaling.addresses import networks
+from signaling.auth import check_secret
 from signaling.cluster import LeaseOwnership, LocalOwnership
 from signaling.fanout import FanoutManager
-from signaling.gateway import Gateway
+from signaling.frames import JsonFrame, MsgPackFrame
+from signaling.gateway import Admission, Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
@@ -45,19 +48,29 @@ JournalLayer = Callable[[Journal], Journal]
 
 
 def create_app(settings: Settings, journal_layer: JournalLayer | None = None) -> web.Application:
-    if not settings.secret:
-        raise ValueError("a token secret is required")
+    check_secret(settings.secret)
     app = web.Application(middlewares=[pages.security_headers])
     sio = socketio.AsyncServer(
         client_manager=FanoutManager(),
         async_mode="aiohttp",
-        serializer="msgpack" if settings.wire == "msgpack" else "default",
+        serializer=MsgPackFrame if settings.wire == "msgpack" else JsonFrame,
         max_http_buffer_size=MAX_FRAME,
+        ping_interval=settings.ping_interval_s,
+        ping_timeout=settings.ping_timeout_s,
         logger=False,
         engineio_logger=False,
     )
     sio.attach(app)
-    eio_writer.install(sio)
+
+    def dropped(eio_sid: str, reason: str, detail: str) -> None:
+        gateway = app.get(GATEWAY)
+        if gateway is not None:
+            gateway.dropped(eio_sid, reason, detail)
+
+    output = eio_writer.OutputPolicy(
+        settings.send_queue_packets, settings.send_queue_bytes, settings.ws_compression, dropped
+    )
+    eio_writer.install(sio, output)
     metrics = Metrics()
     app[SETTINGS] = settings
     app[METRICS] = metrics
@@ -164,7 +177,12 @@ def _classes(
             log.info("rebuilt %d classes from the journal", await registry.load_all())
         await recorder.resume_unfinished()
         app[REGISTRY] = registry
-        app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS])
+        admission = Admission(
+            settings.max_participants,
+            settings.invite_identities,
+            networks(settings.trusted_proxies),
+        )
+        app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS], admission=admission)
         polls_routes.add_routes(app[GATEWAY])
         media_routes.register(app[GATEWAY], app[MEDIA])
         yield

@@ -19,7 +19,7 @@ CSP = "; ".join(
         "style-src 'self'",
         "img-src 'self' data: blob:",
         "media-src 'self' blob:",
-        "connect-src 'self' ws: wss:",
+        "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
         "frame-ancestors 'none'",

@@ -20,6 +20,7 @@ from classroom.commands import Name, UserId
 from classroom.sharing import ADMIN, Access, Visibility
 from recorder.publish import DEFAULT_OPTIONS
 from recorder.store import RECORDING_ID
+from signaling.addresses import client_address
 from signaling.auth import (
     REPLAY_TTL_S,
     ReplayRole,
@@ -31,7 +32,7 @@ from signaling.auth import (
 )
 from signaling.ratelimit import Rate, RateLimiter
 from web.api import ApiError, body_of, require_admin
-from web.keys import RECORDER, REPLAY_JOINS, SETTINGS
+from web.keys import GATEWAY, RECORDER, REPLAY_JOINS, SETTINGS
 from web.replay_access import (
     Caller,
     caller,
@@ -203,14 +204,19 @@ async def join_by_share_link(request: web.Request) -> web.Response:
     recording_id = request.match_info["recording_id"]
     spec = await body_of(request, JoinByShareLink)
     limiter = request.app[REPLAY_JOINS]
-    _limit(limiter.allow(request.remote or "", "address"))
+    # The viewer's own address behind a trusted proxy, not the proxy's for everyone.
+    address = client_address(request, request.app[GATEWAY].admission.proxies)
+    _limit(limiter.allow(address, "address"))
+    limiter.forget(address)  # kept only while it refills
     settings = request.app[SETTINGS]
     try:
         generation = verify_replay_invite(settings.secret, spec.invite, recording_id)
     except TokenError as exc:
         raise unauthorized(str(exc)) from exc
     # Only genuine links get a bucket: made-up ones cannot fill the limiter.
-    _limit(limiter.allow(hashlib.sha256(spec.invite.encode()).hexdigest()[:32], "invite"))
+    link = hashlib.sha256(spec.invite.encode()).hexdigest()[:32]
+    _limit(limiter.allow(link, "invite"))
+    limiter.forget(link)
     meta = _meta(request, recording_id)
     if meta.get("visibility") != "link" or generation != sharing.generation(meta):
         raise ApiError(403, "forbidden", "this recording is not shared by this link (any more)")

@@ -38,9 +38,13 @@ function showBanner(code, text, { retry = false } = {}) {
 }
 
 async function tokenFromInvite(invite) {
-  const token = await redeemInvite(`/api/classes/${encodeURIComponent(classId)}/join`, invite,
-    { setStatus, prompt: "Enter your name to join." });
-  history.replaceState(null, "", `#token=${token}`);
+  const token = await redeemInvite(`/api/classes/${encodeURIComponent(classId)}/join`, invite, {
+    setStatus,
+    prompt: "Enter your name to join.",
+    key: `classroom:${classId}:invited`,
+    belongs: (claims) => claims.cls === classId,
+  });
+  history.replaceState(null, "", `#token=${token}${params.has("test") ? "&test=1" : ""}`);
   return token;
 }
 

@@ -40,6 +40,7 @@ export const MESSAGES = {
   replaced: "You joined this class from another window or device, so this one was disconnected.",
   lost: "Connection lost. Reconnecting…",
   full: "This class is full. Try again later.",
+  rate_limited: "Many people are connecting. Trying again in a moment…",
 };
 
 // handlers: {event(name, data), status(text, kind), fatal(code, text), connected(), disconnected()}
@@ -71,11 +72,13 @@ export function connect({ token, classId, state, handlers }) {
     } else if (data.code === "ended") {
       stop("ended", MESSAGES.ended);
     } else {
-      handlers.status(data.code === "full" ? MESSAGES.full : MESSAGES.lost, "warn");
-      // A refusal by the server ("full", "unavailable") ends the client's own
-      // retries; a transport failure does not. Try again, less and less often.
+      handlers.status(MESSAGES[data.code] ?? MESSAGES.lost, "warn");
+      // A refusal by the server ("full", "rate_limited", "unavailable") ends the
+      // client's own retries; a transport failure does not. Try again, less and
+      // less often, and not before the server said to.
       if (!socket.active) {
-        setTimeout(() => { if (!stopped) socket.connect(); }, retryMs);
+        const wait = Math.max(retryMs, 1000 * (data.retry_s ?? 0));
+        setTimeout(() => { if (!stopped) socket.connect(); }, wait);
         retryMs = Math.min(retryMs * 2, 30000);
       }
     }

@@ -1,13 +1,24 @@
 // Invite links (to a class, or a recording's share link): the person gives a
 // name, and the server trades the invite and the name for a token of their own.
+//
+// With `keep` (a localStorage key), the token is kept in this browser: opening
+// the link again reuses it while it is valid, and once it has expired it is
+// sent along with the name so the server renews the same identity. A name the
+// server refuses is asked for again with its reason; "too many" answers are
+// waited out (Retry-After) and tried again.
 
+import { claimsOf } from "./connection.js";
 import { $ } from "./dom.js";
 
+const LATER_MS = 60 * 1000;
+const MAX_WAITS = 30;
+
 // Show the page's name form; resolves with the name given.
-function askName(setStatus, prompt) {
+function askName(setStatus, prompt, { prefill = "", problem = false } = {}) {
   const form = $("name-form");
   form.hidden = false;
-  setStatus(prompt);
+  setStatus(prompt, problem ? "error" : "");
+  if (prefill) $("name-input").value = prefill;
   $("name-input").focus();
   return new Promise((resolve) => {
     form.addEventListener("submit", (ev) => {
@@ -18,15 +29,49 @@ function askName(setStatus, prompt) {
   });
 }
 
-// POST {invite, name} to `url`; resolves with the token, or throws the server's reason.
-export async function redeemInvite(url, invite, { setStatus, prompt }) {
-  const name = await askName(setStatus, prompt);
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ invite, name }),
-  });
-  const body = await res.json();
-  if (!res.ok) throw new Error(body.error?.message ?? "the invite could not be used");
-  return body.token;
+function kept(key) {
+  try { return localStorage.getItem(key); } catch { return null; }
+}
+
+function keep(key, token) {
+  try { localStorage.setItem(key, token); } catch { /* private mode: a new identity next time */ }
+}
+
+// POST the body to `url`, waiting out 429s; resolves with the answer or {error}.
+async function redeem(url, body, setStatus) {
+  for (let waits = 0; ; waits += 1) {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const answer = await res.json();
+    if (res.status !== 429 || waits >= MAX_WAITS) {
+      return res.ok ? answer : { error: answer.error ?? { code: "error", message: "the invite could not be used" } };
+    }
+    const seconds = Number(res.headers.get("Retry-After")) || 1;
+    setStatus(`Many people are joining. Trying again in ${seconds} s…`, "warn");
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  }
+}
+
+// Resolves with a token for the invite, or throws the server's reason.
+// `belongs(claims)` says whether a kept token is for this class or recording.
+export async function redeemInvite(url, invite, { setStatus, prompt, key = "", belongs = () => false }) {
+  const earlier = key ? kept(key) : null;
+  const claims = earlier ? claimsOf(earlier) : null;
+  const ours = Boolean(claims) && belongs(claims);
+  if (ours && claims.exp * 1000 > Date.now() + LATER_MS) return earlier;
+  let name = ours ? claims.name : "";
+  let problem = "";
+  for (;;) {
+    name = await askName(setStatus, problem || prompt, { prefill: name, problem: Boolean(problem) });
+    const answer = await redeem(url, { invite, name, ...(ours ? { token: earlier } : {}) }, setStatus);
+    if (answer.token) {
+      if (key) keep(key, answer.token);
+      return answer.token;
+    }
+    if (answer.error?.code !== "bad_request") throw new Error(answer.error?.message ?? "the invite could not be used");
+    problem = `Please choose another name: ${answer.error.message}`;
+  }
 }
