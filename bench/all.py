@@ -12,8 +12,9 @@ spreads over every figure rather than skewing one):
 - the recorder's capture and publish (bench/recorder_bench.py);
 - the memory of the composite video's step for a long recording, with this
   tree's code and with the code before it streamed (bench/composite_bench.py);
-- the SFU against a transcoding baseline, `--sfu-subscribers` subscribers
-  (bench/sfu.py);
+- the SFU, `--sfu-subscribers` subscribers: packet forwarding in process
+  and with two media workers, the frame forwarding SFU of an earlier commit,
+  a transcoding baseline, and the per-packet floor (bench/sfu.py);
 - at `--node-size` participants, the classroom server (as it ships, and with
   `--ws-compression`) against a plain Node socket.io server
   (bench/node_compare.py).
@@ -130,7 +131,11 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
             await measure(results, "composite", {"run": run, "code": code_name}, work)
     if args.sfu_subscribers:
         options = sfu.parser().parse_args(
-            ["--subscribers", str(args.sfu_subscribers), "--seconds", str(args.sfu_seconds)]
+            [
+                *("--subscribers", str(args.sfu_subscribers), "--seconds", str(args.sfu_seconds)),
+                *("--workers", str(args.sfu_workers), "--before", args.sfu_before),
+                *("--floor-packets", str(args.sfu_floor_packets)),
+            ]
         )
         await measure(results, "sfu", {"run": run}, partial(sfu.measure, options))
     if args.node_size:
@@ -243,6 +248,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--sfu-subscribers", type=int, default=50, help="0: no SFU benchmark")
     parser.add_argument("--sfu-seconds", type=float, default=10, help="each SFU measurement")
+    parser.add_argument("--sfu-workers", type=int, default=2, help="media workers (0: none)")
+    parser.add_argument("--sfu-before", default=sfu.FRAMES_COMMIT, help="'': no frame SFU")
+    parser.add_argument("--sfu-floor-packets", type=int, default=20000, help="of the floor test")
     parser.add_argument("--node-size", type=int, default=1000, help="N against Node (0: none)")
     parser.add_argument("--soak-clients", type=int, default=1000)
     parser.add_argument("--soak-minutes", type=float, default=10, help="0: no soak")

@@ -176,9 +176,15 @@ CAPACITY = ["--max-participants", "100000"]
 """Benchmarks seat N participants and then a few more (senders, timed joins) in one class."""
 
 
+def server_module(tree: str | None = SERVER_TREE) -> str:
+    """The module that runs the `classroom` command in a tree (`classroom` before it moved)."""
+    root = Path(tree) if tree else Path(__file__).resolve().parent.parent
+    return "server" if (root / "server" / "__main__.py").exists() else "classroom"
+
+
 def classroom_command(port: int, data_dir: Path, wire: str) -> list[str]:
     return [
-        sys.executable, "-m", "classroom", "serve",
+        sys.executable, "-m", server_module(), "serve",
         "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
         "--secret", SECRET, "--admin-key", ADMIN, "--wire", wire, "--log-level", "WARNING",
         *CAPACITY,
@@ -195,7 +201,7 @@ async def serve(
 ) -> AsyncIterator[Server]:
     """Run a server subprocess for the duration of the block; always stopped after."""
     port = free_port()
-    # `python -m classroom` in the tree's directory imports that tree's packages first.
+    # `python -m server` in the tree's directory imports that tree's packages first.
     cwd = SERVER_TREE if command is classroom_command else None
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
     with tempfile.TemporaryDirectory(prefix="bench-") as data_dir:

@@ -1,6 +1,6 @@
 """Poll storm: N clients in one class vote within one second.
 
-Starts `python -m classroom serve` on a free loopback port with a temporary
+Starts `python -m server serve` on a free loopback port with a temporary
 data directory, joins a host and N participants (lean msgpack Socket.IO
 clients, see bench/sioclient.py), opens a four-option poll with its results
 shown to everyone, and has every participant vote once, spread evenly over

@@ -1,14 +1,19 @@
 """SFU forwarding against a transcoding baseline: server CPU per subscriber stream.
 
-One publisher sends VP8 640x480 at 30 fps (a moving test pattern) and N
-subscribers receive it, each in processes apart from the server:
+One publisher sends VP8 640x480 at 30 fps and 1 Mbit/s (a moving test
+pattern) and N subscribers receive it, each in processes apart from the
+server. The servers, one after the other in the same invocation:
 
-1. the classroom server (`python -m classroom serve --media-host 127.0.0.1`):
-   encoded frames are forwarded, never decoded or re-encoded;
-2. the baseline, run in the same invocation: a bare aiortc server that
-   decodes the publisher's track and re-encodes it once per subscriber
-   (aiortc's `MediaRelay` feeding one encoding sender each), the usual way
-   to fan out a track with aiortc.
+1. the classroom server (`python -m server serve --media-host 127.0.0.1`):
+   the publisher's RTP packets are forwarded, their headers rewritten per
+   subscriber; with `--workers N`, again with that many media workers;
+2. with `--before <commit>` (by default the last commit that forwarded
+   frames), the classroom server of that commit, run from a `git archive`
+   of it: encoded frames reassembled once, packetized for each subscriber;
+3. the baseline: a bare aiortc server that decodes the publisher's track and
+   re-encodes it once per subscriber (aiortc's `MediaRelay` feeding one
+   encoding sender each), the usual way to fan out a track with aiortc;
+4. bench/sfu_floor.py: SRTP protect plus one sendto, the floor per packet.
 
 For each, the server's own CPU (user + system from /proc/<pid>/stat) is
 measured with the publisher alone and then with the subscribers attached;
@@ -25,11 +30,14 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -42,9 +50,11 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
+from aiortc.codecs import vpx
 from aiortc.contrib.media import MediaRelay
 
-from bench.harness import cpu_seconds, free_port
+from bench import sfu_floor
+from bench.harness import cpu_seconds, free_port, server_module
 from bench.sfu_report import per_frame_s, render, report
 from bench.sioclient import SioClient
 from media.encoded import gather_on, tap
@@ -52,6 +62,7 @@ from signaling.auth import mint
 
 SECRET = os.environ.get("SFU_BENCH_SECRET", "sfu-bench-secret-with-enough-length-for-hs256")
 ADMIN = "sfu-bench-admin"
+ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 640, 480
 WARM_FRAMES = 30
 """Frames every subscriber must have before the measurement starts."""
@@ -93,7 +104,13 @@ class MovingPattern(VideoStreamTrack):
 # -- child: publisher -------------------------------------------------------------
 
 
+BITRATE = 1_000_000
+"""The publisher's VP8 bitrate, a camera's at 640x480 (held: the SFU's bandwidth estimate
+would otherwise move it, and the packets per frame with it, from one run to the next)."""
+
+
 async def publisher(url: str, token: str, baseline: bool) -> None:
+    vpx.MIN_BITRATE = vpx.MAX_BITRATE = vpx.DEFAULT_BITRATE = BITRATE
     pc = RTCPeerConnection(config())
     source = MovingPattern()
     pc.addTransceiver(source, direction="sendonly")
@@ -292,7 +309,7 @@ class Child:
         self.proc = proc
 
     @classmethod
-    async def start(cls, *args: str) -> Child:
+    async def start(cls, *args: str, cwd: str | None = None) -> Child:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -300,6 +317,7 @@ class Child:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             env=env,
+            cwd=cwd,
         )
         return cls(proc)
 
@@ -329,15 +347,24 @@ class Child:
                 await self.proc.wait()
 
 
+@dataclass
+class Server:
+    """How to start the server under test: options added to `serve`, and which source tree."""
+
+    options: tuple[str, ...] = ()
+    tree: str | None = None
+    """A copy of the source tree to run (`python -m server` there imports it first)."""
+
+
 @asynccontextmanager
-async def classroom_server(data_dir: str) -> AsyncIterator[tuple[str, Child]]:
+async def classroom_server(data_dir: str, how: Server) -> AsyncIterator[tuple[str, Child]]:
     port = free_port()
     server = await Child.start(
-        "-m", "classroom", "serve",
+        "-m", server_module(how.tree), "serve",
         "--host", "127.0.0.1", "--port", str(port), "--data-dir", data_dir,
         "--secret", SECRET, "--admin-key", ADMIN, "--media-host", "127.0.0.1",
-        "--media-allow-private",
-        "--log-level", "WARNING",
+        "--log-level", "WARNING", *how.options,
+        cwd=how.tree,
     )  # fmt: skip
     try:
         await server.expect("Classroom server on", 60)
@@ -347,7 +374,7 @@ async def classroom_server(data_dir: str) -> AsyncIterator[tuple[str, Child]]:
 
 
 @asynccontextmanager
-async def baseline(_: str) -> AsyncIterator[tuple[str, Child]]:
+async def baseline(_: str, __: Server) -> AsyncIterator[tuple[str, Child]]:
     port = free_port()
     server = await Child.start("-m", "bench.sfu", "--role", "baseline", "--port", str(port))
     try:
@@ -373,20 +400,33 @@ async def server_figures(url: str, server: Child, baseline: bool) -> dict[str, f
         return {"forwarded": float(json.loads(await server.expect("sent"))["sent"])}
     async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
         text = await resp.text()
-    wanted = ("received", "forwarded", "dropped")
+    wanted = {
+        "classroom_media_frames_received_total": "received",
+        "classroom_media_frames_forwarded_total": "forwarded",
+        "classroom_media_frames_dropped_total": "dropped",
+        "classroom_media_packets_forwarded_total": "packets",
+        "classroom_media_packets_retransmitted_total": "retransmitted",
+    }
     out: dict[str, float] = {}
     for line in text.splitlines():
-        for name in wanted:
-            if line.startswith(f"classroom_media_frames_{name}_total "):
-                out[name] = float(line.split()[1])
+        name, _, value = line.partition(" ")
+        if name in wanted:
+            out[wanted[name]] = float(value)
     return out
 
 
-async def window(pid: int, seconds: float) -> float:
-    """Cores used by `pid` over `seconds` of wall time."""
-    cpu, wall = cpu_seconds(pid), time.perf_counter()
+async def window(pids: list[int], seconds: float) -> list[float]:
+    """Cores used by each of `pids` over `seconds` of wall time."""
+    cpu, wall = [cpu_seconds(pid) for pid in pids], time.perf_counter()
     await asyncio.sleep(seconds)
-    return (cpu_seconds(pid) - cpu) / (time.perf_counter() - wall)
+    spent = time.perf_counter() - wall
+    return [(cpu_seconds(pid) - before) / spent for pid, before in zip(pids, cpu, strict=True)]
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (the media workers of a server)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as found:
+        return sorted(int(child) for child in found.read().split())
 
 
 async def start_subscribers(me: list[str], count: int, args: argparse.Namespace) -> list[Child]:
@@ -408,54 +448,59 @@ async def start_subscribers(me: list[str], count: int, args: argparse.Namespace)
     return children
 
 
-async def phase(name: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
+async def phase(
+    name: str, count: int, args: argparse.Namespace, how: Server | None = None
+) -> dict[str, Any]:
+    how = how or Server()
     is_baseline = name == "baseline"
     host = baseline if is_baseline else classroom_server
     with tempfile.TemporaryDirectory() as data:
-        async with host(data) as (url, server):
+        async with host(data, how) as (url, server):
             cid = "" if is_baseline else await new_class(url)
             token = "" if is_baseline else mint(SECRET, cid, "teacher", "Teacher", "host")
             role = ["--baseline"] if is_baseline else [f"--class-id={cid}"]
             me = ["-m", "bench.sfu", "--url", url, *role]
             pub = await Child.start(*me, "--role", "publisher", "--token", token or "-")
             subs = await start_subscribers(me, count, args)
-            children = [pub, *subs]
+            everyone = [pub, *subs]
             try:
                 await pub.expect("published")
                 for child in subs:
                     await child.expect("started")
                 await asyncio.sleep(args.warmup)
-                alone = await window(server.proc.pid, args.seconds)
+                pids = [server.proc.pid, *children(server.proc.pid)]
+                alone = await window(pids, args.seconds)
                 for child in subs:
                     child.say("join")
-                for child in children[1:]:
+                for child in subs:
                     await child.expect("ready", 400)
-                for child in children:
+                for child in everyone:
                     child.say("count" if child is pub else "start")
                 sent = json.loads(await pub.expect("sent"))["sent"]
                 figures = await server_figures(url, server, is_baseline)
-                loaded = await window(server.proc.pid, args.seconds)
-                for child in children:
+                loaded = await window(pids, args.seconds)
+                for child in everyone:
                     child.say("count" if child is pub else "stop")
                 sent = json.loads(await pub.expect("sent"))["sent"] - sent
                 figures = {
                     k: v - figures[k]
                     for k, v in (await server_figures(url, server, is_baseline)).items()
                 }
-                results = [json.loads(await child.expect("frames")) for child in children[1:]]
+                results = [json.loads(await child.expect("frames")) for child in subs]
             finally:
-                for child in children:
+                for child in everyone:
                     child.say("bye")
-                for child in children:
+                for child in everyone:
                     await child.stop()
     frames = [n for r in results for n in r["frames"]]
     decoded = [n for r in results for n in r["decoded"]]
     return {
         "name": name,
         "subscribers": count,
-        "alone": alone,
-        "loaded": loaded,
-        "per_stream": (loaded - alone) / count,
+        "alone": alone[0],
+        "loaded": loaded[0],
+        "per_stream": (loaded[0] - alone[0]) / count,
+        "workers": [{"alone": a, "loaded": b} for a, b in zip(alone[1:], loaded[1:], strict=True)],
         "sent_fps": sent / args.seconds,
         "server": {k: v / args.seconds for k, v in figures.items()},
         "fps": [n / args.seconds for n in frames],
@@ -463,16 +508,48 @@ async def phase(name: str, count: int, args: argparse.Namespace) -> dict[str, An
     }
 
 
+FRAMES_COMMIT = "ca66769"
+"""The last commit whose SFU forwarded frames (reassembled, then packetized per subscriber)."""
+
+
+@contextmanager
+def snapshot(commit: str) -> Iterator[str | None]:
+    """The server's packages at `commit` in a temporary directory (None without git)."""
+    with tempfile.TemporaryDirectory(prefix="bench-tree-") as tree:
+        archive = subprocess.run(
+            ["git", "archive", commit, "classroom", "signaling", "media", "recorder", "web"],
+            cwd=ROOT,
+            capture_output=True,
+        )
+        if archive.returncode != 0:
+            yield None
+            return
+        subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+        yield tree
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Both servers, one after the other: `{"sfu": phase, "baseline": phase}`."""
-    sfu = await phase("sfu", args.subscribers, args)
-    report(sfu)
-    base = await phase("baseline", args.baseline_subscribers, args)
-    report(base)
-    if per_frame_s(sfu) > 0:
-        ratio = per_frame_s(base) / per_frame_s(sfu)
-        print(f"Forwarding costs 1/{ratio:.0f} of transcoding per frame sent to a subscriber.")
-    return {"sfu": sfu, "baseline": base}
+    """Every server, one after the other: packet forwarding in process and with media
+    workers, frame forwarding (`--before`), the transcoding baseline, and the floor."""
+    out: dict[str, Any] = {}
+    here = ("--media-allow-private",)  # every client of the run is on 127.0.0.1
+    out["sfu"] = await phase("sfu", args.subscribers, args, Server((*here, "--media-workers", "0")))
+    report(out["sfu"])
+    if args.workers:
+        how = Server((*here, "--media-workers", str(args.workers)))
+        out["workers"] = await phase("workers", args.subscribers, args, how)
+        report(out["workers"])
+    if args.before:
+        with snapshot(args.before) as tree:
+            if tree is not None:
+                out["frames"] = await phase("frames", args.subscribers, args, Server(tree=tree))
+                report(out["frames"])
+    out["baseline"] = await phase("baseline", args.baseline_subscribers, args)
+    report(out["baseline"])
+    out["floor"] = await asyncio.to_thread(sfu_floor.measure, args.floor_packets)
+    ratio = per_frame_s(out["baseline"]) / per_frame_s(out["sfu"]) if per_frame_s(out["sfu"]) else 0
+    print(f"Forwarding costs 1/{ratio:.0f} of transcoding per frame sent to a subscriber.")
+    return out
 
 
 async def orchestrate(args: argparse.Namespace) -> None:
@@ -488,6 +565,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--processes", type=int, default=2, help="subscriber processes per phase")
     p.add_argument("--seconds", type=float, default=10.0, help="each measurement window")
     p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--workers", type=int, default=2, help="media workers of a second run (0: none)")
+    p.add_argument(
+        "--before", default=FRAMES_COMMIT, help="commit of the frame forwarding SFU ('': skip it)"
+    )
+    p.add_argument("--floor-packets", type=int, default=20000, help="packets of the floor test")
     p.add_argument(
         "--warm-frames", type=int, default=WARM_FRAMES, help="frames each subscriber gets first"
     )

@@ -1,4 +1,10 @@
-"""Figures of bench/sfu.py: one run printed, several runs as a table of medians."""
+"""Figures of bench/sfu.py: one run printed, several runs as tables of medians, and a model.
+
+A run (`bench.sfu.measure`) holds phases by name: `sfu` (packet forwarding in
+the server process), `workers` (the same with media workers), `frames` (the
+frame forwarding SFU of an earlier commit), `baseline` (transcoding), and
+`floor` (bench/sfu_floor.py's per-packet figures).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,13 @@ from typing import Any
 from bench.harness import cell, table
 
 Phase = dict[str, Any]
-"""One measured server (`sfu` or `baseline`) as bench.sfu's `phase` returns it."""
+"""One measured server as bench.sfu's `phase` returns it."""
+Run = dict[str, Any]
+
+AUDIO_PPS = 50
+"""Opus packets a second (20 ms each)."""
+LECTURE = 300
+SEMINAR, PAGE = 25, 9
 
 
 def per_frame_s(r: Phase) -> float:
@@ -21,6 +33,21 @@ def per_frame_s(r: Phase) -> float:
 def sent_each(r: Phase) -> float:
     """Frames per second the server sent each subscriber."""
     return float(r["server"].get("forwarded", 0.0) / r["subscribers"])
+
+
+def packets_each(r: Phase) -> float:
+    """RTP packets per second the server sent each subscriber (0 if it does not count them)."""
+    return float(r["server"].get("packets", 0.0) / r["subscribers"])
+
+
+def per_packet_s(r: Phase) -> float:
+    pps = packets_each(r)
+    return float(r["per_stream"] / pps) if pps > 0 else float("nan")
+
+
+def packets_per_frame(r: Phase) -> float:
+    fps = sent_each(r)
+    return packets_each(r) / fps if fps > 0 and packets_each(r) > 0 else float("nan")
 
 
 def worst_loss(r: Phase) -> float:
@@ -35,26 +62,46 @@ def streams_per_core(r: Phase) -> float:
     return 1 / (30 * per_frame) if per_frame > 0 else float("nan")
 
 
+def relay_per_stream(r: Phase) -> float:
+    """Main process CPU (cores) per subscriber stream when media workers do the sending."""
+    return float((r["loaded"] - r["alone"]) / r["subscribers"])
+
+
+def worker_per_stream(r: Phase) -> float:
+    """A media worker's CPU (cores) per subscriber stream it sends, mean of the workers."""
+    workers = r.get("workers") or []
+    if not workers:
+        return float("nan")
+    spent = sum(w["loaded"] - w["alone"] for w in workers)
+    return float(spent / r["subscribers"])
+
+
+def relay_per_packet(r: Phase) -> float:
+    """Main process CPU seconds per packet it passes to one media worker."""
+    workers = len(r.get("workers") or [])
+    pps = r["server"].get("packets", 0.0) / r["subscribers"]
+    return float((r["loaded"] - r["alone"]) / (pps * workers)) if pps and workers else float("nan")
+
+
 def report(r: Phase) -> None:
     """One phase, printed as the run goes."""
     title = {
-        "sfu": "SFU forwarding (encoded frames, no decode, no re-encode)",
+        "sfu": "SFU, RTP packets forwarded in the server process",
+        "workers": f"SFU, RTP packets forwarded by {len(r.get('workers') or [])} media workers",
+        "frames": "SFU before: encoded frames reassembled, packetized per subscriber",
         "baseline": "Transcoding baseline (MediaRelay, one VP8 encode per subscriber)",
     }[r["name"]]
     fps = r["fps"]
     print(f"{title}: {r['subscribers']} subscribers")
     print(f"  server CPU, publisher alone:    {100 * r['alone']:6.1f} % of a core")
     print(f"  server CPU, with subscribers:   {100 * r['loaded']:6.1f} % of a core")
+    for i, w in enumerate(r.get("workers") or []):
+        print(f"  media worker {i} CPU:    {100 * w['alone']:6.1f} -> {100 * w['loaded']:.1f} %")
     print(f"  per subscriber stream:          {100 * r['per_stream']:6.2f} % of a core")
     print(f"  publisher's source:             {r['sent_fps']:6.1f} fps into its encoder")
-    if "received" in r["server"]:
-        print(
-            f"  server received {r['server']['received']:.1f} fps; per subscriber it forwarded "
-            f"{sent_each(r):.1f} fps and dropped "
-            f"{r['server']['dropped'] / r['subscribers']:.1f} fps"
-        )
-    else:
-        print(f"  server encoded per subscriber:  {sent_each(r):6.1f} fps")
+    print(f"  server sent per subscriber:     {sent_each(r):6.1f} fps")
+    if packets_each(r):
+        print(f"  RTP packets per frame:          {packets_per_frame(r):6.2f}")
     print(
         f"  frames delivered per subscriber: min {min(fps):.1f}, median "
         f"{statistics.median(fps):.1f}, max {max(fps):.1f} fps"
@@ -68,7 +115,8 @@ def report(r: Phase) -> None:
         print(f"  decoding subscribers:           {decoded} fps decoded")
 
 
-ROWS: list[tuple[str, Callable[[Phase], float], int, str]] = [
+Row = tuple[str, Callable[[Phase], float], int, str]
+ROWS: list[Row] = [
     ("subscribers", lambda r: r["subscribers"], 0, ""),
     ("server CPU, publisher alone (of a core)", lambda r: 100 * r["alone"], 1, "%"),
     ("server CPU, with the subscribers", lambda r: 100 * r["loaded"], 1, "%"),
@@ -77,20 +125,125 @@ ROWS: list[tuple[str, Callable[[Phase], float], int, str]] = [
     ("frames/s the server sent each subscriber", sent_each, 1, ""),
     ("frames/s each subscriber received (median)", lambda r: statistics.median(r["fps"]), 1, ""),
     ("frame loss, worst subscriber", lambda r: 100 * worst_loss(r), 2, "%"),
+    ("RTP packets per frame", packets_per_frame, 2, ""),
     ("server CPU per frame sent to one subscriber", lambda r: 1e6 * per_frame_s(r), 0, "µs"),
     ("30 fps subscriber streams per core", streams_per_core, 0, ""),
 ]
+SIDES = {
+    "sfu": "packet forwarding",
+    "frames": "frame forwarding (before)",
+    "baseline": "transcoding baseline",
+}
 
 
-def render(runs: Sequence[dict[str, Phase]]) -> str:
-    """SFU and baseline side by side, medians of the runs (min-max)."""
-    return table(
-        ["", "SFU forwarding", "transcoding baseline"],
+def render(runs: Sequence[Run]) -> str:
+    """The tables of bench.sfu: medians of the runs (min-max)."""
+    sides = [side for side in SIDES if any(side in run for run in runs)]
+    have = [[run for run in runs if side in run] for side in sides]
+    rows = [
         [
-            [name, *(cell([value(run[side]) for run in runs], digits, unit) for side in SIDES)]
-            for name, value, digits, unit in ROWS
+            name,
+            *(
+                cell([value(run[side]) for run in got], digits, unit)
+                for side, got in zip(sides, have, strict=True)
+            ),
+        ]
+        for name, value, digits, unit in ROWS
+    ]
+    rows.append(["cost against transcoding, per frame", *(_against(runs, side) for side in sides)])
+    parts = [table(["", *(SIDES[side] for side in sides)], rows)]
+    if any("workers" in run for run in runs):
+        parts.append(_workers([run["workers"] for run in runs if "workers" in run]))
+    if any("floor" in run for run in runs):
+        parts.append(_floor([run for run in runs if "floor" in run and "sfu" in run]))
+    parts.append(_model([run for run in runs if "sfu" in run]))
+    return "\n\n".join(parts)
+
+
+def _against(runs: Sequence[Run], side: str) -> str:
+    ratios = [
+        per_frame_s(run["baseline"]) / per_frame_s(run[side])
+        for run in runs
+        if side in run and "baseline" in run and per_frame_s(run[side]) > 0
+    ]
+    if side == "baseline" or not ratios:
+        return ""
+    return "1/" + cell(ratios, 0, "")
+
+
+def _workers(phases: list[Phase]) -> str:
+    rows = [
+        ["media workers", cell([len(p["workers"]) for p in phases], 0, "")],
+        ["subscribers (spread over the workers)", cell([p["subscribers"] for p in phases], 0, "")],
+        ["frame loss, worst subscriber", cell([100 * worst_loss(p) for p in phases], 2, "%")],
+        [
+            "main process CPU per subscriber stream (the relay)",
+            cell([100 * relay_per_stream(p) for p in phases], 3, "%"),
         ],
+        [
+            "main process CPU per packet relayed to a worker",
+            cell([1e6 * relay_per_packet(p) for p in phases], 1, "µs"),
+        ],
+        [
+            "workers' CPU per subscriber stream",
+            cell([100 * worker_per_stream(p) for p in phases], 2, "%"),
+        ],
+    ]
+    for i in range(max(len(p["workers"]) for p in phases)):
+        loads = [100 * p["workers"][i]["loaded"] for p in phases if len(p["workers"]) > i]
+        rows.append([f"worker {i} CPU with the subscribers", cell(loads, 1, "%")])
+    return "**With media workers** (`--media-workers`)\n\n" + table(["", "figure"], rows)
+
+
+def _floor(runs: Sequence[Run]) -> str:
+    rows = [
+        [
+            "SRTP protect + one sendto of a 1,200-byte packet (the floor)",
+            cell([1e6 * r["floor"]["floor"] for r in runs], 1, "µs"),
+        ],
+        [
+            "the SFU's forwarding path, measured alone",
+            cell([1e6 * r["floor"]["forward"] for r in runs], 1, "µs"),
+        ],
+        [
+            "the SFU serving subscribers (server CPU per packet per subscriber)",
+            cell([1e6 * per_packet_s(r["sfu"]) for r in runs], 1, "µs"),
+        ],
+    ]
+    return "**Per packet, against the floor**\n\n" + table(["", "per packet"], rows)
+
+
+def _model(runs: Sequence[Run]) -> str:
+    """Cores a lecture and a seminar need, from the measured per-packet costs."""
+    packet = [per_packet_s(r["sfu"]) for r in runs]
+    video = [packets_each(r["sfu"]) for r in runs]
+    relay = [relay_per_packet(r["workers"]) for r in runs if "workers" in r]
+    lecture = [LECTURE * (2 * v + AUDIO_PPS) * c for v, c in zip(video, packet, strict=True)]
+    seminar = [
+        SEMINAR * (PAGE * v + (SEMINAR - 1) * AUDIO_PPS) * c
+        for v, c in zip(video, packet, strict=True)
+    ]
+    rows = [
+        [
+            f"lecture: {LECTURE} students receive camera, screen and microphone",
+            f"{LECTURE * 3:,}",
+            cell(lecture, 2, ""),
+        ],
+        [
+            f"seminar: {SEMINAR} cameras, each sees a gallery page of {PAGE} and hears everyone",
+            f"{SEMINAR * PAGE:,} + {SEMINAR * (SEMINAR - 1):,}",
+            cell(seminar, 2, ""),
+        ],
+    ]
+    text = "**Modeled classes** (cores of subscriber-side forwarding)\n\n" + table(
+        ["", "subscriber streams (video + audio)", "cores"], rows
     )
-
-
-SIDES = ("sfu", "baseline")
+    if relay:
+        relay_us = statistics.median(relay) * 1e6
+        text += (
+            f"\n\nWith media workers, the main process adds {relay_us:.1f} µs per packet and "
+            "worker: for the lecture's three tracks at the same rates, "
+            f"{(2 * statistics.median(video) + AUDIO_PPS) * statistics.median(relay):.4f} "
+            "cores per worker."
+        )
+    return text

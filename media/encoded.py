@@ -1,28 +1,42 @@
 """The one module that reaches below the public APIs of aiortc and aioice.
 
-Built on aiortc 1.16.0 and aioice 0.13 (pinned in pyproject.toml; the
-`tests/test_media_units.py` tests fail loudly if a new version moves these
-internals). Everything else in `media/` uses public API only.
+Built on aiortc 1.16.0 and aioice 0.13.0 (both pinned exactly in
+pyproject.toml; `tests/test_media_internals.py` fails loudly if a new
+version moves what is used here). Everything else in `media/` uses public
+API only.
 
-- `tap`: an `RTCRtpReceiver` reassembles each encoded frame in its jitter
-  buffer and puts `(codec, frame)` on a queue read by its decoder thread. We
-  swap that queue, before `receive()` starts the thread, for one that hands the
-  frame to the SFU and tells the thread to finish at once: no decoder is ever
-  created and no thread stays behind.
+Receiving (a publisher's `RTCRtpReceiver`, see `tap`):
+
+- packets: the receiver hands each RTP packet, after unwrapping RTX and
+  depayloading, to its jitter buffer. We put a jitter buffer there that
+  gives the packet to the SFU first: forwarding starts from the receiver's
+  own parsing, NACKs to the publisher and RTX recovery.
+- frames: the jitter buffer reassembles encoded frames and the receiver puts
+  `(codec, frame)` on a queue read by its decoder thread. We swap that queue,
+  before `receive()` starts the thread, for one that hands the frame to the
+  SFU's frame readers (the recorder) and tells the thread to finish at once:
+  no decoder is ever created and no thread stays behind.
+- sender reports: the publisher's RTCP SR maps its RTP clock to wall-clock
+  time; we keep it so that subscribers can be given the same mapping.
+- stall breaking (reassembly only): aiortc's video jitter buffer waits for a
+  lost packet until 512 packets pile up; `StallWatch` skips such a gap after
+  `STALL_MS`.
 - `request_keyframe`: send an RTCP PLI to the publisher of a receiver.
-- stall breaking: aiortc's video jitter buffer releases frames in sequence
-  order and asks for a lost packet once (NACK); if that packet never comes it
-  waits until 512 packets pile up, seconds of frozen video for every
-  subscriber. `tap` watches for a head-of-line gap older than `STALL_MS` and
-  skips past it; the SFU then waits for (and asks for) a keyframe.
 - `restart_reassembly`: a receiver whose m-line went inactive dropped the
-  packets in flight at that moment; its jitter buffer would wait for them
-  (hundreds of packets) when the m-line comes back. Start it afresh instead.
-- `keyframe_wanted`: a subscriber's PLI/FIR sets a flag on our `RTCRtpSender`
-  that only its encoder reads; a sender fed with packets has no encoder, so we
-  read and clear the flag ourselves and ask the publisher instead.
-- `gather_on`: aioice offers no option to choose the addresses it gathers host
-  candidates on (and it skips 127.0.0.1); we replace its address lookup.
+  packets in flight; start its reassembly afresh when it comes back.
+
+Sending (a subscriber's `RTCRtpSender`, see `drive`): the SFU writes the
+sender's RTP packets itself. The sender's track never yields a frame, so
+aiortc neither encodes nor packetizes; we learn what was negotiated (payload
+types, SSRCs, header extension ids, mid) when aiortc calls `send()`, and
+whether the m-line sends at all when a negotiation settles its direction
+(`on_direction`), take the subscriber's NACK, PLI and FIR before the sender
+ignores them, fill the sender reports with what was really sent, and `Wire`
+protects each packet with the connection's SRTP session and sends it on the
+selected ICE pair in one call (aiortc's path is four coroutines per packet).
+
+`gather_on`: aioice offers no option to choose the addresses it gathers host
+candidates on (and it skips 127.0.0.1); we replace its address lookup.
 """
 
 from __future__ import annotations
@@ -31,17 +45,27 @@ import logging
 import queue
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aioice.ice
-from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.codecs import is_rtx
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcdtlstransport import State
+from aiortc.rtp import (
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    RtpPacket,
+)
 
 log = logging.getLogger(__name__)
 
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
-_FORCE_KEYFRAME = "_RTCRtpSender__force_keyframe"
 _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _NACK_GENERATOR = "_RTCRtpReceiver__nack_generator"
 
@@ -59,8 +83,12 @@ class EncodedFrame:
 
 
 FrameSink = Callable[[EncodedFrame], None]
+PacketSink = Callable[[RtpPacket], None]
+"""A publisher's packet (RTX unwrapped); `payload` is the RTP payload, never to be changed."""
 LevelSink = Callable[[int], None]
 """Audio level of one packet in -dBov: 0 is loudest, 127 is silence (RFC 6464)."""
+ReportSink = Callable[[int, int, int], None]
+"""A publisher's sender report: (SSRC, NTP time, RTP timestamp)."""
 
 
 class Unsupported(RuntimeError):
@@ -90,6 +118,9 @@ def _has_idr(data: bytes) -> bool:
     return False
 
 
+# -- receiving ------------------------------------------------------------------------
+
+
 class _Diverter(queue.Queue[Any]):
     """Stands in for the receiver's decoder queue: frames go to the SFU, not the decoder."""
 
@@ -114,26 +145,49 @@ class _Diverter(queue.Queue[Any]):
             log.exception("forwarding an encoded %s frame failed", mime)
 
 
+class _Tapped(JitterBuffer):
+    """A jitter buffer that shows every packet to the SFU before reassembling it."""
+
+    def __init__(self, like: JitterBuffer, on_packet: PacketSink | None) -> None:
+        super().__init__(capacity=like.capacity, prefetch=like._prefetch, is_video=like._is_video)
+        self.on_packet = on_packet
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        if self.on_packet is not None:
+            try:
+                self.on_packet(packet)
+            except Exception:
+                log.exception("forwarding an RTP packet failed")
+        return super().add(packet)
+
+
 def tap(
     receiver: RTCRtpReceiver,
     on_frame: FrameSink,
+    on_packet: PacketSink | None = None,
     on_level: LevelSink | None = None,
     on_gap: Callable[[], None] | None = None,
+    on_report: ReportSink | None = None,
 ) -> None:
-    """Take the encoded frames of a receiver that has not started yet, bypassing its decoder.
+    """Take the packets and encoded frames of a receiver that has not started yet.
 
-    `on_level` gets each audio packet's level; `on_gap` is called when video
-    reassembly skipped a lost packet (the next frames need a keyframe).
+    `on_level` gets each audio packet's level; `on_gap` is called when frame
+    reassembly skipped a lost packet; `on_report` gets the publisher's sender
+    reports.
     """
     if not hasattr(receiver, _DECODER_QUEUE) or not hasattr(receiver, _DECODER_THREAD):
         raise Unsupported("RTCRtpReceiver has no decoder queue to tap")
     if getattr(receiver, _DECODER_THREAD) is not None:
         raise Unsupported("the receiver has already started its decoder")
-    if not isinstance(getattr(receiver, _JITTER_BUFFER, None), JitterBuffer):
+    buffer = getattr(receiver, _JITTER_BUFFER, None)
+    if not isinstance(buffer, JitterBuffer):
         raise Unsupported("RTCRtpReceiver has no jitter buffer")
     setattr(receiver, _DECODER_QUEUE, _Diverter(on_frame))
+    setattr(receiver, _JITTER_BUFFER, _Tapped(buffer, on_packet))
     if on_level is not None or on_gap is not None:
         _observe(receiver, on_level, StallWatch(receiver, on_gap) if on_gap else None)
+    if on_report is not None:
+        _reports(receiver, on_report)
 
 
 def _observe(
@@ -150,6 +204,18 @@ def _observe(
             watch.check(arrival_time_ms)
 
     receiver._handle_rtp_packet = observed  # type: ignore[method-assign]
+
+
+def _reports(receiver: RTCRtpReceiver, on_report: ReportSink) -> None:
+    handle: Callable[[Any], Awaitable[None]] = receiver._handle_rtcp_packet
+
+    async def observed(packet: Any) -> None:
+        if isinstance(packet, RtcpSrPacket):
+            info = packet.sender_info
+            on_report(packet.ssrc, info.ntp_timestamp, info.rtp_timestamp)
+        await handle(packet)
+
+    receiver._handle_rtcp_packet = observed  # type: ignore[method-assign]
 
 
 STALL_MS = 300
@@ -213,20 +279,149 @@ def restart_reassembly(receiver: RTCRtpReceiver) -> None:
     old = getattr(receiver, _JITTER_BUFFER, None)
     if not isinstance(old, JitterBuffer):
         raise Unsupported("RTCRtpReceiver has no jitter buffer to restart")
-    fresh = JitterBuffer(capacity=old.capacity, prefetch=old._prefetch, is_video=old._is_video)
-    setattr(receiver, _JITTER_BUFFER, fresh)
+    on_packet = old.on_packet if isinstance(old, _Tapped) else None
+    setattr(receiver, _JITTER_BUFFER, _Tapped(old, on_packet))
     nacks = getattr(receiver, _NACK_GENERATOR, None)
     if nacks is not None:
         nacks.max_seq = None
         nacks.missing.clear()
 
 
-def keyframe_wanted(sender: RTCRtpSender) -> bool:
-    """Whether the subscriber asked this sender for a keyframe since the last call."""
-    wanted = bool(getattr(sender, _FORCE_KEYFRAME, False))
-    if wanted:
-        setattr(sender, _FORCE_KEYFRAME, False)
-    return wanted
+# -- sending --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Negotiated:
+    """What a subscriber's connection agreed for one sending m-line."""
+
+    mid: str
+    ssrc: int
+    payload_type: int
+    rtx: tuple[int, int] | None
+    """(payload type, SSRC) of the retransmission stream, when RTX was negotiated."""
+    extensions: tuple[tuple[int, str], ...]
+    """(id, uri) of each negotiated RTP header extension."""
+
+
+class Writer(Protocol):
+    def send(self, packet: bytes) -> int:
+        """SENT, BEHIND (the socket is backed up: dropped) or DOWN (not connected: dropped)."""
+
+
+class Driver(Protocol):
+    """What `drive` tells the SFU about one sender."""
+
+    def negotiated(self, terms: Negotiated, wire: Writer) -> None: ...
+    def nack(self, lost: list[int]) -> None: ...
+    def keyframe(self) -> None: ...
+    def report(self) -> tuple[int, int, int, int] | None:
+        """(NTP time, RTP timestamp, packets, octets) for the next sender report; None: skip it."""
+
+
+def drive(sender: RTCRtpSender, driver: Driver) -> None:
+    """Write this sender's RTP ourselves: its track must never yield (see the module doc)."""
+    for name in ("send", "_handle_rtcp_packet", "_send_rtcp"):
+        if not callable(getattr(sender, name, None)):
+            raise Unsupported(f"RTCRtpSender has no {name}")
+    send = sender.send
+    handle_rtcp: Callable[[Any], Awaitable[None]] = sender._handle_rtcp_packet
+    send_rtcp: Callable[[list[Any]], Awaitable[None]] = sender._send_rtcp
+
+    async def start(parameters: Any) -> None:
+        await send(parameters)
+        driver.negotiated(_terms(sender, parameters), Wire(sender.transport))
+
+    async def feedback(packet: Any) -> None:
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            driver.nack(list(packet.lost))
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            driver.keyframe()
+        else:
+            await handle_rtcp(packet)
+
+    async def report(packets: list[Any]) -> None:
+        if packets and isinstance(packets[0], RtcpSrPacket):
+            figures = driver.report()
+            if figures is None:
+                packets = packets[1:]
+            else:
+                info = packets[0].sender_info
+                ntp, stamp, count, octets = figures
+                info.ntp_timestamp, info.rtp_timestamp = ntp, stamp
+                info.packet_count, info.octet_count = count & 0xFFFFFFFF, octets & 0xFFFFFFFF
+        if packets:
+            await send_rtcp(packets)
+
+    sender.send = start  # type: ignore[method-assign]
+    sender._handle_rtcp_packet = feedback  # type: ignore[method-assign]
+    sender._send_rtcp = report  # type: ignore[method-assign]
+
+
+def on_direction(transceiver: RTCRtpTransceiver, changed: Callable[[bool], None]) -> None:
+    """Call `changed(sending)` each time a negotiation settles whether this m-line sends.
+
+    aiortc's sender stops sending by itself while its m-line is inactive; a
+    driven sender must be told, or packets go where the far end drops them.
+    """
+    settle = getattr(transceiver, "_setCurrentDirection", None)
+    if not callable(settle):
+        raise Unsupported("RTCRtpTransceiver has no current direction to follow")
+
+    def settled(direction: str) -> None:
+        settle(direction)
+        changed(direction in ("sendonly", "sendrecv"))
+
+    transceiver._setCurrentDirection = settled  # type: ignore[method-assign]
+
+
+def _terms(sender: RTCRtpSender, parameters: Any) -> Negotiated:
+    codecs = list(parameters.codecs)
+    main = codecs[0]
+    rtx = next(
+        (c for c in codecs if is_rtx(c) and c.parameters.get("apt") == main.payloadType), None
+    )
+    return Negotiated(
+        mid=str(parameters.muxId or ""),
+        ssrc=int(sender._ssrc),
+        payload_type=int(main.payloadType),
+        rtx=(int(rtx.payloadType), int(sender._rtx_ssrc)) if rtx is not None else None,
+        extensions=tuple((int(e.id), str(e.uri)) for e in parameters.headerExtensions),
+    )
+
+
+SENT, BEHIND, DOWN = 0, 1, 2
+BACKLOG = 256 * 1024
+"""Bytes a subscriber connection's socket may hold unsent before its packets are dropped."""
+
+
+class Wire:
+    """Sends RTP on one DTLS transport: SRTP protect, then the selected ICE pair's socket."""
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._nominated: dict[int, Any] = dtls.transport._connection._nominated
+        self._pair: Any = None
+        self._socket: Any = None
+        """The pair's `asyncio.DatagramTransport`."""
+        self._address: tuple[str, int] = ("", 0)
+        self._protect: Callable[[bytes], bytes] | None = None
+
+    def send(self, packet: bytes) -> int:
+        """SENT, BEHIND (the socket is backed up: dropped) or DOWN (not connected: dropped)."""
+        if self._dtls._state is not State.CONNECTED:
+            return DOWN
+        pair = self._nominated.get(1)
+        if pair is not self._pair:
+            if pair is None:
+                return DOWN
+            self._pair, self._address = pair, pair.remote_addr
+            self._socket = pair.protocol.transport
+            self._protect = self._dtls._tx_srtp.protect
+        socket = self._socket
+        if socket.get_write_buffer_size() > BACKLOG:
+            return BEHIND
+        socket.sendto(self._protect(packet), self._address)  # type: ignore[misc]
+        return SENT
 
 
 def gather_on(addresses: Sequence[str]) -> None:

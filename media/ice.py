@@ -22,8 +22,8 @@ from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration
 
-from classroom.config import Settings
 from media.encoded import gather_on
+from web.settings import Settings
 
 
 @dataclass(frozen=True)

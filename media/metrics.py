@@ -15,7 +15,7 @@ class MediaCollector(Collector):
         self.node = node
 
     def collect(self) -> Iterable[Metric]:
-        node, tally = self.node, self.node.tally
+        node, tally = self.node, self.node.totals()
         yield GaugeMetricFamily(
             "classroom_media_peer_connections",
             "WebRTC peer connections open on this node",
@@ -36,13 +36,23 @@ class MediaCollector(Collector):
         )
         yield CounterMetricFamily(
             "classroom_media_frames_forwarded",
-            "Encoded frames handed to subscribers' senders",
+            "Frames sent to subscribers (a video frame counts at its last packet)",
             value=tally.delivered,
         )
         yield CounterMetricFamily(
             "classroom_media_frames_dropped",
-            "Frames a subscriber could not take: waiting for a keyframe or behind",
+            "Frames not sent to a subscriber: waiting for a keyframe or behind",
             value=tally.dropped,
+        )
+        yield CounterMetricFamily(
+            "classroom_media_packets_forwarded",
+            "RTP packets sent to subscribers",
+            value=tally.packets,
+        )
+        yield CounterMetricFamily(
+            "classroom_media_packets_retransmitted",
+            "RTP packets sent again to subscribers that reported them lost (NACK)",
+            value=tally.retransmitted,
         )
         yield CounterMetricFamily(
             "classroom_media_keyframe_requests",

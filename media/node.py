@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
-from classroom.config import Settings
 from media.ice import IceConfig
 from media.sfu import Sfu
 from media.tracks import Tally
+from media.workers import WorkerPool
 from signaling.runtime import ClassRuntime
+from web.settings import Settings
 
 
 class MediaNode:
-    def __init__(self, ice: IceConfig) -> None:
+    def __init__(self, ice: IceConfig, workers: int = 0) -> None:
         self.ice = ice
         ice.install()
         self.sfus: dict[str, Sfu] = {}
         self.tally = Tally()
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        arguments = ("--media-host", ",".join(ice.hosts), "--log-level", str(level))
+        self.pool = WorkerPool(workers, arguments) if workers > 0 else None
+        """The media workers that own subscribers' connections (None: this process does)."""
         self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MediaNode:
-        return cls(IceConfig.from_settings(settings))
+        return cls(IceConfig.from_settings(settings), settings.media_workers)
+
+    async def start(self) -> None:
+        if self.pool is not None:
+            await self.pool.start()
 
     def config(self) -> dict[str, Any]:
         """The snapshot's `media` (its `mode` is the class's own)."""
@@ -37,7 +47,9 @@ class MediaNode:
             return current
         if current is not None:
             self._close_later(current)
-        sfu = self.sfus[runtime.class_id] = Sfu(runtime, self.ice, tally=self.tally)
+        downlinks = self.pool.place if self.pool is not None else None
+        sfu = Sfu(runtime, self.ice, tally=self.tally, downlinks=downlinks)
+        self.sfus[runtime.class_id] = sfu
         runtime.closers.append(lambda: self._close_later(sfu))
         return sfu
 
@@ -47,6 +59,14 @@ class MediaNode:
         task = asyncio.ensure_future(sfu.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    def totals(self) -> Tally:
+        """This process's forwarding figures, and its media workers'."""
+        if self.pool is None:
+            return self.tally
+        out = self.pool.totals()
+        out.frames_in, out.keyframe_requests = self.tally.frames_in, self.tally.keyframe_requests
+        return out
 
     def peer_connections(self) -> int:
         return sum(sfu.peer_connections() for sfu in self.sfus.values())
@@ -68,3 +88,5 @@ class MediaNode:
         for sfu in list(self.sfus.values()):
             self._close_later(sfu)
         await self.settle()
+        if self.pool is not None:
+            await self.pool.close()

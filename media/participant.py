@@ -1,10 +1,12 @@
-"""One participant's media on this node: a `pub` and a `sub` peer connection and their tasks.
+"""One participant's media on this node: a `pub` and a `sub` connection and their tasks.
 
-`pub` is answered: the client offers what it sends, and each of its
-receivers is tapped (`media.encoded.tap`) into a `Feed`. `sub` is offered by
-the SFU: one sending transceiver per `Slot`, each slot bound to the feed of
-one track the participant receives, or idle (`inactive`) until reused.
-Every task a participant starts is its own, so leaving cancels them all.
+`pub` is an `RTCPeerConnection` here, answered: the client offers what it
+sends, and each of its receivers is tapped (`media.encoded.tap`) into a
+`Feed`. `sub` is a `Downlink` (here, or in a media worker) offered by the
+SFU: one sending m-line per slot, each slot bound to the feed of one track
+the participant receives, or idle (`inactive`) until reused. The participant
+keeps what each slot is bound to. Every task a participant starts is its
+own, so leaving cancels them all.
 """
 
 from __future__ import annotations
@@ -15,17 +17,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import (
-    MediaStreamTrack,
-    RTCConfiguration,
-    RTCPeerConnection,
-    RTCRtpReceiver,
-    RTCRtpSender,
-    RTCRtpTransceiver,
-)
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
 
+from media.downlink import Downlink
 from media.encoded import request_keyframe, restart_reassembly, tap
-from media.tracks import Feed, Slot, Tally
+from media.tracks import Feed, Tally
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +30,28 @@ LevelSink = Callable[[Feed, int], None]
 
 @dataclass
 class Binding:
-    slot: Slot
-    transceiver: RTCRtpTransceiver
+    """One slot of the `sub` connection: its kind and codec, and the feed it carries."""
+
+    kind: str
+    mime: str
+    feed: Feed | None = None
 
 
 class Participant:
     def __init__(
-        self, user_id: str, room: str, sid: str, config: RTCConfiguration, tally: Tally
+        self,
+        user_id: str,
+        room: str,
+        sid: str,
+        config: RTCConfiguration,
+        tally: Tally,
     ) -> None:
         self.user_id = user_id
         self.room = room
         self.sid = sid
         """The socket this media belongs to; a newer socket of the same user starts afresh."""
         self.pub: RTCPeerConnection | None = None
-        self.sub: RTCPeerConnection | None = None
+        self.sub: Downlink | None = None
         self.pub_lock = asyncio.Lock()
         self.sub_lock = asyncio.Lock()
         self.taps: dict[str, Feed] = {}
@@ -55,15 +59,21 @@ class Participant:
         self.published: dict[str, str] = {}
         """pub mid -> published track id."""
         self.slots: list[Binding] = []
-        self.bound: dict[str, Slot] = {}
+        self.bound: dict[str, int] = {}
         """track id -> the slot that sends it to this participant."""
+        self.sub_mids: dict[str, int] = {}
+        """sub mid -> slot, as the latest offer says."""
         self.unsubscribed: set[str] = set()
         self.dirty = False
+        self.renew = False
+        """The next offer starts a new `sub` connection (the previous one was lost)."""
         self.offered: tuple[tuple[int, str], ...] = ()
         self.offers = 0
         self.closed = False
         self._config = config
         self._tally = tally
+        self.downlinks: Callable[[], Downlink] | None = None
+        """Opens the `sub` connection (set by the SFU)."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._syncing: asyncio.Task[Any] | None = None
 
@@ -106,10 +116,15 @@ class Participant:
 
     def _tap(self, mid: str, kind: str, receiver: RTCRtpReceiver, on_level: LevelSink) -> None:
         feed = Feed(kind, lambda: self._ask_keyframe(receiver), tally=self._tally)
-        if kind == "audio":
-            tap(receiver, feed.push, on_level=lambda level: on_level(feed, level))
-        else:
-            tap(receiver, feed.push, on_gap=feed.lost)
+        level = (lambda value: on_level(feed, value)) if kind == "audio" else None
+        tap(
+            receiver,
+            feed.push_frame,
+            on_packet=feed.receive,
+            on_level=level,
+            on_gap=feed.lost if kind == "video" else None,
+            on_report=feed.sender_report,
+        )
         self.taps[mid] = feed
 
     def restart(self, mid: str) -> None:
@@ -134,45 +149,48 @@ class Participant:
 
     # -- sub ------------------------------------------------------------------
 
-    def open_sub(self) -> RTCPeerConnection:
+    def open_sub(self) -> Downlink:
         if self.sub is None:
-            self.sub = RTCPeerConnection(self._config)
+            assert self.downlinks is not None
+            self.sub = self.downlinks()
         return self.sub
 
-    def slot_for(self, feed: Feed) -> Slot:
-        """An idle slot of the feed's kind and codec, or a new transceiver for it."""
-        for binding in self.slots:
-            slot = binding.slot
-            if slot.feed is None and slot.kind == feed.kind and slot.mime == feed.mime:
-                return slot
-        pc = self.open_sub()
-        slot = Slot(feed.kind, feed.mime, tally=self._tally)
-        transceiver = pc.addTransceiver(slot, direction="sendonly")
-        codecs = RTCRtpSender.getCapabilities(feed.kind).codecs
-        transceiver.setCodecPreferences(
-            [c for c in codecs if c.mimeType.lower() == feed.mime.lower()]
-        )
-        slot.sender = transceiver.sender
-        self.slots.append(Binding(slot, transceiver))
-        return slot
+    def slot_for(self, feed: Feed) -> int:
+        """An idle slot of the feed's kind and codec, or a new one."""
+        for index, binding in enumerate(self.slots):
+            if binding.feed is None and binding.kind == feed.kind and binding.mime == feed.mime:
+                return index
+        index = self.open_sub().add_slot(feed.kind, feed.mime)
+        self.slots.append(Binding(feed.kind, feed.mime))
+        return index
+
+    def bind(self, index: int, feed: Feed | None) -> None:
+        self.slots[index].feed = feed
+        if self.sub is not None:
+            self.sub.bind(index, feed)
 
     def layout(self) -> tuple[tuple[int, str], ...]:
         """What the next offer would say: each slot and the track it carries."""
-        tracks = {id(slot): track_id for track_id, slot in self.bound.items()}
-        return tuple((id(b.slot), tracks.get(id(b.slot), "")) for b in self.slots)
+        tracks = {index: track_id for track_id, index in self.bound.items()}
+        return tuple((index, tracks.get(index, "")) for index in range(len(self.slots)))
 
     def mids(self) -> dict[str, str]:
-        tracks = {id(slot): track_id for track_id, slot in self.bound.items()}
-        return {
-            b.transceiver.mid: tracks[id(b.slot)]
-            for b in self.slots
-            if b.transceiver.mid is not None and id(b.slot) in tracks
-        }
+        tracks = {index: track_id for track_id, index in self.bound.items()}
+        return {mid: tracks[index] for mid, index in self.sub_mids.items() if index in tracks}
+
+    def sub_lost(self) -> None:
+        """The `sub` connection is gone: start a new one (the next offer says so)."""
+        self.sub = None
+        self.slots.clear()
+        self.bound.clear()
+        self.sub_mids.clear()
+        self.offered = ()
+        self.renew = True
 
     # -- the end --------------------------------------------------------------
 
-    def peer_connections(self) -> list[RTCPeerConnection]:
-        return [pc for pc in (self.pub, self.sub) if pc is not None]
+    def peer_connections(self) -> int:
+        return (self.pub is not None) + (self.sub is not None)
 
     async def close(self) -> None:
         """Close both connections and cancel every task this participant started."""
@@ -183,7 +201,7 @@ class Participant:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         for binding in self.slots:
-            binding.slot.stop()
+            binding.feed = None
         self.bound.clear()
         await self.close_pub()
         sub, self.sub = self.sub, None

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from aiortc.sdp import SessionDescription
+from aiortc import RTCIceCandidate
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from classroom.errors import DomainError
 
@@ -30,6 +31,7 @@ _MLINE = re.compile(r"^m=(\w+) (\d{1,5})(?:/\d+)? ([A-Za-z/]+) ([\w .-]+)$")
 _RTPMAP = re.compile(r"^a=rtpmap:(\d{1,3}) ([\w.-]+)/(\d+)")
 _CANDIDATE_HOST = re.compile(r"^(a=candidate:\S+ \d+ \w+ \d+ )(\S+)( \d+ typ host\b.*)$")
 _CONNECTION = re.compile(r"^c=IN IP[46] \S+$")
+_REMB = re.compile(r"^a=rtcp-fb:\d+ goog-remb$")
 _CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ \w+ \d+ (\S+) ")
 
 
@@ -205,3 +207,28 @@ def announce(text: str, address: str) -> str:
             line = f"c=IN IP{'6' if ':' in address else '4'} {address}"
         out.append(line)
     return "\r\n".join(out)
+
+
+def candidate(line: str | None, mid: str | None, index: int | None) -> RTCIceCandidate | None:
+    """A trickled candidate (None: the end of candidates); `bad_request` if malformed."""
+    if not line:
+        return None
+    try:
+        found = candidate_from_sdp(line.removeprefix("a=").removeprefix("candidate:"))
+    except Exception as exc:
+        raise bad("malformed ICE candidate") from exc
+    found.sdpMid, found.sdpMLineIndex = mid, index
+    if mid is None and index is None:
+        found.sdpMLineIndex = 0
+    return found
+
+
+def mdns(found: RTCIceCandidate) -> bool:
+    """Named by mDNS: resolving it would multicast, so it is skipped."""
+    return bool(found.ip.endswith(".local"))
+
+
+def without_remb(text: str) -> str:
+    """Our `sub` offer without REMB feedback: the SFU sets no bitrate from it (it never
+    encodes), so subscribers need not send it."""
+    return "\r\n".join(line for line in text.split("\r\n") if not _REMB.match(line))

@@ -23,7 +23,6 @@ from functools import partial
 from typing import Any
 
 from aiortc import RTCSessionDescription
-from aiortc.sdp import candidate_from_sdp
 
 from classroom import events as e
 from classroom.errors import DomainError
@@ -31,6 +30,7 @@ from classroom.live import Member
 from classroom.media_state import NewTrack
 from classroom.media_wire import tracks_message
 from media import sdp
+from media.downlink import Downlink, LocalDownlink
 from media.ice import IceConfig
 from media.participant import Participant
 from media.speakers import Change, Speakers
@@ -48,10 +48,12 @@ class Sfu:
         ice: IceConfig,
         clock: Callable[[], float] = time.monotonic,
         tally: Tally | None = None,
+        downlinks: Callable[[], Downlink] | None = None,
     ) -> None:
         self.runtime = runtime
         self.tally = tally or Tally()
         self.ice = ice
+        self._downlinks = downlinks or (lambda: LocalDownlink(ice.configuration(), self.tally))
         self.people: dict[str, Participant] = {}
         self.feeds: dict[str, Feed] = {}
         """Published track id -> its feed."""
@@ -85,8 +87,25 @@ class Sfu:
         if known is not None:
             self._retire(known, "replaced")
         fresh = Participant(user_id, member.room, sid, self.ice.configuration(), self.tally)
+        fresh.downlinks = self._open_downlink(fresh)
         self.people[user_id] = fresh
         return fresh
+
+    def _open_downlink(self, p: Participant) -> Callable[[], Downlink]:
+        def opened() -> Downlink:
+            downlink = self._downlinks()
+            downlink.on_lost = lambda: self._sub_lost(p, downlink)
+            return downlink
+
+        return opened
+
+    def _sub_lost(self, p: Participant, downlink: Downlink) -> None:
+        """A media worker died with this `sub`: offer a new one (the client starts afresh)."""
+        if p.closed or p.sub is not downlink:
+            return
+        log.info("sub connection of %s lost; offering a new one", p.user_id)
+        p.sub_lost()
+        self._kick(p)
 
     def _retire(self, p: Participant, reason: str) -> None:
         """Forget a participant now; close its connections and unpublish its tracks soon."""
@@ -94,8 +113,6 @@ class Sfu:
         if self.people.get(p.user_id) is p:
             del self.people[p.user_id]
         gone = list(p.published.values())
-        for slot in p.bound.values():
-            slot.bind(None)
         self._spawn(p.close())
         if gone:
             task = self._commit_later(lambda: self._unpublish(gone, reason))
@@ -194,12 +211,9 @@ class Sfu:
     async def answer(self, user_id: str, sid: str, answer: sdp.Description) -> None:
         p = self.participant(user_id, sid)
         async with p.sub_lock:
-            if p.sub is None or p.sub.signalingState != "have-local-offer":
+            if p.sub is None:
                 raise DomainError("conflict", "no offer is waiting for an answer")
-            try:
-                await p.sub.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
-            except Exception as exc:
-                raise DomainError("bad_request", f"the answer could not be applied: {exc}") from exc
+            await p.sub.answer(answer.text)
         if p.dirty:
             self._kick(p)
 
@@ -213,22 +227,17 @@ class Sfu:
         index: int | None,
     ) -> None:
         p = self.participant(user_id, sid)
-        pc = p.pub if which == "pub" else p.sub
-        if pc is None or pc.remoteDescription is None:
-            raise DomainError("conflict", f"the {which} connection is not negotiated yet")
-        if not line:
-            await pc.addIceCandidate(None)
+        if which == "sub":
+            if p.sub is None:
+                raise DomainError("conflict", "the sub connection is not negotiated yet")
+            await p.sub.candidate(line, mid, index)
             return
-        try:
-            found = candidate_from_sdp(line.removeprefix("a=").removeprefix("candidate:"))
-        except Exception as exc:
-            raise DomainError("bad_request", "malformed ICE candidate") from exc
-        if found.ip.endswith(".local"):
+        if p.pub is None or p.pub.remoteDescription is None:
+            raise DomainError("conflict", "the pub connection is not negotiated yet")
+        found = sdp.candidate(line, mid, index)
+        if found is not None and sdp.mdns(found):
             return  # mDNS names are not resolved here (that would multicast)
-        found.sdpMid, found.sdpMLineIndex = mid, index
-        if mid is None and index is None:
-            found.sdpMLineIndex = 0
-        await pc.addIceCandidate(found)
+        await p.pub.addIceCandidate(found)
 
     def subscribe(self, user_id: str, sid: str, track_ids: list[str], on: bool) -> None:
         p = self.participant(user_id, sid)
@@ -257,17 +266,15 @@ class Sfu:
         if p.closed:
             return
         wanted = self.wanted(p)
-        for track_id, slot in list(p.bound.items()):
-            if track_id not in wanted or wanted[track_id] is not slot.feed:
-                slot.bind(None)
+        for track_id, index in list(p.bound.items()):
+            if track_id not in wanted or wanted[track_id] is not p.slots[index].feed:
+                p.bind(index, None)
                 del p.bound[track_id]
         for track_id, feed in wanted.items():
             if track_id not in p.bound:
-                slot = p.slot_for(feed)
-                slot.bind(feed)
-                p.bound[track_id] = slot
-        for binding in p.slots:
-            binding.transceiver.direction = "sendonly" if binding.slot.feed else "inactive"
+                index = p.slot_for(feed)
+                p.bind(index, feed)
+                p.bound[track_id] = index
         p.dirty = True
         if p.sub is not None and not p.sync_running():
             p.start_sync(self._sync(p))
@@ -275,19 +282,30 @@ class Sfu:
     async def _sync(self, p: Participant) -> None:
         while p.dirty and not p.closed and p.sub is not None:
             async with p.sub_lock:
-                if p.sub is None or p.sub.signalingState != "stable":
+                downlink = p.sub
+                if downlink is None or not downlink.stable:
                     return  # the answer kicks again
                 p.dirty = False
                 layout = p.layout()
                 if layout == p.offered:
                     continue
-                await p.sub.setLocalDescription(await p.sub.createOffer())
-                p.offered, p.offers = layout, p.offers + 1
-                offer = {
-                    "sdp": sdp.announce(p.sub.localDescription.sdp, self.ice.announce),
+                try:
+                    text, mids = await downlink.offer()
+                except DomainError as exc:
+                    if p.sub is not downlink:
+                        continue  # lost meanwhile (its media worker died): offer the new one
+                    log.info("no sub offer for %s: %s", p.user_id, exc.message)
+                    return
+                if p.sub is not downlink:
+                    continue
+                p.sub_mids, p.offered, p.offers = mids, layout, p.offers + 1
+                offer: dict[str, Any] = {
+                    "sdp": sdp.announce(sdp.without_remb(text), self.ice.announce),
                     "type": "offer",
                     "mids": p.mids(),
                 }
+                if p.renew:
+                    offer["renew"], p.renew = True, False
             await self.runtime.transport.emit(
                 "rtc:offer", offer, to=user_room(self.runtime.class_id, p.user_id)
             )
@@ -436,7 +454,7 @@ class Sfu:
             await asyncio.gather(*pending, return_exceptions=True)
 
     def peer_connections(self) -> int:
-        return sum(len(p.peer_connections()) for p in self.people.values())
+        return sum(p.peer_connections() for p in self.people.values())
 
     def streams(self) -> int:
         """Subscriber m-lines carrying a track now."""

@@ -1,41 +1,60 @@
-"""Forwarding encoded frames: one `Feed` per published track, one `Slot` per subscriber m-line.
+"""Forwarding RTP packets: one `Feed` per published track, one `Slot` per subscriber m-line.
 
-A `Feed` receives the publisher's encoded frames (from `media.encoded.tap`)
-and offers each to the slots bound to it. A `Slot` is the `MediaStreamTrack`
-behind one sending transceiver of a subscriber's `sub` connection: its
-`recv()` returns `av.Packet`s, which aiortc's `RTCRtpSender` packetizes with
-the codec's `pack()` and never encodes. A slot may be rebound to another feed
-(a room move, a new publisher): its timestamps stay monotonic and it waits for
-a keyframe of the new stream.
+A `Feed` gets the publisher's packets (from `media.encoded.tap`, read once by
+`packets.Ingest`) and hands each to the slots bound to it, to the media
+workers that have such slots (`relays`), and keeps the last ones for
+retransmission. It also gets the reassembled frames, for its `sinks` (the
+recorder). A `Slot` is one sending m-line of a subscriber's `sub`
+connection: it rewrites each packet's header for that stream (SSRC, payload
+type, sequence number, timestamp, VP8 picture id, header extensions),
+protects it with SRTP and sends it (`encoded.Wire`), in the call that
+brought the packet: no queue, no task.
 
-Each slot holds a short bounded queue. A subscriber that falls behind loses
-the queued frames and, for video, everything up to the next keyframe (which
-it asks the publisher for): a slow reader costs a glitch, never memory.
+A slot may be rebound to another feed (a room move, a new publisher): its
+sequence numbers, timestamps and picture ids go on from where they were, and
+video waits for a keyframe of the new stream. A subscriber whose socket backs
+up (it cannot take what it is sent) loses packets until the next keyframe,
+from which it resumes: a slow reader costs a glitch, never memory.
+
+Keyframe requests from subscribers (PLI, FIR, a NACK that the history cannot
+answer, a slot waiting to start) go to the feed, which asks its publisher at
+most once per `KEYFRAME_INTERVAL_S`; a request within the interval is
+remembered and sent when it ends, unless a keyframe came in between.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
-import av
-from aiortc import MediaStreamTrack, RTCRtpSender
+from aiortc import MediaStreamTrack, RTCRtpTransceiver
+from aiortc.clock import current_ntp_time
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtp import RtpPacket
 
-from media.encoded import EncodedFrame, keyframe_wanted
+from media import packets as rtp
+from media.encoded import (
+    BEHIND,
+    DOWN,
+    SENT,
+    EncodedFrame,
+    Negotiated,
+    Writer,
+    drive,
+    on_direction,
+)
+from media.packets import Header, Ingest, Packet
 
 log = logging.getLogger(__name__)
 
-DEPTH = {"video": 30, "audio": 25}
-"""Frames a slot may hold: about a second of video, half a second of audio."""
-STEP = {"video": 3000, "audio": 960}
-"""One frame of each kind in RTP clock units, the gap left when a slot switches feeds."""
+CLOCK = {"video": 90000, "audio": 48000}
+HISTORY = 512
+"""Video packets a feed keeps for retransmission (seconds of video at camera bitrates)."""
 KEYFRAME_INTERVAL_S = 0.5
 """At most one keyframe request per feed in this interval, however many subscribers ask."""
 
@@ -46,8 +65,21 @@ class Tally:
 
     frames_in: int = 0
     delivered: int = 0
+    """Frames sent to subscribers (a video frame counts at its last packet)."""
     dropped: int = 0
+    packets: int = 0
+    retransmitted: int = 0
     keyframe_requests: int = 0
+
+
+class Relay(Protocol):
+    """A media worker, as a feed sees it (`media.workers.Worker`)."""
+
+    def packet(self, feed: Feed, packet: Packet, resync: bool) -> None:
+        """Pass a packet on (`resync`: the worker's slots start again at a keyframe)."""
+
+    def report(self, feed: Feed) -> None:
+        """Pass the publisher's latest sender report on."""
 
 
 class Feed:
@@ -68,25 +100,96 @@ class Feed:
         self.track_id = ""
         """Set once published."""
         self.user_id = ""
+        self.number = 0
+        """The node-wide number media workers know this feed by."""
         self.slots: set[Slot] = set()
+        self.relays: dict[Any, Relay] = {}
+        """The media workers this feed's packets go to (each is its own key)."""
         self.sinks: list[Callable[[EncodedFrame], None]] = []
         """Other readers of the same frames (the recorder); they must not raise."""
         self.muted = False
         self.frames = 0
         self.keyframe_requests = 0
+        self.epoch = 0
+        """Which publisher stream the packets belong to; slots resync when it changes."""
+        self.report: tuple[int, int, int] | None = None
+        """(epoch, NTP time, RTP timestamp) from the publisher's latest sender report."""
+        self.history: list[Packet | None] = [None] * HISTORY if kind == "video" else []
+        self._ingest: Ingest | None = None
+        self._ssrc = -1
+        self._resync = False
         self._ask = ask_keyframe
         self._clock = clock
         self._last_ask = -KEYFRAME_INTERVAL_S
+        self._pending = False
 
-    def push(self, frame: EncodedFrame) -> None:
+    # -- in ------------------------------------------------------------------------
+
+    def receive(self, packet: RtpPacket) -> None:
+        """A publisher's packet, from the receiver's tap."""
+        if not self.mime:
+            return  # not published yet
+        if self._ingest is None or self._ingest.mime != self.mime:
+            self._ingest = Ingest(self.mime)
+        level = packet.extensions.audio_level
+        found = self._ingest.accept(
+            packet.ssrc,
+            packet.sequence_number,
+            packet.timestamp,
+            bool(packet.marker),
+            packet.payload,
+            -1 if level is None else (0x80 if level[0] else 0) | (level[1] & 0x7F),
+        )
+        self._ssrc = packet.ssrc
+        if found is not None:
+            self.push(found, self._ingest.epoch)
+
+    def sender_report(self, ssrc: int, ntp: int, stamp: int) -> None:
+        if ssrc == self._ssrc:
+            self.report = (self.epoch, ntp, stamp)
+            for relay in list(self.relays.values()):
+                relay.report(self)
+
+    def push(self, packet: Packet, epoch: int, resync: bool = False) -> None:
+        """Hand a packet to every subscriber (`resync`: slots start again at a keyframe)."""
+        if epoch != self.epoch:
+            self.epoch, self.report = epoch, None
+            self.history = [None] * len(self.history)
+        if self.muted:
+            self._resync = True
+            return
+        if self.history:
+            self.history[packet.seq % HISTORY] = packet
+        if packet.key:
+            self._pending = False
+        elif self._pending:
+            self.want_keyframe()
+        if resync or self._resync:
+            self._resync, resync = False, True
+            for slot in self.slots:
+                slot.restart()
+        abs_time, now = rtp.abs_send_time(current_ntp_time()), self._clock()
+        for slot in list(self.slots):
+            slot.forward(packet, abs_time, now)
+        for relay in list(self.relays.values()):
+            relay.packet(self, packet, resync)
+
+    def push_frame(self, frame: EncodedFrame) -> None:
         self.frames += 1
         self.tally.frames_in += 1
         if self.muted:
             return
-        for slot in list(self.slots):
-            slot.offer(frame)
         for sink in list(self.sinks):
             sink(frame)
+
+    def packet(self, seq: int) -> Packet | None:
+        """The packet with this (feed) sequence number, if it is still kept."""
+        if not self.history:
+            return None
+        found = self.history[seq % HISTORY]
+        return found if found is not None and found.seq == seq else None
+
+    # -- keyframes -----------------------------------------------------------------------
 
     def want_keyframe(self) -> None:
         """Ask the publisher for a keyframe, at most once per interval."""
@@ -94,54 +197,90 @@ class Feed:
             return
         now = self._clock()
         if now - self._last_ask < KEYFRAME_INTERVAL_S:
+            self._pending = True
             return
-        self._last_ask = now
+        self._last_ask, self._pending = now, False
         self.keyframe_requests += 1
         self.tally.keyframe_requests += 1
         self._ask()
 
     def lost(self) -> None:
-        """Frames went missing upstream: every subscriber resumes at the next keyframe."""
-        for slot in self.slots:
-            slot.restart()
+        """Frames went missing upstream and will not come: a keyframe mends them."""
         self.want_keyframe()
 
     def set_muted(self, muted: bool) -> None:
         if self.muted and not muted:
-            for slot in self.slots:
-                slot.restart()
+            self._resync = True
+            self.want_keyframe()
         self.muted = muted
 
     def close(self) -> None:
         for slot in list(self.slots):
             slot.bind(None)
+        self.relays.clear()
 
 
 class Slot(MediaStreamTrack):
-    """What one subscriber m-line sends: packets of whichever feed it is bound to."""
+    """What one subscriber m-line sends: the packets of whichever feed it is bound to.
+
+    As a track it never yields (aiortc's sender must not encode or packetize);
+    `forward` writes the packets instead.
+    """
 
     def __init__(
-        self, kind: str, mime: str, depth: int | None = None, tally: Tally | None = None
+        self,
+        kind: str,
+        mime: str,
+        clock: Callable[[], float] = time.monotonic,
+        tally: Tally | None = None,
     ) -> None:
         super().__init__()
         self.tally = tally or Tally()
         self.kind = kind
         self.mime = mime
         self.feed: Feed | None = None
-        self.sender: RTCRtpSender | None = None
+        self.header: Header | None = None
+        self.wire: Writer | None = None
+        self.sending = False
+        """Whether the m-line is negotiated to send (set by `sends`)."""
         self.delivered = 0
         self.dropped = 0
-        self._depth = depth or DEPTH[kind]
-        self._queue: deque[EncodedFrame] = deque()
-        self._ready = asyncio.Event()
-        self._need_key = False
-        self._base: int | None = None
-        """Timestamp of the current feed that maps to `_offset`."""
-        self._offset = 0
-        self._last_out = -STEP[kind]
-        self._time_base = Fraction(1, 90000 if kind == "video" else 48000)
+        self.packets = 0
+        self.octets = 0
+        self.retransmitted = 0
+        self._clock = clock
+        self._rate = CLOCK[kind]
+        self._stopped = asyncio.Event()
+        self._synced = False
+        self._need_key = kind == "video"
+        self._epoch = -1
+        self._seq_offset = 0
+        self._stamp_offset = 0
+        self._picture_offset = 0
+        self._since = 0
+        """The feed sequence number the current mapping starts at."""
+        self._top: Packet | None = None
+        """The highest packet sent (by sequence number); None before the first."""
+        self._top_seq = 0
+        """... and its sequence number and timestamp in this stream, when it was sent."""
+        self._top_stamp = 0
+        self._sent_at = 0.0
+        self._rtx_seq = random.randrange(0x8000)
 
-    # -- binding -------------------------------------------------------------
+    def attach(self, transceiver: RTCRtpTransceiver) -> None:
+        """Write the packets of this m-line's sender from now on."""
+        drive(transceiver.sender, self)
+        on_direction(transceiver, self.sends)
+
+    def sends(self, sending: bool) -> None:
+        """The m-line was negotiated to send, or not (an idle slot is `inactive`)."""
+        if sending and not self.sending:
+            self.sending = True
+            self.restart()
+        elif not sending:
+            self.sending, self._synced = False, False
+
+    # -- binding -------------------------------------------------------------------
 
     def bind(self, feed: Feed | None) -> None:
         if feed is self.feed:
@@ -149,76 +288,141 @@ class Slot(MediaStreamTrack):
         if self.feed is not None:
             self.feed.slots.discard(self)
         self.feed = feed
-        self._queue.clear()
-        self._base = None
-        self._offset = self._last_out + STEP[self.kind]
         if feed is not None:
             feed.slots.add(self)
             self.restart()
 
     def restart(self) -> None:
         """Start again at the next keyframe (a new subscriber, an unmute, a loss)."""
+        self._synced = False
         if self.kind == "video":
             self._need_key = True
-            if self.feed is not None:
+            if self.feed is not None and self.wire is not None and self.sending:
                 self.feed.want_keyframe()
 
-    # -- producer side -------------------------------------------------------
+    # -- forwarding --------------------------------------------------------------
 
-    def offer(self, frame: EncodedFrame) -> None:
-        if self._need_key and not frame.keyframe:
-            self._drop(1)
-            if self.feed is not None:
-                self.feed.want_keyframe()
+    def forward(self, packet: Packet, abs_time: bytes, now: float) -> None:
+        """Send one packet of the bound feed (`now`: the feed's clock when it came)."""
+        header, feed, wire = self.header, self.feed, self.wire
+        if header is None or feed is None or wire is None or not self.sending:
             return
-        self._need_key = False
-        if len(self._queue) >= self._depth:
-            # Behind: drop what is queued and, for video, resume at a keyframe.
-            self._drop(len(self._queue))
-            self._queue.clear()
-            if not frame.keyframe:
-                self._drop(1)
-                self.restart()
+        if not self._synced or self._epoch != feed.epoch:
+            if self._need_key and not packet.key:
+                self._drop(packet)
+                feed.want_keyframe()
                 return
-        self._queue.append(frame)
-        self._ready.set()
+            self._sync(packet, feed.epoch, now)
+        elif (packet.seq - self._since) & 0xFFFF >= 0x8000:
+            return  # from before the switch to this stream
+        seq = (packet.seq + self._seq_offset) & 0xFFFF
+        stamp = (packet.timestamp + self._stamp_offset) & 0xFFFFFFFF
+        payload = packet.payload
+        if self._picture_offset and packet.picture >= 0:
+            payload = self._renumbered(packet)
+        data = header.write(seq, stamp, packet.marker, abs_time, packet.level)
+        status = wire.send(data + payload)
+        if status:
+            self._failed(status, packet)
+            return
+        self.packets += 1
+        self.octets += len(payload)
+        self.tally.packets += 1
+        if packet.marker or self.kind == "audio":
+            self.delivered += 1
+            self.tally.delivered += 1
+        if self._top is None or (seq - self._top_seq) & 0xFFFF < 0x8000:
+            self._top, self._top_seq, self._top_stamp, self._sent_at = packet, seq, stamp, now
 
-    def _drop(self, count: int) -> None:
-        self.dropped += count
-        self.tally.dropped += count
+    def _sync(self, packet: Packet, epoch: int, now: float) -> None:
+        """Map a new stream (or the same one after a gap) onto where this one left off."""
+        top = self._top
+        if top is not None:
+            self._seq_offset = (self._top_seq + 1 - packet.seq) & rtp.SEQ
+            ticks = max(1, round((now - self._sent_at) * self._rate))
+            self._stamp_offset = (self._top_stamp + ticks - packet.timestamp) & rtp.STAMP
+            if packet.picture >= 0 and top.picture >= 0:
+                last = rtp.picture_of(top.payload, top.picture) + self._picture_offset
+                picture = rtp.picture_of(packet.payload, packet.picture)
+                self._picture_offset = (last + 1 - picture) & 0x7FFF
+        self._since, self._epoch = packet.seq, epoch
+        self._synced, self._need_key = True, False
 
-    @property
-    def queued(self) -> int:
-        return len(self._queue)
+    def _renumbered(self, packet: Packet) -> bytes:
+        """The payload with its VP8 picture id going on from this stream's last one."""
+        picture = (rtp.picture_of(packet.payload, packet.picture) + self._picture_offset) & 0x7FFF
+        return rtp.with_picture(packet.payload, packet.picture, picture)
 
-    # -- consumer side (the RTCRtpSender) --------------------------------------
+    def _failed(self, status: int, packet: Packet) -> None:
+        self._drop(packet)
+        if status == BEHIND:
+            self.restart()  # the socket is backed up: resume at a keyframe
+        elif status == DOWN:
+            self._synced = False
 
-    async def recv(self) -> av.Packet[Any]:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self.sender is not None and self.feed is not None and keyframe_wanted(self.sender):
+    def _drop(self, packet: Packet) -> None:
+        if packet.marker or self.kind == "audio":
+            self.dropped += 1
+            self.tally.dropped += 1
+
+    # -- what the subscriber tells us (encoded.Driver) -----------------------------------
+
+    def negotiated(self, terms: Negotiated, wire: Writer) -> None:
+        self.header = Header(terms.ssrc, terms.payload_type, terms.extensions, terms.mid, terms.rtx)
+        self.wire = wire
+        self.restart()
+
+    def nack(self, lost: list[int]) -> None:
+        """Resend what the subscriber lost, from the feed's history; a keyframe if it is gone."""
+        feed, header, wire = self.feed, self.header, self.wire
+        if feed is None or header is None or wire is None or not self._synced:
+            return
+        missing = False
+        for seq in lost:
+            found = feed.packet((seq - self._seq_offset) & rtp.SEQ)
+            if found is None or (found.seq - self._since) & rtp.SEQ >= rtp.HALF:
+                missing = True
+                continue
+            self._resend(found, seq, header, wire)
+        if missing:
+            feed.want_keyframe()
+
+    def _resend(self, packet: Packet, seq: int, header: Header, wire: Writer) -> None:
+        stamp = (packet.timestamp + self._stamp_offset) & rtp.STAMP
+        abs_time = rtp.abs_send_time(current_ntp_time())
+        if header.rtx is not None:
+            self._rtx_seq = (self._rtx_seq + 1) & rtp.SEQ
+            data = header.write_rtx(self._rtx_seq, seq, stamp, packet.marker, abs_time)
+        else:
+            data = header.write(seq, stamp, packet.marker, abs_time, packet.level)
+        payload = self._renumbered(packet) if self._picture_offset else packet.payload
+        if wire.send(data + payload) == SENT:
+            self.retransmitted += 1
+            self.tally.retransmitted += 1
+
+    def keyframe(self) -> None:
+        if self.feed is not None:
             self.feed.want_keyframe()
-        while not self._queue:
-            self._ready.clear()
-            await self._ready.wait()
-            if self.readyState != "live":
-                raise MediaStreamError
-        frame = self._queue.popleft()
-        return self._packet(frame)
 
-    def _packet(self, frame: EncodedFrame) -> av.Packet[Any]:
-        if self._base is None:
-            self._base = frame.timestamp
-        pts = max(self._offset + frame.timestamp - self._base, self._last_out + 1)
-        self._last_out = pts
-        packet = av.Packet(frame.data)
-        packet.pts = pts
-        packet.time_base = self._time_base
-        self.delivered += 1
-        self.tally.delivered += 1
-        return packet
+    def report(self) -> tuple[int, int, int, int] | None:
+        """This stream's clock as the publisher's sender report maps it (lip sync), or ours."""
+        if self._top is None:
+            return None
+        feed = self.feed
+        if feed is not None and feed.report is not None and feed.report[0] == self._epoch:
+            _, ntp, stamp = feed.report
+            return ntp, (stamp + self._stamp_offset) & rtp.STAMP, self.packets, self.octets
+        ticks = round((self._clock() - self._sent_at) * self._rate)
+        stamp = (self._top_stamp + ticks) & rtp.STAMP
+        return current_ntp_time(), stamp, self.packets, self.octets
+
+    # -- the track aiortc's sender holds -------------------------------------------------------
+
+    async def recv(self) -> Any:
+        await self._stopped.wait()
+        raise MediaStreamError
 
     def stop(self) -> None:
         self.bind(None)
         super().stop()
-        self._ready.set()
+        self._stopped.set()

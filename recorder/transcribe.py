@@ -29,7 +29,6 @@ from typing import Any
 import av
 import numpy as np
 
-from classroom.config import Settings
 from recorder.speech import RATE, Engine, ModelChoice, Samples, WhisperEngine
 from recorder.store import write_atomically
 
@@ -220,10 +219,3 @@ class Captions:
 
     on: bool = True
     model: ModelChoice | None = None
-
-
-def captions_settings(settings: Settings) -> Captions:
-    choice = ModelChoice(
-        settings.captions_model, settings.captions_language or None, settings.captions_threads
-    )
-    return Captions(settings.captions, choice)

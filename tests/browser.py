@@ -231,10 +231,16 @@ def _keep(person: Person, msg: ConsoleMessage) -> None:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser_env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BrowserEnv]:
+async def browser_env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BrowserEnv]:
+    """`SERVER_OPTIONS` of the test module, if any, are more settings of its server."""
     data: Path = tmp_path_factory.mktemp("browser")
     voice = write_voice(data / "voice.wav")
-    server = Server(settings_for(data, media_host=("127.0.0.1",), media_allow_private=True))
+    options = getattr(request.module, "SERVER_OPTIONS", {})
+    server = Server(
+        settings_for(data, media_host=("127.0.0.1",), media_allow_private=True, **options)
+    )
     await server.start()
     async with async_playwright() as pw:
         args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={voice}"]

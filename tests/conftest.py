@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from classroom.config import Settings, Wire
+from server.app import JournalLayer, create_app
 from signaling.auth import mint
 from tests.peer import Peer
-from web.app import JournalLayer, create_app
+from web.settings import Settings, Wire
 
 SECRET = "test-secret-with-enough-length-for-hs256"
 ADMIN = "test-admin-key"

@@ -43,7 +43,7 @@ class ServerProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "classroom",
+            "server",
             *args,
             *self.extra,
             *flags,

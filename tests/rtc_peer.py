@@ -156,6 +156,8 @@ class RtcClient:
         self.by_track: dict[str, int] = defaultdict(int)
         """Frames received per track id (decoded, or encoded with tap=True)."""
         self.answers = 0
+        self.renewed = 0
+        """Offers that started a new sub connection."""
         self._changed = asyncio.Event()
         self._answering = asyncio.Lock()
         """Offers are answered one at a time, in the order they came."""
@@ -214,6 +216,11 @@ class RtcClient:
             await self._answer_one(data)
 
     async def _answer_one(self, data: Any) -> None:
+        if data.get("renew") and self.sub is not None:
+            # The server lost our sub connection (its media worker died): start a new one.
+            old, self.sub = self.sub, None
+            self.renewed += 1
+            await old.close()
         if self.sub is None:
             self.sub = RTCPeerConnection(config())
             self.sub.on("track", self._on_track)

@@ -20,7 +20,7 @@ from tests.process import ServerProcess
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
     return subprocess.run(
-        [sys.executable, "-m", "classroom", *args],
+        [sys.executable, "-m", "server", *args],
         capture_output=True,
         text=True,
         timeout=60,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from classroom.config import Settings
 from media import sdp
 from media.ice import IceConfig
 from tests.conftest import Server, running, settings_for
 from tests.rtc_peer import Pattern, RtcClient
+from web.settings import Settings
 
 PRIVATE = [
     "10.1.2.3",

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from classroom.config import Settings
+from server.app import create_app
 from signaling.auth import mint
 from tests.conftest import SECRET, Server, running, settings_for
 from tests.peer import Peer, Refused
 from tests.rawclient import RawClient
 from tests.test_cli import run_cli
-from web.app import create_app
 from web.keys import GATEWAY, REGISTRY
+from web.settings import Settings
 
 
 def nested(depth: int) -> Any:

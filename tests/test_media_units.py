@@ -1,67 +1,17 @@
-"""Unit tests of the media parts that need no network: queues, keyframes, SDP, speakers."""
+"""Unit tests of the media parts that need no network: keyframes, SDP, speakers."""
 
 from __future__ import annotations
 
-import asyncio
-import fractions
 from collections.abc import Callable
 
 import pytest
-from aiortc import (
-    RTCCertificate,
-    RTCDtlsTransport,
-    RTCIceGatherer,
-    RTCIceTransport,
-    RTCRtpReceiver,
-    RTCRtpSender,
-)
-from aiortc.jitterbuffer import JitterBuffer
-from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RtpPacket
 
 from classroom.errors import DomainError
-from media import encoded, sdp
-from media.encoded import (
-    STALL_MS,
-    EncodedFrame,
-    StallWatch,
-    Unsupported,
-    is_keyframe,
-    keyframe_wanted,
-    restart_reassembly,
-    skip_gap,
-    tap,
-)
+from media import sdp
+from media.encoded import is_keyframe
 from media.speakers import HOLD_S, Change, Speakers
-from media.tracks import DEPTH, KEYFRAME_INTERVAL_S, Feed, Slot
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def vp8(n: int, key: bool = False) -> EncodedFrame:
-    data = bytes([0x00 if key else 0x01]) + n.to_bytes(4, "big")
-    return EncodedFrame(data, n * 3000, 90000, "video/VP8", key)
-
-
-def opus(n: int) -> EncodedFrame:
-    return EncodedFrame(n.to_bytes(4, "big"), n * 960, 48000, "audio/opus", True)
-
-
-class Asks:
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self) -> None:
-        self.count += 1
-
-
-# -- keyframes and queues ---------------------------------------------------------
+# -- keyframes -------------------------------------------------------------------------
 
 
 def test_keyframe_detection() -> None:
@@ -71,138 +21,6 @@ def test_keyframe_detection() -> None:
     assert is_keyframe("video/H264", b"\x00\x00\x00\x01\x67\x42" + b"\x00\x00\x00\x01\x65")
     assert not is_keyframe("video/H264", b"\x00\x00\x00\x01\x41\x9a")
     assert is_keyframe("audio/opus", b"\xfc")
-
-
-async def test_a_new_slot_starts_at_a_keyframe_and_asks_for_one() -> None:
-    asks, clock = Asks(), Clock()
-    feed = Feed("video", asks, clock)
-    slot = Slot("video", "video/VP8")
-    slot.bind(feed)
-    assert asks.count == 1
-    feed.push(vp8(1))
-    feed.push(vp8(2))
-    assert slot.queued == 0 and slot.dropped == 2
-    assert asks.count == 1  # rate-limited
-    clock.now += KEYFRAME_INTERVAL_S
-    feed.push(vp8(3))
-    assert asks.count == 2
-    feed.push(vp8(4, key=True))
-    feed.push(vp8(5))
-    first, second = await slot.recv(), await slot.recv()
-    assert bytes(first) == vp8(4, key=True).data and bytes(second) == vp8(5).data
-    assert first.pts is not None and second.pts is not None
-    assert second.pts - first.pts == 3000
-    assert first.time_base == fractions.Fraction(1, 90000)
-
-
-async def test_a_slow_subscriber_drops_to_the_next_keyframe() -> None:
-    feed = Feed("video", Asks(), Clock())
-    slot = Slot("video", "video/VP8")
-    slot.bind(feed)
-    feed.push(vp8(0, key=True))
-    for n in range(1, DEPTH["video"] + 5):
-        feed.push(vp8(n))
-    # The queue never grows past its depth: overflow drops everything queued.
-    assert slot.queued == 0
-    feed.push(vp8(100, key=True))
-    feed.push(vp8(101))
-    assert slot.queued == 2
-    assert bytes(await slot.recv()) == vp8(100, key=True).data
-
-
-async def test_audio_overflow_keeps_the_newest() -> None:
-    feed = Feed("audio", Asks(), Clock())
-    slot = Slot("audio", "audio/opus")
-    slot.bind(feed)
-    for n in range(DEPTH["audio"] + 3):
-        feed.push(opus(n))
-    assert 0 < slot.queued <= DEPTH["audio"]
-    assert bytes(await slot.recv()) == opus(DEPTH["audio"]).data
-
-
-async def test_rebinding_keeps_timestamps_increasing() -> None:
-    one, two = Feed("audio", Asks()), Feed("audio", Asks())
-    slot = Slot("audio", "audio/opus")
-    slot.bind(one)
-    one.push(opus(1000))
-    one.push(opus(1001))
-    a, b = await slot.recv(), await slot.recv()
-    slot.bind(two)
-    two.push(opus(5))  # the new publisher's clock is far behind
-    c = await slot.recv()
-    assert a.pts is not None and b.pts is not None and c.pts is not None
-    assert a.pts < b.pts < c.pts
-
-
-async def test_muted_feeds_forward_nothing_and_restart_at_a_keyframe() -> None:
-    feed = Feed("video", Asks())
-    slot = Slot("video", "video/VP8")
-    slot.bind(feed)
-    feed.push(vp8(0, key=True))
-    feed.set_muted(True)
-    feed.push(vp8(1))
-    assert slot.queued == 1
-    feed.set_muted(False)
-    feed.push(vp8(2))
-    assert slot.queued == 1
-    feed.push(vp8(3, key=True))
-    assert slot.queued == 2
-
-
-async def test_a_stopped_slot_ends_its_reader() -> None:
-    slot = Slot("video", "video/VP8")
-    reader = asyncio.ensure_future(slot.recv())
-    await asyncio.sleep(0)
-    slot.stop()
-    with pytest.raises(MediaStreamError):
-        await reader
-
-
-# -- the aiortc internals encoded.py relies on (pinned version) -----------------------
-
-
-async def test_receiver_internals_are_where_encoded_expects() -> None:
-    gatherer = RTCIceGatherer(iceServers=[])
-    transport = RTCDtlsTransport(RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()])
-    receiver = RTCRtpReceiver("video", transport)
-    got: list[EncodedFrame] = []
-    tap(receiver, got.append)
-    assert encoded.is_tapped(receiver)
-    queue = vars(receiver)[encoded._DECODER_QUEUE]
-    codec = RTCRtpSender.getCapabilities("video").codecs[0]
-    frame = type("Frame", (), {"data": b"\x10abc", "timestamp": 7})()
-    codec_params = type("Codec", (), {"mimeType": codec.mimeType, "clockRate": 90000})()
-    queue.put((codec_params, frame))
-    assert got == [EncodedFrame(b"\x10abc", 7, 90000, "video/VP8", True)]
-    assert queue.empty()  # the decoder thread never sees a frame
-    sender = RTCRtpSender("video", transport)
-    assert not keyframe_wanted(sender)
-    sender._send_keyframe()  # what aiortc does on a subscriber's PLI or FIR
-    assert keyframe_wanted(sender) and not keyframe_wanted(sender)
-    await transport.stop()
-
-
-async def test_restarting_reassembly_forgets_what_was_missing() -> None:
-    gatherer = RTCIceGatherer(iceServers=[])
-    transport = RTCDtlsTransport(RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()])
-    receiver = RTCRtpReceiver("video", transport)
-    old = vars(receiver)[encoded._JITTER_BUFFER]
-    nacks = vars(receiver)[encoded._NACK_GENERATOR]
-    nacks.missing.add(7)
-    restart_reassembly(receiver)
-    fresh = vars(receiver)[encoded._JITTER_BUFFER]
-    assert fresh is not old and fresh.capacity == old.capacity and fresh._is_video
-    assert nacks.missing == set() and nacks.max_seq is None
-    await transport.stop()
-
-
-def test_tapping_twice_is_refused_once_started() -> None:
-    gatherer = RTCIceGatherer(iceServers=[])
-    transport = RTCDtlsTransport(RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()])
-    receiver = RTCRtpReceiver("audio", transport)
-    vars(receiver)[encoded._DECODER_THREAD] = object()
-    with pytest.raises(Unsupported):
-        tap(receiver, lambda f: None)
 
 
 # -- SDP -------------------------------------------------------------------------------
@@ -345,39 +163,3 @@ def test_a_speaker_who_stops_is_cleared_after_holding() -> None:
 def test_silence_is_nobody() -> None:
     s = Speakers()
     assert talk(s, {"ann": lambda _: 127}, 3 * HOLD_S) == []
-
-
-def rtp(seq: int, stamp: int) -> RtpPacket:
-    packet = RtpPacket(payload_type=97, sequence_number=seq, timestamp=stamp)
-    packet._data = bytes([seq])  # type: ignore[attr-defined]  # set by depayloading
-    return packet
-
-
-def test_a_lost_packet_is_skipped_instead_of_waited_for() -> None:
-    buffer = JitterBuffer(capacity=64, is_video=True)
-    # Frames of two packets each; packet 3 (the second half of frame 1) is lost.
-    for seq in (0, 1, 2, 4, 5, 6, 7):
-        assert buffer.add(rtp(seq, 3000 * (seq // 2)))[1] is None or seq == 2
-    stuck = [buffer.add(rtp(seq, 3000 * (seq // 2)))[1] for seq in (8, 9, 10)]
-    assert stuck == [None, None, None]  # everything waits behind the hole
-    assert skip_gap(buffer)
-    frame = buffer.add(rtp(11, 3000 * 5))[1]
-    assert frame is not None and frame.timestamp == 3000 * 3  # frame 2 was partial: skipped too
-    assert not skip_gap(buffer)
-
-
-async def test_the_stall_watch_waits_before_skipping() -> None:
-    gatherer = RTCIceGatherer(iceServers=[])
-    transport = RTCDtlsTransport(RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()])
-    receiver = RTCRtpReceiver("video", transport)
-    buffer = vars(receiver)[encoded._JITTER_BUFFER]
-    gaps: list[bool] = []
-    watch = StallWatch(receiver, lambda: gaps.append(True))
-    for seq in (0, 1, 3, 4):
-        buffer.add(rtp(seq, 3000 * (seq // 2)))
-        watch.check(1000)
-    watch.check(1000 + STALL_MS - 1)
-    assert gaps == []
-    watch.check(1000 + STALL_MS)
-    assert gaps == [True]
-    await transport.stop()

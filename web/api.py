@@ -12,7 +12,6 @@ import msgspec
 from aiohttp import web
 
 from classroom.commands import Name, UserId, readable
-from classroom.config import Settings
 from classroom.events import MediaMode
 from classroom.roles import Role
 from signaling import invites
@@ -20,6 +19,7 @@ from signaling.addresses import client_address, local
 from signaling.auth import TokenError, mint, mint_invite, read_invite, verify
 from signaling.ratelimit import RateLimiter
 from web.keys import GATEWAY, METRICS, REGISTRY, SETTINGS
+from web.settings import Settings
 
 MAX_BODY = 16 * 1024
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]

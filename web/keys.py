@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from classroom.config import Settings
 from media.node import MediaNode
 from recorder.service import Recorder
 from signaling.gateway import Gateway
 from signaling.metrics import Metrics
 from signaling.ratelimit import RateLimiter
 from signaling.registry import Registry
+from web.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)

@@ -196,6 +196,12 @@ export class Media {
   async _answer(offer, generation) {
     await this._started;
     if (generation !== this._generation) return; // an offer for a connection we no longer have
+    if (offer.renew && this.sub) {
+      // The server lost our sub connection (a media worker restarted): start a new one.
+      this.sub.close();
+      this.sub = null;
+      this.mids = {};
+    }
     if (!this.sub) {
       this.sub = this._newPc("sub");
       this.sub.ontrack = () => this.changed();

@@ -40,6 +40,8 @@ class Settings:
     captions_language: str = ""
     """The language spoken, for a multilingual model; empty: detected."""
     captions_threads: int = 1
+    media_workers: int = 0
+    """Processes that own subscribers' connections; 0: this process does."""
     media_allow_private: bool = False
     """Accept client ICE candidates on private, loopback and link-local addresses."""
     ws_compression: bool = False

@@ -9,7 +9,6 @@ import redis.asyncio as redis
 import socketio
 from aiohttp import web
 
-from classroom.config import Settings
 from classroom.events import Event
 from journal import Journal, JournalError, open_journal
 from journal.streams import durability_problems
@@ -18,8 +17,9 @@ from media.metrics import MediaCollector
 from media.node import MediaNode
 from recorder.publish import Publisher
 from recorder.service import Recorder
+from recorder.speech import ModelChoice
 from recorder.store import RecordingStore
-from recorder.transcribe import captions_settings
+from recorder.transcribe import Captions
 from signaling import eio_writer, polls_routes
 from signaling.addresses import networks
 from signaling.auth import check_secret
@@ -32,6 +32,7 @@ from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
 from web import api, pages, polls_api, recordings_api, reports_api
 from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
+from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +155,10 @@ def _classes(
         )
         registry = Registry(journal, sio, media_config(settings), metrics=app[METRICS])
         app[MEDIA] = MediaNode.from_settings(settings)
+        await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
-        recorder = Recorder(store, Publisher(store, journal, captions_settings(settings)))
+        recorder = Recorder(store, Publisher(store, journal, _captions(settings)))
         recorder.media = app[MEDIA]
         app[RECORDER] = recorder
         # Hooks first: every runtime, including those rebuilt below, is followed.
@@ -193,3 +195,9 @@ def _classes(
         await journal.close()
 
     return lifecycle
+
+
+def _captions(settings: Settings) -> Captions:
+    language = settings.captions_language or None
+    model = ModelChoice(settings.captions_model, language, settings.captions_threads)
+    return Captions(settings.captions, model)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from classroom.config import Settings
+from web.settings import Settings
 
 DEMO_CLASS = "demo"
 CLASS_ROLES = ("host", "moderator", "participant")
@@ -58,6 +58,12 @@ def parser() -> argparse.ArgumentParser:
         help="address the SFU announces in its candidates instead (behind 1:1 NAT)",
     )
     _switch(serve, "--media-allow-private", "accept client ICE candidates on private addresses")
+    _number(
+        serve,
+        "--media-workers",
+        os.cpu_count() or 1,
+        "processes that send media to subscribers (default: one per core; 0: this one)",
+    )
     serve.add_argument(
         "--ice-servers",
         default=_env("ICE_SERVERS", "[]"),
@@ -196,6 +202,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         demo=args.demo,
         media_host=_list(args.media_host),
         media_announce=args.media_announce,
+        media_workers=max(0, args.media_workers),
         media_allow_private=args.media_allow_private,
         ice_servers=_ice_servers(args.ice_servers),
         captions=args.captions == "on",
@@ -241,8 +248,8 @@ async def serve(settings: Settings) -> None:
     from aiohttp import web
 
     from journal import JournalError
+    from server.app import create_app
     from web.api import links
-    from web.app import create_app
     from web.keys import REGISTRY
 
     app = create_app(settings)

@@ -1,0 +1,148 @@
+"""The floor under the SFU's per-subscriber cost, and how close packet forwarding comes to it.
+
+- **floor**: what one packet to one subscriber cannot cost less than, on this
+  machine, from Python: SRTP protect (AES-128-CM, HMAC-SHA1-80, libsrtp via
+  pylibsrtp) and one `sendto` of the 1,200-byte packet on a UDP socket
+  (asyncio's datagram transport, as aioice holds it).
+- **forward**: the SFU's own path for the same packet: `Feed.push` to N
+  slots, each rewriting the header and sending through `encoded.Wire` on a
+  real, connected aiortc subscriber connection on 127.0.0.1. The packets go
+  out while the receiving side is not read: only the sending is measured.
+
+CPU time of this process (`time.process_time`). `python -m bench.sfu_floor`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import struct
+import time
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from pylibsrtp import Policy, Session
+
+from media.downlink import LocalDownlink
+from media.encoded import gather_on
+from media.packets import Packet
+from media.tracks import Feed, Tally
+
+SIZE = 1200
+
+
+def floor(count: int) -> float:
+    """Seconds of CPU for SRTP protect plus one sendto, per packet."""
+    return asyncio.run(_floor(count))
+
+
+async def _floor(count: int) -> float:
+    policy = Policy(
+        key=os.urandom(30),
+        ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+        srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+    )
+    policy.allow_repeat_tx = True
+    session = Session(policy)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    header, payload = struct.Struct("!BBHII"), os.urandom(SIZE - 12)
+    address = sink.getsockname()
+    started = time.process_time()
+    for n in range(count):
+        packet = header.pack(0x80, 96, n & 0xFFFF, n * 3000 & 0xFFFFFFFF, 1234) + payload
+        transport.sendto(session.protect(packet), address)
+    spent = time.process_time() - started
+    transport.close()
+    sink.close()
+    return spent / count
+
+
+def vp8_packets(count: int) -> list[Packet]:
+    """Packets of 1,200 bytes with a VP8 descriptor, a keyframe first, three to a frame."""
+    out = []
+    for n in range(count):
+        start = n % 3 == 0
+        key = n == 0
+        picture = n // 3
+        first = 0x90 if start else 0x80  # X, and S on a frame's first packet
+        descriptor = bytes((first, 0x80, 0x80 | picture >> 8 & 0x7F, picture & 0xFF))
+        vp8 = bytes((0x00 if key else 0x01,)) if start else b"\x55"
+        payload = descriptor + vp8 + bytes(SIZE - 12 - 8 - len(descriptor) - 1)
+        out.append(Packet(n, n // 3 * 3000, n % 3 == 2, payload, key, -1, 2))
+    return out
+
+
+def forward(subscribers: int, count: int) -> float:
+    """Seconds of CPU per packet per subscriber on the SFU's forwarding path."""
+    return asyncio.run(_forward(subscribers, count))
+
+
+async def _forward(count: int, packet_count: int) -> float:
+    subscribers = count
+    config = RTCConfiguration(iceServers=[])
+    feed = Feed("video", lambda: None)
+    feed.mime = "video/VP8"
+    pairs = [(LocalDownlink(config, Tally()), RTCPeerConnection(config)) for _ in range(count)]
+    try:
+        for downlink, far in pairs:
+            downlink.bind(downlink.add_slot("video", "video/VP8"), feed)
+            text, _ = await downlink.offer()
+            await far.setRemoteDescription(RTCSessionDescription(text, "offer"))
+            await far.setLocalDescription(await far.createAnswer())
+            await downlink.answer(far.localDescription.sdp)
+        await _connected([downlink for downlink, _ in pairs])
+        packets = vp8_packets(packet_count)
+        feed.push(packets[0], 1)  # the keyframe: every slot starts
+        started = time.process_time()
+        for packet in packets[1:]:
+            feed.push(packet, 1)
+        spent = time.process_time() - started
+        sent = sum(downlink.slots[0].packets for downlink, _ in pairs)
+        assert sent == subscribers * packet_count, f"sent {sent} of {subscribers * packet_count}"
+        return spent / (subscribers * (packet_count - 1))
+    finally:
+        for downlink, far in pairs:
+            await downlink.close()
+            await far.close()
+
+
+async def _connected(downlinks: list[LocalDownlink]) -> None:
+    for _ in range(1200):  # a minute at most
+        if all(d.slots[0].wire is not None for d in downlinks):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the subscriber connections did not connect")
+
+
+def measure(packets: int, subscribers: int = 20) -> dict[str, float]:
+    """Both figures, in seconds per packet (per subscriber)."""
+    gather_on(["127.0.0.1"])
+    subscribers = max(1, min(subscribers, packets // 500))
+    return {
+        "floor": floor(packets),
+        "forward": forward(subscribers, max(2, packets // subscribers)),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.sfu_floor", description=__doc__.split(".")[0])
+    p.add_argument("--packets", type=int, default=20000)
+    p.add_argument("--subscribers", type=int, default=20)
+    args = p.parse_args(argv)
+    found = measure(args.packets, args.subscribers)
+    print(
+        f"SRTP protect + sendto of a {SIZE}-byte packet: {1e6 * found['floor']:.1f} us (the floor)"
+    )
+    print(f"SFU forwarding, per packet per subscriber:     {1e6 * found['forward']:.1f} us")
+    print(json.dumps(found))
+
+
+if __name__ == "__main__":
+    main()
