@@ -19,6 +19,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,8 @@ class Publisher:
         self._one_at_a_time = asyncio.Semaphore(1)
         self._stopping = threading.Event()
         """Seen by stages running in a thread, which cannot be cancelled from outside."""
+        self.on_published: list[Callable[[dict[str, Any]], None]] = []
+        """Called with the recording's metadata each time its package is complete."""
 
     def start(self, recording_id: str) -> asyncio.Task[None]:
         """Start (or join) the pipeline of a recording."""
@@ -99,6 +102,8 @@ class Publisher:
                 else:
                     raise PublishError("the publish options kept changing; publish again")
                 self._status(recording_id, "published", "publish", 100)
+                for hook in self.on_published:
+                    hook(self.store.load(recording_id) or {"id": recording_id})
             except Exception as exc:
                 log.exception("publishing %s failed", recording_id)
                 self.store.update(recording_id, state="failed", error=str(exc))

@@ -30,7 +30,7 @@ from signaling.gateway import Admission, Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
-from web import api, pages, polls_api, recordings_api, reports_api
+from web import api, hooks_api, openapi, pages, polls_api, recordings_api, reports_api
 from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
 from web.settings import Settings
 
@@ -82,6 +82,8 @@ def create_app(settings: Settings, journal_layer: JournalLayer | None = None) ->
     polls_api.add_routes(app)
     recordings_api.add_routes(app)
     reports_api.add_routes(app)
+    hooks_api.add_routes(app)
+    openapi.add_routes(app)
     return app
 
 

@@ -125,6 +125,11 @@ def parser() -> argparse.ArgumentParser:
         help="CPU threads transcription may use (default: 1)",
     )
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
+    _webhook_flags(serve)
+    webhook = sub.add_parser("webhook", help="webhooks: send a signed test event, make a secret")
+    action = webhook.add_subparsers(dest="webhook_command", required=True)
+    _webhook_flags(action.add_parser("test", help="send a signed webhook.test to each URL"))
+    action.add_parser("secret", help="print a new signing secret (whsec_...)")
     token = sub.add_parser("token", help="print a join (--class) or replay (--recording) token")
     target = token.add_mutually_exclusive_group(required=True)
     target.add_argument("--class", dest="class_id")
@@ -140,6 +145,66 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--secret", default=_env("SECRET"))
     token.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")))
     return top
+
+
+def _webhook_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--webhook",
+        action="append",
+        dest="webhooks",
+        help="POST events to this URL (repeatable; CLASSROOM_WEBHOOK: URLs separated by spaces)",
+    )
+    command.add_argument(
+        "--webhook-secret",
+        default=_env("WEBHOOK_SECRET"),
+        help="the Standard Webhooks signing secret, whsec_<base64> (classroom webhook secret)",
+    )
+    command.add_argument(
+        "--webhook-retry-delays",
+        default=_env("WEBHOOK_RETRY_DELAYS"),
+        help="seconds to wait before each retry, comma-separated"
+        " (default 5,300,1800,7200,18000,36000,36000: 27.6 hours)",
+    )
+
+
+def _webhooks(args: argparse.Namespace) -> tuple[str, ...]:
+    """The webhook URLs, checked, with a usable secret; exits with the reason otherwise."""
+    from hooks.sender import ConfigError, endpoint, signer
+
+    urls = tuple(args.webhooks or _env("WEBHOOK").split())
+    try:
+        for url in urls:
+            endpoint(url)
+        if urls:
+            signer(args.webhook_secret)
+    except ConfigError as exc:
+        raise SystemExit(f"classroom: {exc}") from exc
+    return urls
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(d) for d in text.split(",") if d.strip())
+    except ValueError as exc:
+        raise SystemExit(f"classroom serve: --webhook-retry-delays: {exc}") from exc
+    if any(d <= 0 for d in delays):
+        raise SystemExit("classroom serve: --webhook-retry-delays are seconds, above 0")
+    return delays
+
+
+def webhook(args: argparse.Namespace) -> None:
+    from hooks.sender import new_secret
+
+    if args.webhook_command == "secret":
+        print(new_secret())
+        return
+    from hooks.check import send_test
+
+    urls = _webhooks(args)
+    if not urls:
+        raise SystemExit("classroom webhook test: give --webhook URL (or CLASSROOM_WEBHOOK)")
+    if not asyncio.run(send_test(urls, args.webhook_secret)):
+        raise SystemExit(1)
 
 
 def _variable(flag: str) -> str:
@@ -213,6 +278,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         max_participants=args.max_participants,
         invite_identities=args.invite_identities,
         trusted_proxies=proxies,
+        webhook_urls=_webhooks(args),
+        webhook_secret=args.webhook_secret,
+        webhook_retry_delays_s=_delays(args.webhook_retry_delays),
     )
 
 
@@ -333,6 +401,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command == "token":
         token(args)
+        return
+    if args.command == "webhook":
+        webhook(args)
         return
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

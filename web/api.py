@@ -78,6 +78,14 @@ def require_admin(request: web.Request) -> None:
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <admin key>")
 
 
+def query_of(request: web.Request, schema: type[T]) -> T:
+    """The query string, checked against `schema` (values converted from text)."""
+    try:
+        return msgspec.convert(dict(request.query), schema, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ApiError(400, "bad_request", readable(str(exc))) from exc
+
+
 async def existing_class(request: web.Request) -> str:
     class_id = request.match_info["class_id"]
     if not await request.app[REGISTRY].exists(class_id):

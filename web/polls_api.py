@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 
+import msgspec
 from aiohttp import web
 
 from classroom.errors import DomainError
@@ -17,8 +18,13 @@ from classroom.roles import is_staff
 from signaling.auth import TokenError, verify
 from signaling.cluster import Moved
 from signaling.runtime import ClassRuntime
-from web.api import ApiError
+from web.api import ApiError, query_of
 from web.keys import REGISTRY, SETTINGS
+
+
+class PollsQuery(msgspec.Struct):
+    poll_id: str | None = None
+    """One poll's ballots only."""
 
 
 async def runtime_of(request: web.Request) -> ClassRuntime:
@@ -54,7 +60,7 @@ async def polls_csv_route(request: web.Request) -> web.Response:
     runtime = await runtime_of(request)
     authorize(request, runtime)
     polls = runtime.room.polls
-    poll_id = request.query.get("poll_id")
+    poll_id = query_of(request, PollsQuery).poll_id
     try:
         chosen = [polls.get(poll_id)] if poll_id is not None else list(polls.polls.values())
     except DomainError as exc:

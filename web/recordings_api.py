@@ -75,6 +75,14 @@ class JoinByShareLink(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
 
 
+class SignedFileQuery(msgspec.Struct):
+    """A signed file URL's query (web/replay_access.py checks it); absent with a bearer token."""
+
+    exp: int | None = None
+    g: str | None = None
+    sig: str | None = None
+
+
 def _meta(request: web.Request, recording_id: str, who: Caller | None = None) -> dict[str, Any]:
     """The recording's metadata; 404 if there is none, or if it is another class's."""
     store = request.app[RECORDER].store

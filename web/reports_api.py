@@ -21,7 +21,7 @@ import hmac
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -34,7 +34,7 @@ from classroom.xapi import class_statements
 from journal import Journal, JournalError
 from signaling.auth import Claims, TokenError, verify
 from signaling.runtime import now_ms
-from web.api import ApiError
+from web.api import ApiError, query_of
 from web.keys import REGISTRY, SETTINGS
 
 T = TypeVar("T")
@@ -79,6 +79,10 @@ def _fold_then(fold: ReportFold, records: list[bytes], work: Callable[[ReportFol
 
 
 REPORTS = web.AppKey("reports", ReportBook)
+
+
+class ReportQuery(msgspec.Struct):
+    format: Literal["json", "csv"] = "json"
 
 
 def _caller(request: web.Request, class_id: str) -> Claims | None:
@@ -127,9 +131,7 @@ async def _report(request: web.Request, work: Callable[[ReportFold], T]) -> T:
 
 async def report_route(request: web.Request) -> web.Response:
     now = now_ms()
-    form = request.query.get("format", "json")
-    if form not in ("json", "csv"):
-        raise ApiError(400, "bad_request", "format is json or csv")
+    form = query_of(request, ReportQuery).format
     if form == "csv":
         text = await _report(request, lambda fold: attendance_csv(fold.report(now)))
         name = f"attendance-{request.match_info['class_id']}.csv"

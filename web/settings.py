@@ -58,6 +58,12 @@ class Settings:
     """Packets that may wait for one socket before it is dropped as not reading."""
     send_queue_bytes: int = 2 * 1024 * 1024
     """Bytes that may wait for one socket before it is dropped as not reading."""
+    webhook_urls: tuple[str, ...] = ()
+    """Where webhook messages are posted (hooks/); none: no webhooks."""
+    webhook_secret: str = ""
+    """The Standard Webhooks signing secret, `whsec_<base64>`."""
+    webhook_retry_delays_s: tuple[float, ...] = ()
+    """Waits before each retry; empty: the standard schedule (hooks/records.py), 27.6 h."""
 
     @property
     def base_url(self) -> str:

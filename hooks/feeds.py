@@ -1,0 +1,143 @@
+"""Following each class for the outbox: a listener, off the acknowledgement path, and a catch-up.
+
+A class's listener only queues the event; a task of the class's own folds
+it and appends the messages it makes to the outbox. When a class is loaded
+(started, rebuilt after a restart, taken over from another node) its task
+first folds the journal from the start: messages of events that a crash or
+a shutdown kept from the outbox are appended then, if they are recent
+(`CATCH_UP_MS`) and not there already. The journal is the source: a queue
+that overflows is dropped and the journal read again from where the fold
+stands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from classroom import events as e
+from hooks.outbox import Outbox
+from hooks.payloads import ClassFeed, Message
+from hooks.records import Enqueued
+from journal import Journal
+from signaling.runtime import ClassRuntime
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_MS = 24 * 3600 * 1000
+"""Events older than this are not sent when found missing from the outbox."""
+MAX_QUEUED = 1000
+"""Events a class's task may lag behind its listener before it reads the journal instead."""
+RETRY_S = (0.5, 1, 2, 5, 10, 30)
+
+
+class Follower:
+    """One class's feed: its fold, its queue of heard events, and the task that drains them."""
+
+    def __init__(self, class_id: str, feeds: Feeds) -> None:
+        self.class_id = class_id
+        self.feeds = feeds
+        self.fold = ClassFeed(class_id)
+        self._heard: deque[e.Event] = deque()
+        self._reread = True
+        """Read the journal from where the fold stands (at first, and after a gap)."""
+        self._unsent: list[Message] = []
+        self._wake = asyncio.Event()
+        self.task = asyncio.create_task(self._run())
+
+    async def heard(self, ev: e.Event) -> None:
+        if len(self._heard) >= MAX_QUEUED:
+            self._heard.clear()
+            self._reread = True
+        else:
+            self._heard.append(ev)
+        self._wake.set()
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            self._wake.clear()
+            try:
+                if self._reread:
+                    await self._read_journal()
+                elif self._heard:
+                    self._unsent += self._fold_heard()
+                elif not self._unsent:
+                    await self._wake.wait()
+                    continue
+                await self._send()
+                failures = 0
+            except Exception as exc:  # the journal or the outbox is down: try again later
+                log.warning("webhooks: class %s: cannot enqueue yet: %s", self.class_id, exc)
+                await asyncio.sleep(RETRY_S[min(failures, len(RETRY_S) - 1)])
+                failures += 1
+
+    async def _read_journal(self) -> None:
+        async for _seq, data in self.feeds.journal.read(self.class_id, self.fold.seq):
+            made = self.fold.fold(e.decode(data))
+            if made is not None and made.created_at >= self.feeds.clock() - CATCH_UP_MS:
+                self._unsent.append(made)
+        self._reread = False  # only once the read went through
+        if self._unsent and self.feeds.outbox_shared:
+            await self.feeds.outbox.sync()  # what other nodes enqueued for this class
+
+    def _fold_heard(self) -> list[Message]:
+        made = []
+        while self._heard and not self._reread:
+            ev = self._heard.popleft()
+            if ev.seq <= self.fold.seq:
+                continue
+            if ev.seq != self.fold.seq + 1:
+                self._reread = True  # a gap: the journal has what we missed
+                break
+            msg = self.fold.fold(ev)
+            if msg is not None:
+                made.append(msg)
+        return made
+
+    async def _send(self) -> None:
+        new = [m for m in self._unsent if not self.feeds.outbox.known(m.id)]
+        if new:
+            await self.feeds.outbox.append([Enqueued(m, self.feeds.endpoint_ids) for m in new])
+        self._unsent = []
+
+    def close(self) -> None:
+        self.task.cancel()
+
+
+class Feeds:
+    def __init__(
+        self,
+        journal: Journal,
+        outbox: Outbox,
+        endpoint_ids: list[str],
+        clock: Callable[[], int],
+        outbox_shared: bool,
+    ) -> None:
+        self.journal = journal
+        self.outbox = outbox
+        self.endpoint_ids = endpoint_ids
+        self.clock = clock
+        self.outbox_shared = outbox_shared
+        self.followers: dict[str, Follower] = {}
+
+    def attach(self, runtime: ClassRuntime) -> None:
+        """A registry hook: follow every class this node hosts."""
+        follower = Follower(runtime.class_id, self)
+        self.followers[runtime.class_id] = follower
+        runtime.listeners.append(follower.heard)
+
+        def closed() -> None:
+            follower.close()
+            if self.followers.get(runtime.class_id) is follower:
+                del self.followers[runtime.class_id]
+
+        runtime.closers.append(closed)
+
+    async def close(self) -> None:
+        tasks = [f.task for f in self.followers.values()]
+        for follower in list(self.followers.values()):
+            follower.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
