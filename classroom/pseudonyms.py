@@ -6,7 +6,8 @@ name "Participant N", the same N everywhere in the package. Each kind of
 message the package can hold says where its user references are (`REFS`);
 a kind without an entry is left out of a pseudonymised package altogether,
 so a new kind of message cannot leak a name by being forgotten here. Free
-text (chat, questions, answers) is the speakers' own and is not rewritten.
+text (chat, questions, answers, the words of a transcript) is the speakers'
+own and is not rewritten.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ REFS: dict[str, Refs] = {
     "marker": NOBODY,
     "manifest:participant": PERSON,
     "manifest:track": USER,
+    "transcript:cue": Refs(ids=(("user_id",),), names=((("speaker",), ("user_id",)),)),
 }
 
 

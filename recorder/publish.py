@@ -1,4 +1,4 @@
-"""Publishing a recording: collect -> check -> build -> publish, each stage idempotent.
+"""Publishing a recording: collect -> check -> captions -> build -> publish, each idempotent.
 
 Each stage reads what the one before it left in `work/`, writes its own
 output there, then a marker in `stages/`. A stage with a marker is never run
@@ -6,7 +6,8 @@ again, so the pipeline resumes where a crash stopped it and re-running it
 does nothing. The package is assembled in `work/package` and appears under
 `package/` by a rename: nothing is ever half-written under the published
 name. Heavy stages run in a thread, one recording at a time, so live classes
-keep their share of the CPU.
+keep their share of the CPU; transcribing (the captions stage, unless turned
+off) runs in a worker process of lower priority (recorder/transcribe.py).
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ from typing import Any
 from classroom import events as e
 from classroom.pseudonyms import Pseudonyms
 from journal import Journal
+from recorder import captions as cc
 from recorder.composite import Source, compose
 from recorder.package import decodes, package_name, probe, remux
 from recorder.store import RecordingStore, write_atomically
 from recorder.timeline import Span, chapters_vtt, collect, dumps, find_span
+from recorder.transcribe import Captions, Job, TranscriptionFailed, transcribe
 
 log = logging.getLogger(__name__)
 
-STAGES = ("collect", "check", "build", "publish")
+STAGES = ("collect", "check", "captions", "build", "publish")
 BUILT = ("build", "publish")
 """Stages whose output depends on the publish options (their markers name them)."""
 DEFAULT_OPTIONS: dict[str, Any] = {"pseudonyms": False, "trim_start_ms": None, "trim_end_ms": None}
@@ -48,9 +51,13 @@ class Interrupted(Exception):
 
 
 class Publisher:
-    def __init__(self, store: RecordingStore, journal: Journal) -> None:
+    def __init__(
+        self, store: RecordingStore, journal: Journal, captions: Captions | None = None
+    ) -> None:
         self.store = store
         self.journal = journal
+        self.captions = captions or Captions()
+        self.stages = tuple(s for s in STAGES if s != "captions" or self.captions.on)
         self._running: dict[str, asyncio.Task[None]] = {}
         self._one_at_a_time = asyncio.Semaphore(1)
         self._stopping = threading.Event()
@@ -102,7 +109,7 @@ class Publisher:
                 self.store.update(recording_id, state="failed", error=str(exc))
 
     async def _stages(self, recording_id: str) -> None:
-        for stage in STAGES:
+        for stage in self.stages:
             if self._done(recording_id, stage):
                 continue
             self._status(recording_id, "publishing", stage, 0)
@@ -143,6 +150,35 @@ class Publisher:
             return {"tracks": kept, "problems": problems}
 
         self._write(recording_id, "checked.json", dumps(await asyncio.to_thread(check)))
+
+    async def _captions(self, recording_id: str) -> None:
+        """Transcribe every audio track; a failure is noted and publishing goes on without."""
+        checked = self._read(recording_id, "checked.json")
+        media, folder = self.store.media_dir(recording_id), self._work(recording_id) / "transcripts"
+        folder.mkdir(exist_ok=True)
+        jobs = [
+            Job(
+                str(media / t["file"]),
+                str(folder / f"{Path(t['file']).stem}.json"),
+                t["duration_ms"],
+            )
+            for t in checked["tracks"]
+            if t["kind"] == "audio"
+        ]
+
+        def progress(fraction: float) -> None:
+            self._status(recording_id, None, "captions", 100 * fraction)
+
+        summary: dict[str, Any] = {"engine": None, "error": None}
+        if jobs:
+            try:
+                summary["engine"] = await transcribe(jobs, self.captions.model, progress)
+            except TranscriptionFailed as exc:
+                log.error("captions of %s: %s", recording_id, exc)
+                summary["error"] = str(exc)
+        self._write(recording_id, "captions.json", dumps(summary))
+        for stage in BUILT:  # a package built before this stage has no captions: build again
+            self._marker(recording_id, stage).unlink(missing_ok=True)
 
     async def _build(self, recording_id: str) -> dict[str, Any]:
         """Build with the options as they are now; returns them, for the stage's marker."""
@@ -214,7 +250,7 @@ class Publisher:
         return self._marker(recording_id, stage).exists()
 
     def _all_done(self, recording_id: str) -> bool:
-        return all(self._done(recording_id, stage) for stage in STAGES)
+        return all(self._done(recording_id, stage) for stage in self.stages)
 
     def _status(self, recording_id: str, state: str | None, stage: str, percent: float) -> None:
         changes: dict[str, Any] = {"stage": stage, "percent": round(percent), "error": None}
@@ -252,6 +288,7 @@ class Build:
         self.end = total if end is None else max(self.start, min(int(end), total))
         self.pseudonyms = bool(options.get("pseudonyms"))
         self.out = store.folder(recording_id) / "work" / "package"
+        self.problems: list[str] = []
 
     @property
     def duration_ms(self) -> int:
@@ -266,18 +303,18 @@ class Build:
         participants = [
             {"user_id": u, "name": n} for u, n in self.collected["participants"].items()
         ]
+        aliases = Pseudonyms(frozenset(self.collected["hosts"]))
         if self.pseudonyms:
-            aliases = Pseudonyms(frozenset(self.collected["hosts"]))
             events = _pseudonymised(aliases, events)
             participants = [aliases.record("manifest:participant", p) for p in participants]
             tracks = [aliases.record("manifest:track", t) for t in tracks]
         chapters = self._chapters()
+        captions = self._captions(aliases if self.pseudonyms else None)
         self._write("timeline.json", dumps({"events": events}))
         self._write("chapters.vtt", chapters_vtt(chapters, self.duration_ms).encode())
         composite = self._composite(tracks, lambda p: progress(10 + 85 * p))
-        self._write(
-            "manifest.json", dumps(self._manifest(participants, tracks, chapters, composite))
-        )
+        manifest = self._manifest(participants, tracks, chapters, composite) | captions
+        self._write("manifest.json", dumps(manifest))
 
     def _media(self) -> list[dict[str, Any]]:
         media = self.store.media_dir(self.recording_id)
@@ -323,6 +360,40 @@ class Build:
             kept.insert(0, {"t_ms": 0, "title": "Start"})
         return kept
 
+    def _captions(self, aliases: Pseudonyms | None) -> dict[str, Any]:
+        """captions-<language>.vtt and transcript.json from the captions stage's transcripts.
+
+        Returns the manifest's entries for them (none when the stage did not run).
+        """
+        work = self.store.folder(self.recording_id) / "work"
+        try:
+            summary = json.loads((work / "captions.json").read_bytes())
+        except FileNotFoundError:
+            return {"captions": [], "transcript": None}
+        if summary.get("error"):
+            self.problems.append(f"captions: {summary['error']}")
+        names = self.collected["participants"]
+        cues: list[cc.Cue] = []
+        for track in self.checked["tracks"]:
+            found = work / "transcripts" / f"{Path(track['file']).stem}.json"
+            if track["kind"] == "audio" and found.exists():
+                name = names.get(track["user_id"], "Someone")
+                transcript = json.loads(found.read_bytes())
+                cues += cc.cues_of(transcript, track["offset_ms"], track["user_id"], name)
+        cues = cc.trimmed(cues, self.start, self.end)
+        if aliases is not None:
+            cues = [cc.Cue.of(aliases.record("transcript:cue", c.record())) for c in cues]
+        if not cues:
+            return {"captions": [], "transcript": None}
+        entries = []
+        for language in cc.languages(cues):
+            name = cc.file_name(language)
+            self._write(name, cc.webvtt([c for c in cues if c.language == language]).encode())
+            entries.append({"language": language, "file": name})
+        transcript = {"engine": summary.get("engine"), "cues": [c.record() for c in cues]}
+        self._write("transcript.json", dumps(transcript))
+        return {"captions": entries, "transcript": "transcript.json"}
+
     def _composite(self, tracks: list[dict[str, Any]], progress: Any) -> str | None:
         video = _presenter(tracks, set(self.collected["hosts"]))
         audio = [
@@ -352,7 +423,7 @@ class Build:
             "tracks": tracks,
             "chapters": chapters,
             "composite": composite,
-            "problems": self.checked.get("problems", []),
+            "problems": self.checked.get("problems", []) + self.problems,
             "notes": meta.get("notes", []),
         }
 

@@ -223,12 +223,12 @@ def chapters_vtt(chapters: list[Entry], duration_ms: int) -> str:
     ordered = sorted(chapters, key=lambda c: c["t_ms"])
     for i, chapter in enumerate(ordered):
         end = ordered[i + 1]["t_ms"] if i + 1 < len(ordered) else max(duration_ms, chapter["t_ms"])
-        lines += [str(i + 1), f"{_vtt_time(chapter['t_ms'])} --> {_vtt_time(end)}"]
+        lines += [str(i + 1), f"{vtt_time(chapter['t_ms'])} --> {vtt_time(end)}"]
         lines += [chapter["title"].replace("-->", "->"), ""]
     return "\n".join(lines)
 
 
-def _vtt_time(ms: int) -> str:
+def vtt_time(ms: int) -> str:
     h, rest = divmod(ms, 3_600_000)
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)

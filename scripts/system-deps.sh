@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the test-suite drives for real: redis-server, chromium, nginx.
+# Debian packages the test-suite drives for real: redis-server, chromium, nginx, and
+# espeak-ng, which speaks the sentences the captions tests transcribe.
 # Installs what is missing when running as root; otherwise says what to install.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "The tests need these Debian packages: ${need[*]}" >&2

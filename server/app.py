@@ -18,7 +18,9 @@ from media.metrics import MediaCollector
 from media.node import MediaNode
 from recorder.publish import Publisher
 from recorder.service import Recorder
+from recorder.speech import ModelChoice
 from recorder.store import RecordingStore
+from recorder.transcribe import Captions
 from signaling import eio_writer
 from signaling.addresses import networks
 from signaling.auth import check_secret
@@ -171,7 +173,7 @@ def _classes(
         await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
-        recorder = Recorder(store, Publisher(store, journal))
+        recorder = Recorder(store, Publisher(store, journal, _captions(settings)))
         recorder.media = app[MEDIA]
         app[RECORDER] = recorder
         # The class's services, attached to every runtime, including those rebuilt below.
@@ -212,3 +214,9 @@ def _classes(
         await journal.close()
 
     return lifecycle
+
+
+def _captions(settings: Settings) -> Captions:
+    language = settings.captions_language or None
+    model = ModelChoice(settings.captions_model, language, settings.captions_threads)
+    return Captions(settings.captions, model)

@@ -102,6 +102,28 @@ def parser() -> argparse.ArgumentParser:
         default=_flag(_env("DEMO", "")),
         help="keep a secret in the data dir, open a demo class, print join links",
     )
+    serve.add_argument(
+        "--captions",
+        choices=["on", "off"],
+        default=_env("CAPTIONS", "on"),
+        help="transcribe recordings into captions when publishing them (default: on)",
+    )
+    serve.add_argument(
+        "--captions-model",
+        default=_env("CAPTIONS_MODEL"),
+        help="a local CTranslate2 Whisper model directory (default: the bundled English tiny.en)",
+    )
+    serve.add_argument(
+        "--captions-language",
+        default=_env("CAPTIONS_LANGUAGE"),
+        help="language code spoken, for a multilingual model (default: detected)",
+    )
+    serve.add_argument(
+        "--captions-threads",
+        type=int,
+        default=int(_env("CAPTIONS_THREADS", "1")),
+        help="CPU threads transcription may use (default: 1)",
+    )
     serve.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"))
     _webhook_flags(serve)
     webhook = sub.add_parser("webhook", help="webhooks: send a signed test event, make a secret")
@@ -248,6 +270,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         media_workers=max(0, args.media_workers),
         media_allow_private=args.media_allow_private,
         ice_servers=_ice_servers(args.ice_servers),
+        captions=args.captions == "on",
+        captions_model=_captions_model(args.captions_model),
+        captions_language=args.captions_language,
+        captions_threads=max(1, args.captions_threads),
         ws_compression=args.ws_compression,
         max_participants=args.max_participants,
         invite_identities=args.invite_identities,
@@ -256,6 +282,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
         webhook_secret=args.webhook_secret,
         webhook_retry_delays_s=_delays(args.webhook_retry_delays),
     )
+
+
+def _captions_model(path: str) -> Path | None:
+    if not path:
+        return None
+    model = Path(path)
+    if not all((model / name).is_file() for name in ("model.bin", "config.json", "tokenizer.json")):
+        raise SystemExit(
+            f"classroom serve: --captions-model {path} is not a CTranslate2 Whisper model "
+            "directory (model.bin, config.json, tokenizer.json)"
+        )
+    return model
 
 
 def _list(text: str) -> tuple[str, ...]:

@@ -53,3 +53,32 @@ def replay_package(folder: Path, track: str, recording_id: str = "r-replay-test"
         "composite": None,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+CAPTIONS = [
+    (1000, 3000, "teacher", "Dr Teach", "today we talk about the speed of light"),
+    (3500, 4800, "ana", "Ana", "what is refraction"),
+]
+
+
+def captioned_package(folder: Path, recording_id: str) -> None:
+    """A package whose composite video has English captions and a transcript."""
+    replay_package(folder, "ana-camera.webm", recording_id)
+    make_webm(folder / "composite.webm", 5)
+    cues = [
+        {"t": t, "end": end, "user_id": u, "speaker": s, "language": "en", "text": text}
+        for t, end, u, s, text in CAPTIONS
+    ]
+    vtt = ["WEBVTT", ""]
+    for i, (t, end, _, speaker, text) in enumerate(CAPTIONS, start=1):
+        vtt += [
+            str(i),
+            f"00:00:0{t // 1000}.{t % 1000:03d} --> 00:00:0{end // 1000}.{end % 1000:03d}",
+        ]
+        vtt += [f"<v {speaker}>{speaker}: {text}</v>", ""]
+    (folder / "captions-en.vtt").write_text("\n".join(vtt))
+    (folder / "transcript.json").write_text(json.dumps({"engine": "test", "cues": cues}))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest |= {"composite": "composite.webm", "transcript": "transcript.json"}
+    manifest["captions"] = [{"language": "en", "file": "captions-en.vtt"}]
+    (folder / "manifest.json").write_text(json.dumps(manifest))

@@ -13,7 +13,7 @@ from classroom.sharing import Access
 from signaling.auth import mint, mint_replay, verify_replay
 from tests.browser import BrowserEnv, Person, browser_env, env, reported  # noqa: F401  (fixtures)
 from tests.conftest import ADMIN, SECRET
-from tests.replay_package import replay_package
+from tests.replay_package import captioned_package, replay_package
 from web.keys import RECORDER
 from web.replay_access import file_url
 
@@ -157,3 +157,46 @@ async def test_replay_waits_for_publishing_and_plays_a_track(env: BrowserEnv) ->
     await viewer.page.click("#tab-polls")
     await viewer.wait_text("#polls .question", "Which shape has three sides?")
     assert ADMIN not in viewer.page.url
+
+
+TEXT_TRACK = f"{VIDEO}.textTracks[0]"
+
+
+@reported
+async def test_captions_show_on_the_video_and_the_transcript_seeks(env: BrowserEnv) -> None:  # noqa: F811
+    store = env.server.app[RECORDER].store
+    rid = "r-captions"
+    store.create(
+        rid, {"id": rid, "title": "Optics", "state": "published", "visibility": "learners"}
+    )
+    captioned_package(store.package_dir(rid), rid)
+    viewer = await env.open(
+        f"{env.server.url}/replay/{rid}#token={mint_replay(SECRET, rid, 'ana', 'Ana')}"
+    )
+    page = viewer.page
+    await page.wait_for_selector("#replay:not([hidden])")
+    fields = ", ".join(f"{TEXT_TRACK}.{name}" for name in ("kind", "language", "label"))
+    track = await page.evaluate(f"() => [{VIDEO}.textTracks.length, {fields}]")
+    assert track == [1, "captions", "en", "English (automatic)"]
+    # The viewer turns captions on: the cues load, and the one at the playhead shows.
+    await page.evaluate(f"() => {{ {TEXT_TRACK}.mode = 'showing'; {VIDEO}.currentTime = 2; }}")
+    await page.wait_for_function(f"() => {TEXT_TRACK}.cues?.length === 2")
+    await page.wait_for_function(
+        f"() => [...({TEXT_TRACK}.activeCues ?? [])].some((c) => c.text.includes('speed of light'))"
+    )
+    # The transcript panel: who said what, when; a line plays from its time.
+    await viewer.tab("transcript")
+    await viewer.wait_text("#transcript .text", "what is refraction")
+    assert await page.locator("#transcript .who").all_text_contents() == ["Dr Teach", "Ana"]
+    await page.locator("#transcript li").nth(1).locator("button").click()
+    await page.wait_for_function(f"() => Math.abs({PLAYHEAD} - 3.5) < 0.1")
+    await page.wait_for_selector('#transcript li:nth-child(2)[aria-current="true"]')
+    # The replay's search finds words of the transcript.
+    await page.fill("#search", "refraction")
+    await viewer.wait_text("#search-summary", "1 transcript line match")
+    assert await page.locator("#transcript li:not([hidden])").count() == 1
+    await page.fill("#search", "")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#transcript li:not([hidden])').length === 2"
+    )
+    assert viewer.csp_violations() == [] and viewer.errors == []

@@ -33,6 +33,13 @@ class Settings:
     """Local addresses the SFU gathers ICE candidates on; empty: every interface."""
     media_announce: str = ""
     """The address put in the SFU's candidates instead of the gathered one (1:1 NAT)."""
+    captions: bool = True
+    """Transcribe recordings into captions when publishing them."""
+    captions_model: Path | None = None
+    """A local CTranslate2 Whisper model directory; None: the bundled English tiny.en."""
+    captions_language: str = ""
+    """The language spoken, for a multilingual model; empty: detected."""
+    captions_threads: int = 1
     media_workers: int = 0
     """Processes that own subscribers' connections; 0: this process does."""
     media_allow_private: bool = False

@@ -18,6 +18,7 @@ import { redeemInvite } from "./invite.js";
 import { questionItem, questionOrder, updateQuestion } from "./qa.js";
 import { MAIN, apply, createState, roomName } from "./state.js";
 import { setupTabs } from "./tabs.js";
+import { Transcript } from "./transcript.js";
 
 const recordingId = decodeURIComponent(location.pathname.split("/").pop());
 const api = (path = "") => `/api/recordings/${encodeURIComponent(recordingId)}${path}`;
@@ -222,6 +223,8 @@ class Replay {
     $("search").addEventListener("input", () => { this.search = $("search").value.trim().toLowerCase(); this.renderSearch(); this.render(); });
     this.renderChapters();
     this.renderEvents();
+    this.transcript = new Transcript(m, this.video, (t) => this.seek(t));
+    this.transcript.start().then(() => this.render(), () => {});
     const t = Number(new URLSearchParams(location.search).get("t"));
     if (Number.isFinite(t) && t > 0) {
       const jump = () => this.seek(t * 1000);
@@ -322,6 +325,7 @@ class Replay {
     $("moment-link").href = link.pathname + link.search;
     this.markTimes($("chapters"), t, true);
     this.markTimes($("events"), t);
+    this.transcript?.render(t);
     const people = [...s.people.values()].sort((a, b) => a.name.localeCompare(b.name));
     setText($("present-count"), String(people.length));
     keyed($("present"), people, (p) => p.user_id, (p) => h("li", { class: "chip" }),
@@ -389,6 +393,7 @@ class Replay {
   renderSearch() {
     const q = this.search;
     $("search-summary").hidden = !q;
+    const lines = this.transcript?.search(q) ?? 0;
     if (!q) {
       $("chat").replaceChildren();
       $("questions").replaceChildren();
@@ -404,7 +409,8 @@ class Replay {
       this.seekButton(e.t, e.data.question.text))));
     $("chat-empty").hidden = chats.length > 0;
     $("qa-empty").hidden = questions.length > 0;
-    setText($("search-summary"), `${chats.length} ${chats.length === 1 ? "message" : "messages"} and ${questions.length} ${questions.length === 1 ? "question" : "questions"} match.`);
+    const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+    setText($("search-summary"), `${count(chats.length, "message", "messages")}, ${count(questions.length, "question", "questions")} and ${count(lines, "transcript line", "transcript lines")} match.`);
     this.markTimes($("chat"), this.now());
     this.markTimes($("questions"), this.now());
   }
