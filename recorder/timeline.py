@@ -17,8 +17,8 @@ from typing import Any
 
 from classroom import events as e
 from classroom.aggregate import Classroom
-from classroom.polls_views import live_results
-from classroom.qa_views import votes_view
+from classroom.polls_wire import live_results
+from classroom.qa_wire import votes_view
 from classroom.tallies import Pacer
 from classroom.visibility import audience, results_audience, votes_audience
 from classroom.wire import public_form, to_wire

@@ -24,8 +24,8 @@ import logging
 
 from classroom import events as e
 from classroom.polls import Poll
-from classroom.polls_views import live_results
-from classroom.qa_views import votes_view
+from classroom.polls_wire import live_results
+from classroom.qa_wire import votes_view
 from classroom.tallies import Pacer
 from classroom.visibility import results_audience, votes_audience
 from signaling.poll_timers import PollTimers
