@@ -90,7 +90,7 @@ class Recorder:
         self.store.create_later(ev.recording_id, meta)
 
         def first_frame(info: TrackInfo, name: str, at_ms: int) -> None:
-            note = e.RecordingTrackStarted(
+            note = e.CaptureFileStarted(
                 recording_id=ev.recording_id,
                 track_id=info.track_id,
                 user_id=info.user_id,

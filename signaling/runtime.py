@@ -182,10 +182,7 @@ class ClassRuntime:
         if not drafts:
             return []
         self._refuse_if_stopped()
-        ts = self.clock()
-        stamped = [e.stamp(d, self.room.seq + i + 1, ts) for i, d in enumerate(drafts)]
-        for ev in stamped:
-            self.room.apply(ev)
+        stamped = self.room.commit(drafts, self.clock())
         self.tail.extend(stamped)
         self._unsent.extend(stamped)
         try:
