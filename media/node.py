@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from classroom import events as e
 from media.ice import IceConfig
@@ -29,10 +28,6 @@ class MediaNode:
     async def start(self) -> None:
         if self.pool is not None:
             await self.pool.start()
-
-    def config(self) -> dict[str, Any]:
-        """The snapshot's `media` (its `mode` is the class's own)."""
-        return {"mode": "sfu", "ice_servers": self.ice.client_view()}
 
     def attach(self, runtime: ClassRuntime) -> None:
         """A registry hook: the class's events reach its SFU once it has one (the SFU is
