@@ -30,6 +30,7 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--doc", str(tmp / "reports.md"),
         ],
         "composite_bench": ["--minutes", "0.1", "--before-minutes", "0.1"],
+        "slides_render": ["--pages", "3", "--runs", "1", "--doc", str(tmp / "slides.md")],
         "captions": ["--repeat", "1", "--sentences", "1", "--doc", str(tmp / "captions.md")],
         "sfu": [
             "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",
