@@ -74,6 +74,7 @@ REFS: dict[str, Refs] = {
     "rtc:muted": Refs(ids=(("user_id",), ("by",))),
     "rtc:speaker": USER,
     "slides:view": NOBODY,
+    "slides:state": NOBODY,  # its strokes do not say who drew them
     "slides:presenter": USER,
     "board:opened": NOBODY,
     "board:ink": USER,

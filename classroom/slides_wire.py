@@ -74,6 +74,22 @@ def slides_view(slides: Slides, board: Board, viewer: Viewer) -> Payload:
     }
 
 
+def board_at(slides: Slides, board: Board, room: str) -> Payload | None:
+    """A room's board as it stands (its page and ink, strokes without who drew them), for a
+    replay that starts there; None when it shows nothing and holds no ink."""
+    view = slides.views.get(room)
+    if view is None and not board.pages:
+        return None
+    ink = [
+        {
+            **page,
+            "strokes": [{k: v for k, v in s.items() if k != "user_id"} for s in page["strokes"]],
+        }
+        for page in board_view(board)
+    ]
+    return {"room": room, "view": view_view(view) if view is not None else None, "ink": ink}
+
+
 def slides_wire(ev: e.Event, head: Payload) -> tuple[str, Payload] | None:
     match ev:
         case e.DeckAdded():

@@ -33,6 +33,7 @@ from signaling.gateway import Admission, Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
+from slides.store import DeckStore
 from web import (
     api,
     hooks_api,
@@ -183,7 +184,10 @@ def _classes(
         await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
-        recorder = Recorder(store, Publisher(store, journal, _captions(settings)))
+        recorder = Recorder(
+            store,
+            Publisher(store, journal, _captions(settings), DeckStore(settings.data_dir / "slides")),
+        )
         recorder.media = app[MEDIA]
         app[RECORDER] = recorder
         # The class's services, attached to every runtime, including those rebuilt below.

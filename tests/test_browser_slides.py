@@ -5,11 +5,14 @@ rooms each room's board is its own. Checked on the pixels of the page and its ca
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import aiohttp
 import pytest
 
 from tests import pdfs
 from tests.browser import BrowserEnv, Person, browser_env, env, reported  # noqa: F401  (fixtures)
+from tests.conftest import ADMIN
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -153,3 +156,80 @@ async def test_each_breakout_room_draws_on_its_own_board(env: BrowserEnv) -> Non
     # The main room's board stayed blank.
     assert await ink_count(host) == 0
     assert not near(await pixel(host, "#ink", 0.5, 0.3), RED_INK)
+
+
+PUBLISHING_MS = 120_000
+PLAYHEAD = "document.getElementById('video').currentTime"
+
+
+async def timeline_of(env: BrowserEnv, recording_id: str) -> list[dict[str, Any]]:  # noqa: F811
+    """The published timeline's entries, read with the admin key."""
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{env.server.url}/api/recordings/{recording_id}", headers=headers
+        ) as r:
+            manifest = (await r.json())["manifest"]
+        async with http.get(env.server.url + manifest["files"]["timeline.json"]) as r:
+            events: list[dict[str, Any]] = (await r.json())["events"]
+    return events
+
+
+@reported
+async def test_the_replay_shows_the_slide_and_its_ink_at_every_moment(env: BrowserEnv) -> None:  # noqa: F811
+    cid = await env.server.create_class("Analysis")
+    host = await env.join(cid, "teacher", "host", "Ms Rivera")
+    await host.page.set_input_files(
+        "#slides-file",
+        files=[
+            {"name": "analysis.pdf", "mimeType": "application/pdf", "buffer": pdfs.deck(TITLES)}
+        ],
+    )
+    await host.wait_text("#slides-progress", "3 pages ready")
+    await host.page.select_option("#board-width", "100")
+    await stroke(host, 0.3)  # drawn before the recording: the replay starts with it
+    await host.page.click("text=Start recording")
+    await host.page.wait_for_selector("#rec-indicator:not([hidden])")
+    await host.page.click("#slides-next")
+    await host.wait_text("#slides-page", "Page 2")
+    await stroke(host, 0.5)
+    await host.page.wait_for_function(f"() => ({INK_COUNT})() === 2")
+    await asyncio.sleep(2)  # two moments of the replay, apart
+    await stroke(host, 0.7)
+    await host.page.wait_for_function(f"() => ({INK_COUNT})() === 3")
+    await asyncio.sleep(1)
+    await host.page.click("text=Stop recording")
+    link = host.page.locator("#rec-link")
+    await link.wait_for()
+    href = str(await link.get_attribute("href"))
+    recording_id = href.split("/replay/")[1].split("#")[0].split("?")[0]
+
+    viewer = await env.open(env.server.url + href)
+    page = viewer.page
+    await page.wait_for_selector("#replay:not([hidden])", timeout=PUBLISHING_MS)
+    await page.wait_for_function("() => document.getElementById('video').readyState >= 1")
+    inked = [e for e in await timeline_of(env, recording_id) if e["name"] == "board:ink"]
+    page_2 = [e["t"] for e in inked if e["data"]["page"] == 2]
+    first, last = page_2[0], page_2[-1]
+    assert [e["data"]["page"] for e in inked] == [2] * len(inked)  # page 1's ink is the start state
+    # At the start: page 1 with the ink drawn before the recording.
+    await page.evaluate(f"() => {{ {PLAYHEAD} = 0; }}")
+    await wait_pixel(viewer, "#ink", 0.5, 0.3, RED_INK)
+    await wait_pixel(viewer, "#sheet img", 0.5, 0.9, tuple(round(c * 255) for c in pdfs.COLORS[0]))
+    # Between the two strokes on page 2: the first only.
+    middle = (first + last) / 2000
+    await page.evaluate(f"(t) => {{ {PLAYHEAD} = t; }}", middle)
+    await wait_pixel(viewer, "#sheet img", 0.5, 0.9, PAGE_2)
+    await wait_pixel(viewer, "#ink", 0.5, 0.5, RED_INK)
+    assert not near(await pixel(viewer, "#ink", 0.5, 0.7), RED_INK)
+    assert not near(await pixel(viewer, "#ink", 0.5, 0.3), RED_INK)  # page 1's ink stays there
+    # At the end: both.
+    end = await page.evaluate("document.getElementById('video').duration")
+    await page.evaluate(f"(t) => {{ {PLAYHEAD} = t; }}", end)
+    await wait_pixel(viewer, "#ink", 0.5, 0.7, RED_INK)
+    await wait_pixel(viewer, "#ink", 0.5, 0.5, RED_INK)
+    # Slide titles are chapters, and the slides' text is searched.
+    await page.locator("#chapters button", has_text="Derivatives").wait_for()
+    await page.fill("#search", "derivatives")
+    await page.locator("#slide-results button", has_text="Derivatives").click()
+    await page.wait_for_function(f"(t) => Math.abs({PLAYHEAD} * 1000 - t) < 1500", arg=page_2[0])

@@ -14,6 +14,7 @@ import pytest
 
 from tests import pdfs
 from tests.conftest import Server, running, settings_for
+from tests.test_recording import get, published
 from web.slides_api import SLIDES
 
 TITLES = ["Limits", "Derivatives", "Integrals"]
@@ -199,3 +200,47 @@ async def test_a_worker_past_its_deadline_is_killed(server: Server) -> None:
     deck = await upload(server, cid, token, pdfs.deck(TITLES))
     failed = await rendered(server, cid, token, deck["id"])
     assert failed["state"] == "failed" and "longer than" in failed["error"]
+
+
+async def test_a_recording_keeps_the_slides_their_ink_and_their_text(server: Server) -> None:
+    cid = await server.create_class()
+    host = await server.join(cid, "teacher", "host")
+    token = server.token(cid, "teacher", "host")
+    deck = await upload(server, cid, token, pdfs.deck(TITLES))
+    assert (await rendered(server, cid, token, deck["id"]))["state"] == "ready"
+    assert (await host.call("slides:show", {"deck_id": deck["id"], "page": 1}))["ok"]
+    pen = {"tool": "pen", "color": "#102030", "width": 20, "done": True}
+    assert (await host.call("board:draw", {"stroke": "before-1", "points": [1, 2, 3, 4], **pen}))[
+        "ok"
+    ]
+    rid = (await host.call("recording:start"))["recording_id"]
+    assert (await host.call("slides:show", {"deck_id": deck["id"], "page": 2}))["ok"]
+    assert (await host.call("board:draw", {"stroke": "during-1", "points": [5, 6], **pen}))["ok"]
+    assert (await host.call("slides:show", {"deck_id": deck["id"], "page": 2, "zoom": 200}))["ok"]
+    assert (await host.call("recording:stop"))["ok"]
+    body = await published(server.url, rid)
+    manifest = body["manifest"]
+    files = manifest["files"]
+    assert manifest["slides"] == "slides.json"
+    shown = [f"slide-{deck['id']}-0001.webp", f"slide-{deck['id']}-0002.webp"]
+    assert manifest["slide_images"] == shown
+    # The page titles are chapters (one per page turn, not per zoom).
+    titles = [c["title"] for c in manifest["chapters"]]
+    assert titles == ["Limits", "Derivatives"] or titles == ["Start", "Limits", "Derivatives"]
+    status, slides = await get(server.url + files["slides.json"])
+    assert status == 200
+    pages = [(p["page"], p["title"], p["text"].strip()) for p in slides["pages"]]
+    assert pages == [(1, "Limits", "Limits"), (2, "Derivatives", "Derivatives")]
+    status, image = await get(server.url + files[shown[1]])
+    assert status == 200 and image[:4] == b"RIFF"
+    # The timeline starts with the board as it stood, then what happened.
+    status, timeline = await get(server.url + files["timeline.json"])
+    names = [
+        (e["name"], e["t"]) for e in timeline["events"] if e["name"].startswith(("slides", "board"))
+    ]
+    assert [n for n, _ in names] == ["slides:state", "slides:view", "board:ink", "slides:view"]
+    start = next(e for e in timeline["events"] if e["name"] == "slides:state")
+    assert start["t"] == 0 and start["data"]["view"]["page"] == 1
+    (ink,) = start["data"]["ink"]
+    assert [s["stroke_id"] for s in ink["strokes"]] == ["before-1"]
+    assert "user_id" not in ink["strokes"][0]

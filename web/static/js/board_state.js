@@ -26,6 +26,11 @@ export function slidesFromSnapshot(snap) {
   return out;
 }
 
+// Whether the board changed since `mark` (a value of `boardMark`): a snapshot replaces
+// the whole object, so its identity counts as well as its version.
+export const boardMark = (slides) => [slides, slides.version];
+export const boardChanged = (slides, mark) => !mark || mark[0] !== slides || mark[1] !== slides.version;
+
 // The strokes of the page the room shows now (blank page 1 before anything was shown).
 export function currentStrokes(slides) {
   const v = slides.view;
@@ -45,6 +50,13 @@ const ours = (s, d) => (d.room ?? MAIN) === (s.you?.room ?? MAIN);
 const touched = (s) => { s.slides.version += 1; };
 
 export const BOARD_REDUCERS = {
+  // A room's board as it stood when a recording started (the replay's first entry).
+  "slides:state": (s, d) => {
+    if (!ours(s, d)) return false;
+    s.slides.view = d.view ? { ...d.view } : null;
+    s.slides.pages = slidesFromSnapshot({ ink: d.ink }).pages;
+    touched(s);
+  },
   "slides:view": (s, d) => {
     if (!ours(s, d)) return false;
     s.slides.view = { deck_id: d.deck_id ?? null, page: d.page, zoom: d.zoom, x: d.x, y: d.y };

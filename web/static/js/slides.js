@@ -4,7 +4,7 @@
 // its points thinned first; the server's echo is what stays on the board.
 
 import { $, h, setText } from "./dom.js";
-import { currentStrokes, mayDraw, presents } from "./board_state.js";
+import { boardChanged, boardMark, currentStrokes, mayDraw, presents } from "./board_state.js";
 import { BLANK_SIZE, SPAN, paint, place } from "./ink.js";
 
 const BATCH_MS = 50;
@@ -42,37 +42,58 @@ export function pageImages(classId, token) {
   };
 }
 
-// Show a page (an image URL, or null for a blank page) in `frame`'s sheet and
-// size its canvas to it; resolves once the canvas has the page's size.
+// Show a page (an image URL, or null for a blank page) in the sheet and size its
+// canvas to it (which clears it: paint after); resolves once it has the page's size.
 export async function showPage(sheet, src) {
   const img = sheet.querySelector("img");
   const canvas = sheet.querySelector("canvas");
-  if (src === null) {
-    img.hidden = true;
-    img.removeAttribute("src");
-    [canvas.width, canvas.height] = BLANK_SIZE;
-    sheet.style.aspectRatio = `${BLANK_SIZE[0]} / ${BLANK_SIZE[1]}`;
-    return;
-  }
-  if (img.getAttribute("src") !== src) {
+  if (src !== null && img.getAttribute("src") !== src) {
     img.src = src;
     await img.decode().catch(() => {});
   }
-  img.hidden = false;
-  if (img.naturalWidth) {
-    canvas.width = img.naturalWidth;
-    canvas.height = img.naturalHeight;
-    sheet.style.aspectRatio = `${img.naturalWidth} / ${img.naturalHeight}`;
+  img.hidden = src === null;
+  if (src === null) img.removeAttribute("src");
+  const [w, h] = src !== null && img.naturalWidth ? [img.naturalWidth, img.naturalHeight] : BLANK_SIZE;
+  if (canvas.width !== w) canvas.width = w;
+  if (canvas.height !== h) canvas.height = h;
+  sheet.style.aspectRatio = `${w} / ${h}`;
+}
+
+// Loads pages one at a time: the latest page asked for wins, and `done` runs once
+// the sheet shows it (so the ink is painted after the canvas was sized).
+export function pageLoader(sheet, source, done, failed = () => {}) {
+  let shown = null;
+  let wanted = null;
+  let busy = false;
+  async function next() {
+    if (busy || wanted === null || wanted.key === shown) return;
+    busy = true;
+    const { key, args } = wanted;
+    try {
+      await showPage(sheet, await source(...args));
+      shown = key;
+      sheet.dataset.page = key;
+    } catch (err) {
+      failed(err);
+      wanted = null;
+    } finally {
+      busy = false;
+    }
+    if (wanted?.key !== key) next();
+    else done();
   }
+  return {
+    get shown() { return shown; },
+    want(key, ...args) { wanted = { key, args }; next(); },
+  };
 }
 
 export function setup(ctx, classId) {
   const image = pageImages(classId, ctx.token);
   const sheet = $("sheet");
   const canvas = $("ink");
-  let shown = null;       // the page key the sheet shows
   let drawing = null;     // the stroke being drawn here: {id, ink, points, sent, first}
-  let painted = -1;
+  let painted = null;   // boardMark of what the canvas shows
 
   async function act(event, data, what) {
     const ack = await ctx.send(event, data);
@@ -233,8 +254,8 @@ export function setup(ctx, classId) {
   }
 
   function repaint(force = false) {
-    if (!force && painted === ctx.state.slides.version) return;
-    painted = ctx.state.slides.version;
+    if (!force && !boardChanged(ctx.state.slides, painted)) return;
+    painted = boardMark(ctx.state.slides);
     const extra = [];
     if (preview) extra.push({ ink: preview.ink, points: preview.points });
     if (drawing && drawing.ink) extra.push({ ink: drawing.ink, points: drawing.points });
@@ -242,8 +263,9 @@ export function setup(ctx, classId) {
     paint(canvas, strokes, extra);
   }
 
-  let loading = 0;
-  async function render(s) {
+  const pages = pageLoader(sheet, async (deckId, page) => (deckId ? image(deckId, page) : null),
+    () => repaint(true), (err) => ctx.notify(`The page could not be loaded: ${err.message}`, "warn"));
+  function render(s) {
     const v = s.slides.view;
     const presenting = presents(s);
     // Shown when a page is, to presenters, and while everyone may draw (blank page 1 then).
@@ -270,22 +292,8 @@ export function setup(ctx, classId) {
     if (!v && $("board").hidden) return;
     place(sheet, v);
     const key = `${v?.deck_id ?? ""}:${v?.page ?? 1}`;
-    if (key !== shown) {
-      const ticket = ++loading;
-      try {
-        const src = v?.deck_id ? await image(v.deck_id, v.page) : null;
-        if (ticket !== loading) return;
-        await showPage(sheet, src);
-      } catch (err) {
-        ctx.notify(`The page could not be loaded: ${err.message}`, "warn");
-        return;
-      }
-      shown = key;
-      sheet.dataset.page = key;
-      repaint(true);
-      return;
-    }
-    repaint();
+    if (key !== pages.shown) pages.want(key, v?.deck_id ?? null, v?.page ?? 1);
+    else repaint();
   }
   return render;
 }
