@@ -265,9 +265,20 @@ export function setup(ctx, classId) {
 
   const pages = pageLoader(sheet, async (deckId, page) => (deckId ? image(deckId, page) : null),
     () => repaint(true), (err) => ctx.notify(`The page could not be loaded: ${err.message}`, "warn"));
+  // A participant made presenter mid-class asks for the decks (the snapshot had none for them).
+  let asked = null;
+  async function askDecks(s) {
+    asked = s.slides;
+    const ack = await ctx.send("slides:decks", {});
+    if (!ack.ok || asked !== ctx.state.slides) return;
+    for (const deck of ack.decks) ctx.state.slides.decks.set(deck.id, deck);
+    ctx.refresh();
+  }
+
   function render(s) {
     const v = s.slides.view;
     const presenting = presents(s);
+    if (presenting && asked !== s.slides && s.you?.role !== "host") askDecks(s);
     // Shown when a page is, to presenters, and while everyone may draw (blank page 1 then).
     $("board").hidden = !v && !presenting && !s.slides.everyoneDraws;
     $("slides-tools").hidden = !presenting;
