@@ -18,6 +18,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TITLES = ["Limits", "Derivatives", "Integrals"]
 RED_INK = (0xD0, 0x20, 0x20)
+RENDER_MS = 120_000
 PAGE_2 = tuple(round(c * 255) for c in pdfs.COLORS[1])
 """Page 2 of the deck is filled green."""
 
@@ -34,6 +35,14 @@ PIXEL = """([selector, fx, fy]) => {
     const x = Math.round(fx * (canvas.width - 1)), y = Math.round(fy * (canvas.height - 1));
     return [...canvas.getContext("2d").getImageData(x, y, 1, 1).data];
 }"""
+
+
+async def rendered(host: Person) -> None:
+    """Wait for the uploaded deck to be rendered (a worker process: slow on a busy machine)."""
+    await host.page.wait_for_function(
+        "() => document.getElementById('slides-progress').textContent.includes('pages ready')",
+        timeout=RENDER_MS,
+    )
 
 
 def near(pixel: list[int] | None, rgb: tuple[int, ...], tolerance: int = 40) -> bool:
@@ -97,7 +106,7 @@ async def test_a_deck_and_its_ink_live_and_for_a_late_joiner(env: BrowserEnv) ->
             {"name": "calculus.pdf", "mimeType": "application/pdf", "buffer": pdfs.deck(TITLES)}
         ],
     )
-    await host.wait_text("#slides-progress", "3 pages ready")
+    await rendered(host)
     await ana.page.wait_for_selector("#board:not([hidden])")
     await ana.wait_text("#slides-page", "Page 1")
     await host.page.click("#slides-next")
@@ -185,7 +194,7 @@ async def test_the_replay_shows_the_slide_and_its_ink_at_every_moment(env: Brows
             {"name": "analysis.pdf", "mimeType": "application/pdf", "buffer": pdfs.deck(TITLES)}
         ],
     )
-    await host.wait_text("#slides-progress", "3 pages ready")
+    await rendered(host)
     await host.page.select_option("#board-width", "100")
     await stroke(host, 0.3)  # drawn before the recording: the replay starts with it
     await host.page.click("text=Start recording")
