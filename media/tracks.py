@@ -37,6 +37,7 @@ from aiortc.clock import current_ntp_time
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
+from classroom.commands import Layer
 from media import packets as rtp
 from media.encoded import (
     BEHIND,
@@ -100,6 +101,8 @@ class Feed:
         self.track_id = ""
         """Set once published."""
         self.user_id = ""
+        self.layer: Layer = "high"
+        """Or "low": the small picture of the same track."""
         self.number = 0
         """The node-wide number media workers know this feed by."""
         self.slots: set[Slot] = set()
