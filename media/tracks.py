@@ -242,6 +242,7 @@ class Slot(MediaStreamTrack):
         self.kind = kind
         self.mime = mime
         self.feed: Feed | None = None
+        self.terms: Negotiated | None = None
         self.header: Header | None = None
         self.wire: Writer | None = None
         self.sending = False
@@ -371,6 +372,11 @@ class Slot(MediaStreamTrack):
     # -- what the subscriber tells us (encoded.Driver) -----------------------------------
 
     def negotiated(self, terms: Negotiated, wire: Writer) -> None:
+        """Called at every negotiation of the connection: one that changes nothing for this
+        m-line (a page of the gallery turned) leaves its stream going."""
+        if terms == self.terms and self.wire is not None:
+            return
+        self.terms = terms
         self.header = Header(terms.ssrc, terms.payload_type, terms.extensions, terms.mid, terms.rtx)
         self.wire = wire
         self.restart()
