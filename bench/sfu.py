@@ -13,9 +13,10 @@ server. The servers, one after the other in the same invocation:
 2. with `--before <commit>` (by default the last commit that forwarded
    frames), the classroom server of that commit, run from a `git archive`
    of it: encoded frames reassembled once, packetized for each subscriber;
-3. the baseline: a bare aiortc server that decodes the publisher's track and
-   re-encodes it once per subscriber (aiortc's `MediaRelay` feeding one
-   encoding sender each), the usual way to fan out a track with aiortc;
+3. the baseline (bench/sfu_baseline.py): a bare aiortc server that decodes
+   the publisher's track and re-encodes it once per subscriber (aiortc's
+   `MediaRelay` feeding one encoding sender each), the usual way to fan out
+   a track with aiortc;
 4. bench/sfu_floor.py: SRTP protect plus one sendto, the floor per packet.
 
 For each, the server's own CPU (user + system from /proc/<pid>/stat) is
@@ -46,7 +47,6 @@ from typing import Any
 
 import aiohttp
 import av
-from aiohttp import web
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -55,7 +55,6 @@ from aiortc import (
     VideoStreamTrack,
 )
 from aiortc.codecs import vpx
-from aiortc.contrib.media import MediaRelay
 
 from bench import sfu_floor
 from bench.harness import cpu_seconds, free_port, server_module
@@ -271,69 +270,6 @@ async def subscribers(args: argparse.Namespace) -> None:
             await sub.close()
 
 
-# -- child: the transcoding baseline server --------------------------------------------
-
-
-class Counted(MediaStreamTrack):
-    """Passes a track's frames on, counting them (each is one encode by its sender)."""
-
-    kind = "video"
-
-    def __init__(self, inner: MediaStreamTrack, counter: list[int]) -> None:
-        super().__init__()
-        self.inner, self.counter = inner, counter
-
-    async def recv(self) -> Any:
-        frame = await self.inner.recv()
-        self.counter[0] += 1
-        return frame
-
-
-async def baseline_server(port: int) -> None:
-    relay = MediaRelay()
-    encoded = [0]
-    source: list[MediaStreamTrack] = []
-    ready = asyncio.Event()
-    pcs: list[RTCPeerConnection] = []
-
-    async def answer(pc: RTCPeerConnection, request: web.Request) -> web.Response:
-        offer = await request.json()
-        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
-        await pc.setLocalDescription(await pc.createAnswer())
-        pcs.append(pc)
-        return web.json_response({"sdp": pc.localDescription.sdp, "type": "answer"})
-
-    async def publish(request: web.Request) -> web.Response:
-        pc = RTCPeerConnection(config())
-
-        def on_track(track: MediaStreamTrack) -> None:
-            source.append(track)  # a decoding receiver: frames come out as pictures
-            ready.set()
-
-        pc.on("track", on_track)
-        return await answer(pc, request)
-
-    async def subscribe(request: web.Request) -> web.Response:
-        await ready.wait()
-        pc = RTCPeerConnection(config())
-        pc.addTrack(Counted(relay.subscribe(source[0]), encoded))  # each sender encodes a copy
-        return await answer(pc, request)
-
-    app = web.Application()
-    app.router.add_post("/publish", publish)
-    app.router.add_post("/subscribe", subscribe)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    print("listening", flush=True)
-    loop = asyncio.get_running_loop()
-    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() == "count":
-        print(json.dumps({"sent": encoded[0]}), flush=True)
-    for pc in pcs:
-        await pc.close()
-    await runner.cleanup()
-
-
 # -- the orchestrator ----------------------------------------------------------------------
 
 
@@ -409,7 +345,7 @@ async def classroom_server(data_dir: str, how: Server) -> AsyncIterator[tuple[st
 @asynccontextmanager
 async def baseline(_: str, __: Server) -> AsyncIterator[tuple[str, Child]]:
     port = free_port()
-    server = await Child.start("-m", "bench.sfu", "--role", "baseline", "--port", str(port))
+    server = await Child.start("-m", "bench.sfu_baseline", "--port", str(port))
     try:
         await server.expect("listening", 60)
         yield f"http://127.0.0.1:{port}", server
@@ -631,7 +567,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--low", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--count", type=int, help=argparse.SUPPRESS)
     p.add_argument("--prefix", default="s", help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return p
 
 
@@ -642,8 +577,6 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(publisher(args.url, args.token, args.baseline, args.low))
     elif args.role == "subscribers":
         asyncio.run(subscribers(args))
-    elif args.role == "baseline":
-        asyncio.run(baseline_server(args.port))
     else:
         asyncio.run(orchestrate(args))
 
