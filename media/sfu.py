@@ -6,13 +6,14 @@ After each, every participant's set of tracks to receive is recomputed — the
 tracks of the room they are in now, minus their own, minus what they
 unsubscribed from, minus the video they do not show (`rtc:view`) — and a
 participant whose set changed gets a new offer on their `sub` connection.
+Room moves are noticed by comparing each participant's known room with the
+class state after every event, whatever event moved them.
 
 A video track may have a low layer (`rtc:publish` with `layers`): a feed of
 its own, not in `feeds`, kept in `lows` under the track's id. A subscriber
 showing a track small gets its low layer when there is one: the same slot
 is rebound from one layer's feed to the other's, which keeps the stream
-continuous and needs no new offer. Room moves are noticed by comparing each participant's
-known room with the class state after every event, whatever event moved them.
+continuous and needs no new offer.
 
 The SFU never commits from inside a listener call (the runtime is flushing):
 journal writes it causes (a publisher's connection failing, a new active

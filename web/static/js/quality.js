@@ -3,8 +3,8 @@
 // when at least LOSS of the video packets expected in it were lost, when the
 // video stood frozen for FROZEN of its time (the browser's
 // totalFreezesDuration: what a receive rate too low for the picture looks
-// like), or when not one frame was decoded while video is shown (the rate
-// fell to nothing). POOR_SAMPLES poor samples in a row (six seconds) and the
+// like), or when not one frame was decoded while a camera is shown (the
+// rate fell to nothing). POOR_SAMPLES poor samples in a row (six seconds) and the
 // page offers audio only; declined, it asks again after QUIET_MS at the
 // earliest.
 
@@ -49,7 +49,7 @@ export class Quality {
     this.streak = 0;
     this.quietUntil = 0;
     this.timer = null;
-    this.showing = false; // set by the stage: video is on screen and not muted
+    this.showing = false; // set by the stage: a camera is on screen, not muted
   }
 
   start() {

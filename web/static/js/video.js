@@ -147,7 +147,8 @@ export function renderStage(s, media) {
   renderPager(pages);
   const wanted = view(large, shown);
   media.setView(wanted.map(([t, layer]) => ({ track_id: t.trackId, layer })));
-  media.quality.showing = !media.audioOnly && wanted.some(([t]) => t.track);
+  // A camera shown should bring frames (a still screen share may rightly bring none).
+  media.quality.showing = !media.audioOnly && wanted.some(([t]) => t.track && t.source === "camera");
   renderAudioOnly(media);
   renderAudio(s, media);
 }
