@@ -205,7 +205,7 @@ async def test_audio_only_by_hand_and_offered_on_a_poor_connection(env: BrowserE
     await ana.page.click("#audio-only")
     await until(lambda: forwarded(sfu, "ana") == {"teacher": "high"}, "video again")
     await decoding(ana, set(cameras(sfu).values()) - {cameras(sfu)["ana"]})
-    # The network starts losing half of Ana's video: the page offers audio only.
+    # The network starts losing nine in ten of Ana's video packets: the page offers audio only.
     downlink = sfu.people["ana"].sub
     assert isinstance(downlink, LocalDownlink)
     for slot in downlink.slots:
