@@ -16,7 +16,7 @@ import * as recording from "./js/recording.js";
 import * as slides from "./js/slides.js";
 import { amStaff, apply, createState } from "./js/state.js";
 import { setupTabs } from "./js/tabs.js";
-import { renderStage } from "./js/video.js";
+import { renderStage, setupStage } from "./js/video.js";
 
 const classId = decodeURIComponent(location.pathname.split("/").pop());
 const params = new URLSearchParams(location.hash.slice(1));
@@ -213,6 +213,7 @@ function classroom(token, media) {
     },
   });
 
+  setupStage(media);
   renders = [chat.setup(ctx), people.setup(ctx), polls.setup(ctx), qa.setup(ctx), breakouts.setup(ctx), recording.setup(ctx),
     slides.setup(ctx, classId)];
 
