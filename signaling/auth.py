@@ -16,13 +16,13 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 import jwt
 import msgspec
 
 from classroom.commands import Name, UserId, readable
-from classroom.roles import Role
+from classroom.roles import ReplayRole, Role
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_S = 6 * 3600
@@ -42,8 +42,6 @@ def check_secret(secret: str) -> None:
         )
 
 
-ReplayRole = Literal["viewer", "moderator", "host"]
-REPLAY_ROLES: tuple[ReplayRole, ...] = get_args(ReplayRole)
 REPLAY_TTL_S = 7 * 24 * 3600
 
 

@@ -17,13 +17,13 @@ from aiohttp import web
 
 from classroom import sharing
 from classroom.commands import Name, UserId
+from classroom.roles import ReplayRole
 from classroom.sharing import ADMIN, Access, Visibility
 from recorder.publish import DEFAULT_OPTIONS
 from recorder.store import RECORDING_ID
 from signaling.addresses import client_address
 from signaling.auth import (
     REPLAY_TTL_S,
-    ReplayRole,
     TokenError,
     mint_replay,
     mint_replay_invite,
