@@ -301,6 +301,34 @@ class Replay:
             poll.cast(ev.voter, ev.answer, ev.ts)
 
 
+def recorded_poll(poll: Poll, at_ms: int) -> RecordedPoll:
+    """A poll of the class as its recording keeps it: its final live tally, and its answer
+    key only if the host published it in class (a quiz never revealed stays unrevealed)."""
+    revealed = poll.quiz and poll.status == "published"
+    return RecordedPoll(
+        poll_id=poll.id,
+        at_ms=at_ms,
+        question=poll.question,
+        kind=poll.kind,
+        options=list(poll.options),
+        min=poll.min if poll.kind == "rating" else None,
+        max=poll.max if poll.kind == "rating" else None,
+        anonymous=poll.anonymous,
+        quiz=poll.quiz,
+        correct=list(poll.correct) if revealed and poll.correct is not None else None,
+        live=poll.results(),
+    )
+
+
+def encode_polls(polls: list[RecordedPoll]) -> bytes:
+    return msgspec.json.encode(polls)
+
+
+def decode_polls(data: bytes) -> list[RecordedPoll]:
+    """The recorded polls a package's build wrote; raises msgspec.DecodeError on garbage."""
+    return msgspec.json.decode(data, type=list[RecordedPoll])
+
+
 def _cohort(recorded: RecordedPoll) -> Poll:
     """An empty poll of the recorded poll's definition, open to the async cohort's ballots."""
     created = e.PollCreated(

@@ -32,14 +32,18 @@ from signaling.frames import JsonFrame, MsgPackFrame
 from signaling.gateway import Admission, Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
+from signaling.replay_host import ReplayHost, is_stream
 from signaling.runtime import ClassRuntime
 from web import api, hooks_api, openapi, pages, polls_api, recordings_api, reports_api
 from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
+from web.replay_source import StoredRecordings
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024
+REPLAY_KEYS = "classroom:replay"
+"""The Redis key prefix of the recordings' streams (the classes' is "classroom")."""
 """Largest Socket.IO frame accepted; bigger frames close that socket."""
 
 
@@ -169,12 +173,21 @@ def _classes(
             open_journal(settings.data_dir / "journal", settings.redis_url or None)
         )
         registry = Registry(journal, sio, media_config(settings), metrics=app[METRICS])
+        # The recordings' streams: a journal of their own, leases beside the classes'.
+        replay_journal = journal_layer(
+            open_journal(settings.data_dir / "replays", settings.redis_url or None, REPLAY_KEYS)
+        )
         app[MEDIA] = MediaNode(ice_config(settings), settings.media_workers)
         await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
         recorder = Recorder(store, Publisher(store, journal, _captions(settings)))
         recorder.media = app[MEDIA]
+        replays = ReplayHost(replay_journal, registry, StoredRecordings(store))
+
+        async def lost(name: str) -> None:
+            await (replays.unload(name) if is_stream(name) else registry.unload(name))
+
         app[RECORDER] = recorder
         # The class's services, attached to every runtime, including those rebuilt below.
         registry.on_runtime += [
@@ -189,7 +202,7 @@ def _classes(
             leases = LeaseOwnership(
                 leases_client,
                 settings.node_base_url,
-                registry.unload,
+                lost,
                 settings.lease_ttl_ms,
             )
             registry.ownership = leases
@@ -204,13 +217,17 @@ def _classes(
             settings.invite_identities,
             networks(settings.trusted_proxies),
         )
-        app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS], admission=admission)
+        app[GATEWAY] = Gateway(
+            sio, registry, settings.secret, app[METRICS], admission=admission, replays=replays
+        )
         media_routes.register(app[GATEWAY], app[MEDIA])
         yield
         await recorder.close()
         await app[MEDIA].close()
+        await replays.close()
         await registry.close()
         await registry.ownership.close()
+        await replay_journal.close()
         await journal.close()
 
     return lifecycle

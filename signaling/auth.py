@@ -224,6 +224,18 @@ def verify_replay(secret: str, token: object, recording_id: str | None = None) -
     return ReplayClaims(parsed.sub, parsed.name, parsed.rec, parsed.role, parsed.exp, parsed.lnk)
 
 
+def is_replay_token(token: object) -> bool:
+    """Whether a token says it is a replay token. Unverified: it only chooses which check
+    `verify_replay` or `verify` then makes in full."""
+    if not isinstance(token, str):
+        return False
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return False
+    return isinstance(claims, dict) and "rec" in claims
+
+
 def verify_replay_invite(secret: str, token: object, recording_id: str) -> int:
     """Check a share link's key; returns its generation."""
     raw = _decode(secret, token, ("exp", "rec", "inv"), "share link")

@@ -28,6 +28,8 @@ DEFAULT_RATES: dict[str, Rate] = {
     "breakout": Rate(5, 15),
     "rtc": Rate(20, 60),
     "bad": Rate(2, 10),
+    # A replay's player reports progress every few seconds, and on seeking.
+    "progress": Rate(2, 10),
     # Per client address. A campus or office NAT puts a whole class behind one
     # address, so these allow a class arriving together, not one connect a second.
     "connect": Rate(10, 200),
