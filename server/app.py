@@ -34,8 +34,17 @@ from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.replay_host import ReplayHost, is_stream
 from signaling.runtime import ClassRuntime
-from web import api, hooks_api, openapi, pages, polls_api, recordings_api, reports_api
-from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
+from web import (
+    api,
+    hooks_api,
+    openapi,
+    pages,
+    polls_api,
+    recordings_api,
+    replay_api,
+    reports_api,
+)
+from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, REPLAYS, SETTINGS
 from web.replay_source import StoredRecordings
 from web.settings import Settings
 
@@ -99,6 +108,7 @@ def create_app(settings: Settings, journal_layer: JournalLayer | None = None) ->
     polls_api.add_routes(app)
     recordings_api.add_routes(app)
     reports_api.add_routes(app)
+    replay_api.add_routes(app)
     hooks_api.add_routes(app)
     openapi.add_routes(app)
     return app
@@ -212,6 +222,7 @@ def _classes(
             log.info("rebuilt %d classes from the journal", await registry.load_all())
         await recorder.resume_unfinished()
         app[REGISTRY] = registry
+        app[REPLAYS] = replays
         admission = Admission(
             settings.max_participants,
             settings.invite_identities,

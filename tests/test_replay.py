@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
+from classroom.replay_xapi import VIDEO
 from signaling.auth import mint_replay
 from tests.conftest import SECRET, Server, running, settings_for
 from tests.peer import Peer, Refused
@@ -211,3 +213,52 @@ async def test_catch_up_and_a_restart_keep_everything(tmp_path: Path) -> None:
         assert quiz["your_answer"] == [0]
         assert quiz["results"]["async"]["voters"] == 1
         assert state["you"]["last_seen"] is not None  # a second visit
+
+
+async def test_report_digest_and_xapi_for_staff(msgpack_server: Server) -> None:
+    server = msgpack_server
+    rid, polls = await recorded_class(server)
+    cy = await watch(server, rid, "cy")
+    duration = cy.received("replay:state")[0]["recording"]["duration_ms"]
+    half = duration // 2
+    assert (await cy.call("replay:vote", {"poll_id": polls["quiz"], "answer": [0]}))["ok"]
+    assert (await cy.call("replay:vote", {"poll_id": polls["words"], "answer": "wave"}))["ok"]
+    asked = await cy.call("replay:ask", {"text": "What?", "at_ms": half})
+    progress = {"position_ms": half, "watched": [[0, half], [0, half // 2]]}
+    assert (await cy.call("replay:progress", progress))["ok"]
+    base = f"/api/recordings/{rid}"
+    viewer = {"Authorization": f"Bearer {cy.token}"}
+
+    # Staff only: nothing without credentials, 403 for a viewer's token.
+    for path in ("/report", "/digest", "/xapi"):
+        assert (await fetch(server, "GET", base + path))[0] == 401
+        assert (await fetch(server, "GET", base + path, viewer))[0] == 403
+
+    status, body = await fetch(server, "GET", base + "/report", AsAdmin)
+    assert status == 200
+    (row,) = body["viewers"]
+    assert (row["user_id"], row["watched_ms"], row["polls_answered"]) == ("cy", half, 2)
+    assert row["coverage"] == round(half / duration, 4) and row["quiz_correct"] == 1
+    quiz = next(p for p in body["polls"] if p["poll_id"] == polls["quiz"])
+    assert (quiz["live_voters"], quiz["async_voters"], quiz["async_correct"]) == (2, 1, 1)
+
+    host = mint_replay(SECRET, rid, "teacher", "Teacher", "host")
+    as_host = {"Authorization": f"Bearer {host}"}
+    status, body = await fetch(server, "GET", base + "/digest?since=0", as_host)
+    assert status == 200 and body["ballots"] == 2 and body["viewers"] == 1
+    assert [q["id"] for q in body["questions"]] == [asked["question_id"]]
+    status, feed = await fetch(server, "GET", base + "/digest?since=0&format=atom", as_host)
+    entries = ElementTree.fromstring(feed).findall("{http://www.w3.org/2005/Atom}entry")
+    assert status == 200 and len(entries) == 1
+
+    status, body = await fetch(server, "GET", base + "/xapi", AsAdmin)
+    answered = [s for s in body["statements"] if s["verb"]["display"]["en-US"] == "answered"]
+    # The anonymous word poll names nobody; the quiz answer uses the live poll's activity.
+    assert [s["object"]["id"].rsplit("/", 1)[1] for s in answered] == [polls["quiz"]]
+    assert answered[0]["result"]["success"] is True
+    class_id = answered[0]["object"]["id"].split("/c/")[1].split("/")[0]
+    status, live = await fetch(server, "GET", f"/api/classes/{class_id}/xapi", AsAdmin)
+    live_ids = {s["object"]["id"] for s in live["statements"]}
+    assert answered[0]["object"]["id"] in live_ids
+    played = [s for s in body["statements"] if s["verb"]["display"]["en-US"] == "played"]
+    assert played[0]["result"]["extensions"][f"{VIDEO}/extensions/progress"] > 0

@@ -104,6 +104,16 @@ def _as_host(request: web.Request, recording_id: str) -> dict[str, Any]:
     return meta
 
 
+def as_staff(request: web.Request, recording_id: str) -> dict[str, Any]:
+    """The admin key, or a host's or moderator's join token of the class or replay token."""
+    who = caller(request, recording_id)
+    meta = _meta(request, recording_id, who)
+    if who.staff_role(meta) is None:
+        message = "only the admin or the class's hosts and moderators may read this"
+        raise ApiError(403, "forbidden", message)
+    return meta
+
+
 def status(request: web.Request, recording_id: str, meta: dict[str, Any], access: Access) -> Any:
     keys = ("id", "class_id", "title", "started_at", "stopped_at", "state", "stage", "percent")
     out = {k: meta.get(k) for k in keys} | {"error": meta.get("error")}
