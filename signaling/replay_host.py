@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from classroom import replay_events as r
@@ -51,6 +52,8 @@ class ReplayHost:
         """Whose transport and ownership the streams share with the classes."""
         self.source = source
         self.runtimes: dict[str, ReplayRuntime] = {}
+        self.on_runtime: list[Callable[[ReplayRuntime], object]] = []
+        """Services attached to every stream this node loads (webhooks)."""
         self._loading: dict[str, asyncio.Task[ReplayRuntime | None]] = {}
         self._closing = TaskSet()
 
@@ -89,6 +92,8 @@ class ReplayHost:
         )
         runtime.tail.extend(history[-TAIL:])
         runtime.on_stop = self._stopped
+        for hook in self.on_runtime:
+            hook(runtime)
         self.runtimes[recording_id] = runtime
         return runtime
 

@@ -35,7 +35,7 @@ from classroom.replay_wire import Watcher, async_results, state_view, to_wire, v
 from classroom.visibility import replay_audience
 from journal import Fence, Journal
 from journal.writer import OrderedWriter
-from signaling.runtime import new_id, now_ms
+from signaling.runtime import Listener, new_id, now_ms
 from signaling.tasks import TaskSet
 from signaling.transport import Transport
 
@@ -103,8 +103,24 @@ class ReplayRuntime:
         self._dirty: set[tuple[str, str]] = set()
         """Tallies changed since they were last sent: ("poll" | "qa", id)."""
         self._pacer: asyncio.Task[None] | None = None
+        self._listeners: list[Listener] = []
         self._tasks = TaskSet()
         self._closed = False
+
+    def listen(self, listener: Listener) -> None:
+        """Hear each event once it is durable and broadcast, in a task of its own (off the
+        acknowledgement path; one that fails is logged and harms nothing else)."""
+        self._listeners.append(listener)
+
+    def _notify(self, ev: e.Event) -> None:
+        for listener in self._listeners:
+            self._tasks.spawn(self._hear(listener, ev))
+
+    async def _hear(self, listener: Listener, ev: e.Event) -> None:
+        try:
+            await listener(ev)
+        except Exception:
+            log.exception("recording %s: listener failed on seq %d", self.recording_id, ev.seq)
 
     @property
     def durable_seq(self) -> int:
@@ -168,6 +184,7 @@ class ReplayRuntime:
             if wire is not None and replay_audience(ev).everyone:
                 await self.transport.emit(*wire, to=stream_room(self.recording_id))
             await self._follow(ev)
+            self._notify(ev)
 
     async def _follow(self, ev: e.Event) -> None:
         """Rooms and tallies in step with the event just sent."""

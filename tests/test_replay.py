@@ -18,11 +18,15 @@ from xml.etree import ElementTree
 
 import pytest
 
+from classroom.replay import encode_polls
 from classroom.replay_xapi import VIDEO
 from signaling.auth import mint_replay
 from tests.conftest import SECRET, Server, running, settings_for
 from tests.peer import Peer, Refused
+from tests.replay_domain import QUIZ
+from tests.replay_package import published_for_replay
 from tests.test_recording_privacy import AsAdmin, fetch, ready
+from tests.test_webhooks import hooked, receiving
 
 
 async def poll(host: Peer, spec: dict[str, Any], votes: dict[Peer, Any]) -> str:
@@ -262,3 +266,24 @@ async def test_report_digest_and_xapi_for_staff(msgpack_server: Server) -> None:
     assert answered[0]["object"]["id"] in live_ids
     played = [s for s in body["statements"] if s["verb"]["display"]["en-US"] == "played"]
     assert played[0]["result"]["extensions"][f"{VIDEO}/extensions/progress"] > 0
+
+
+async def test_a_question_asked_in_a_replay_is_a_webhook(tmp_path: Path) -> None:
+    published_for_replay(tmp_path, "r-hooked", encode_polls([QUIZ]))
+    async with receiving() as receiver, running(hooked(tmp_path, receiver)) as server:
+        ann = await watch(server, "r-hooked", "ann")
+        asked = await ann.call("replay:ask", {"text": "Why?", "at_ms": 61_000})
+        await ann.call("replay:ask", {"text": "Who?", "at_ms": 0, "anonymous": True})
+        await receiver.wait_until(lambda: len(receiver.types()) == 2)
+    bodies = sorted(
+        (d.body for d in receiver.tries if d.answered == 200), key=lambda b: b["data"]["seq"]
+    )
+    first, second = (b["data"] for b in bodies)
+    assert first["recording_id"] == "r-hooked" and first["title"] == "Geometry"
+    assert first["question"] == {
+        "id": asked["question_id"],
+        "text": "Why?",
+        "at_ms": 61_000,
+        "author": {"user_id": "ann", "name": "Ann"},
+    }
+    assert second["question"]["author"] is None
