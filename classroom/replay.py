@@ -257,7 +257,7 @@ class Replay:
 
     def commit(self, drafts: list[e.Event], ts: int) -> list[e.Event]:
         """Number the drafts after the last event, stamp them with `ts`, apply them."""
-        stamped = [e.stamp(d, self.seq + i + 1, ts) for i, d in enumerate(drafts)]
+        stamped = e.stamp_after(drafts, self.seq, ts)
         for ev in stamped:
             self.apply(ev)
         return stamped
