@@ -80,8 +80,10 @@ class ReplayHost:
         ownership = self.registry.ownership
         name = stream_name(recording_id)
         await ownership.claim(name)
-        history = [r.decode(data) async for _, data in self.journal.read(recording_id)]
-        stream = Replay.replay(recording, history)
+        records = [data async for _, data in self.journal.read(recording_id)]
+        # Off the event loop: a busy stream is tens of thousands of events to decode and
+        # fold, and the loop serves every class of this node meanwhile.
+        history, stream = await asyncio.to_thread(_rebuild, recording, records)
         runtime = ReplayRuntime(
             recording_id,
             stream,
@@ -112,3 +114,8 @@ class ReplayHost:
         for runtime in self.runtimes.values():
             await runtime.close()
         await self._closing.wait()
+
+
+def _rebuild(recording: Recording, records: list[bytes]) -> tuple[list[r.AnyReplayEvent], Replay]:
+    history = [r.decode(data) for data in records]
+    return history, Replay.replay(recording, history)
