@@ -5,7 +5,8 @@ Two measurements against `python -m server serve` on loopback:
 1. Async voting. A published recording with `--polls` recorded polls; `--learners`
    lean Socket.IO clients (bench/sioclient.py) join its stream with replay
    tokens, then each answers every poll, the ballots spread evenly over
-   `--spread` seconds. Prints the ballots lost (acknowledged but missing from
+   `--spread` seconds, and a tenth of them ask a question meanwhile. Prints the
+   ballots (and questions) lost (acknowledged but missing from
    the async cohort's tally in `GET /api/recordings/{id}/report`), the ack
    latency (p50/p99), the server's CPU seconds while voting, and its memory
    per connected learner (RSS growth from the join of all of them, over N).
@@ -17,6 +18,9 @@ Two measurements against `python -m server serve` on loopback:
    keeps it. Prints, for a viewer opening the replay: the time from connect to
    `replay:state` with the stream rebuilt from its journal (the first viewer
    after a restart) and already loaded, the state's size, and the report's time.
+   Then the replay page's own load: the status with the manifest and the
+   timeline of a 90-minute class of as many people (bench/reports.py's class,
+   through the recorder's timeline code), fetched as the page fetches them.
 
 Figures, not a pass/fail: `python -m bench.replay [--learners 1000] [--spread 60]`.
 """
@@ -40,6 +44,7 @@ from bench.all import write_section
 from bench.harness import (
     ADMIN,
     SECRET,
+    Server,
     machine,
     percentile,
     progress,
@@ -47,6 +52,7 @@ from bench.harness import (
     serve,
     table,
 )
+from bench.reports import make_class
 from bench.sioclient import SioClient
 from classroom import commands as c
 from classroom import events as e
@@ -54,6 +60,7 @@ from classroom import replay_events as r
 from classroom.live import Context
 from classroom.replay import RecordedPoll, Recording, Replay, encode_polls
 from journal.files import FileJournal
+from recorder.timeline import collect, dumps, find_span
 from signaling.auth import mint_replay
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +103,7 @@ class Learner:
         self.state = asyncio.get_running_loop().create_future()
         self.sio = SioClient(http, url, self.on_event)
         self.acked = 0
+        self.asked = 0
         self.latencies: list[float] = []
 
     def on_event(self, name: str, data: Any) -> None:
@@ -106,6 +114,15 @@ class Learner:
         token = mint_replay(SECRET, RID, self.user_id, self.user_id)
         await self.sio.connect({"token": token}, wait_s=300)
         await asyncio.wait_for(self.state, 300)
+
+    async def ask(self, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        question = {"text": f"A question from {self.user_id}", "at_ms": 1000}
+        try:
+            ack = await self.sio.call("replay:ask", question, 120)
+        except (aiohttp.ClientError, ConnectionError, TimeoutError):
+            return
+        self.asked += bool(ack and ack.get("ok"))
 
     async def vote(self, poll_id: str, at: float) -> None:
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
@@ -161,6 +178,7 @@ async def voting(args: argparse.Namespace) -> dict[str, Any]:
         cpu1 = server.cpu()
         body, _ = await report(http, server.url)
         counted = sum(p["async_voters"] for p in body["polls"])
+        asked = sum(learner.asked for learner in learners)
         acked = sum(learner.acked for learner in learners)
         latencies = [x for learner in learners for x in learner.latencies]
         await asyncio.gather(*(learner.sio.close() for learner in [first, *learners]))
@@ -169,6 +187,8 @@ async def voting(args: argparse.Namespace) -> dict[str, Any]:
         "ballots": len(ballots),
         "acked": acked,
         "lost": max(0, acked - counted),
+        "asked": asked,
+        "questions_lost": max(0, asked - body["questions"]),
         "ack_p50_ms": 1000 * percentile(latencies, 0.5),
         "ack_p99_ms": 1000 * percentile(latencies, 0.99),
         "cpu_s": cpu1 - cpu0,
@@ -240,6 +260,7 @@ async def loading(args: argparse.Namespace) -> dict[str, Any]:
                 size = viewer.sio.bytes_in
                 await viewer.sio.close()
             _, report_s = await report(http, server.url)
+            package = await package_load(http, server, args)
             journal_mb = (server.data_dir / "replays" / f"{RID}.journal").stat().st_size / 2**20
     return {
         "viewers": args.viewers,
@@ -250,7 +271,7 @@ async def loading(args: argparse.Namespace) -> dict[str, Any]:
         "warm_ms": 1000 * timings[1],
         "state_kb": size / 1024,
         "report_ms": 1000 * report_s,
-    }
+    } | package
 
 
 def render(voted: dict[str, Any], loaded: dict[str, Any], spread: float) -> str:
@@ -258,7 +279,14 @@ def render(voted: dict[str, Any], loaded: dict[str, Any], spread: float) -> str:
         ("learners connected to one recording's stream", f"{voted['learners']:,}"),
         (f"ballots sent over {spread:.0f} s", f"{voted['ballots']:,}"),
         ("ballots acknowledged / lost", f"{voted['acked']:,} / {voted['lost']}"),
-        ("ack latency p50 / p99", f"{voted['ack_p50_ms']:.1f} / {voted['ack_p99_ms']:.1f} ms"),
+        (
+            "questions asked meanwhile, acknowledged / lost",
+            f"{voted['asked']} / {voted['questions_lost']}",
+        ),
+        (
+            "ballot ack latency p50 / p99",
+            f"{voted['ack_p50_ms']:.1f} / {voted['ack_p99_ms']:.1f} ms",
+        ),
         ("server CPU while voting", f"{voted['cpu_s']:.2f} s"),
         ("server memory per connected learner", f"{voted['kb_per_learner']:.0f} KiB"),
         (
@@ -272,8 +300,45 @@ def render(voted: dict[str, Any], loaded: dict[str, Any], spread: float) -> str:
         ("connect to `replay:state`, stream loaded", f"{loaded['warm_ms']:.0f} ms"),
         ("`replay:state` size", f"{loaded['state_kb']:.0f} KiB"),
         ("`GET /api/recordings/{id}/report`", f"{loaded['report_ms']:.0f} ms"),
+        (
+            f"page load: manifest + timeline of the class ({loaded['timeline_events']:,} entries)",
+            f"{loaded['package_ms']:.0f} ms, {loaded['timeline_kb']:.0f} KiB",
+        ),
     ]
     return table(["figure", "value"], rows)
+
+
+async def package_load(
+    http: aiohttp.ClientSession, server: Server, args: argparse.Namespace
+) -> dict[str, Any]:
+    """What the replay page fetches before it plays: the status with the manifest, then the
+    timeline, for the recording of a class of `--viewers` people (bench/reports.py's class,
+    through the recorder's own timeline code)."""
+    events, _ = make_class(args.viewers, args.minutes)
+    started = next(ev for ev in events if isinstance(ev, e.RecordingStarted))
+    span = find_span(events, started.recording_id)
+    assert span is not None
+    collected = collect(events, span)
+    package = server.data_dir / "recordings" / RID / "package"
+    (package / "timeline.json").write_bytes(dumps({"events": collected.events}))
+    manifest = json.loads((package / "manifest.json").read_text())
+    manifest |= {
+        "chapters": collected.chapters,
+        "participants": [{"user_id": u, "name": n} for u, n in collected.participants.items()],
+    }
+    (package / "manifest.json").write_text(json.dumps(manifest))
+    token = mint_replay(SECRET, RID, "v0001", "v0001")
+    begun = time.perf_counter()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.get(f"{server.url}/api/recordings/{RID}", headers=headers) as resp:
+        status = await resp.json()
+    async with http.get(server.url + status["manifest"]["files"]["timeline.json"]) as resp:
+        timeline = await resp.read()
+    return {
+        "package_ms": 1000 * (time.perf_counter() - begun),
+        "timeline_kb": len(timeline) / 1024,
+        "timeline_events": len(collected.events),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,8 @@
-"""Taking part in a replay, in a real browser: a quiz question offered (and the video
-paused) at its moment, both cohorts' results after answering, the score; a question
-asked at a moment, answered by a host in another browser; progress resumed on reload."""
+"""Taking part in a replay, in a real browser: a learner opens it from a share link and
+gives a name; a quiz question is offered (and the video paused) at its moment, both
+cohorts' results after answering, the score; a question asked at a moment, answered by
+a host in another browser; after a reload the answer is there and the video resumes
+where the learner left off."""
 
 from __future__ import annotations
 
@@ -34,25 +36,39 @@ QUIZ = RecordedPoll(
 def published(where: BrowserEnv, rid: str) -> None:
     store = where.server.app[RECORDER].store
     store.create(
-        rid, {"id": rid, "title": "Geometry", "state": "published", "visibility": "learners"}
+        rid, {"id": rid, "title": "Geometry", "state": "published", "visibility": "link"}
     )
     replay_package(store.package_dir(rid), "ana-camera.webm", rid)
     store.replay_polls(rid).write_bytes(encode_polls([QUIZ]))
 
 
-async def opened(where: BrowserEnv, rid: str, user: str, role: str = "viewer") -> Person:
-    token = mint_replay(SECRET, rid, user, user.title(), role)  # type: ignore[arg-type]
-    person = await where.open(f"{where.server.url}/replay/{rid}#token={token}")
+async def taking_part(person: Person) -> Person:
     await person.page.wait_for_selector("#tab-part:not([hidden])", timeout=30_000)
     await person.tab("part")
     return person
+
+
+async def opened(where: BrowserEnv, rid: str, user: str, role: str = "viewer") -> Person:
+    token = mint_replay(SECRET, rid, user, user.title(), role)  # type: ignore[arg-type]
+    return await taking_part(await where.open(f"{where.server.url}/replay/{rid}#token={token}"))
+
+
+async def from_share_link(where: BrowserEnv, rid: str, name: str) -> Person:
+    status, body = await where.server.http("POST", f"/api/recordings/{rid}/share", {})
+    assert status == 201, body
+    invite = body["link"].split("#", 1)[1]
+    person = await where.open(f"{where.server.url}/replay/{rid}#{invite}")
+    await person.page.wait_for_selector("#name-form:not([hidden])")
+    await person.page.fill("#name-input", name)
+    await person.page.click("#name-form button[type=submit]")
+    return await taking_part(person)
 
 
 @reported
 async def test_a_learner_answers_asks_and_resumes(env: BrowserEnv) -> None:  # noqa: F811
     rid = "r-take-part"
     published(env, rid)
-    ana = await opened(env, rid, "ana")
+    ana = await from_share_link(env, rid, "Ana Lima")
     page = ana.page
     await ana.wait_text("#part-polls .card", "Which shape has three sides?")
     # Nothing of the outcome before answering.
@@ -81,17 +97,21 @@ async def test_a_learner_answers_asks_and_resumes(env: BrowserEnv) -> None:  # n
     await host.page.click("#part-questions form:has(input[id^='replay-answer']) button")
     await ana.wait_text("#part-questions .answer", "Teach: Three sides make a triangle.")
     await host.page.wait_for_selector("#waiting-empty:not([hidden])")
+    assert await host.page.locator("#part-questions .meta", has_text="Ana Lima").count() == 1
 
     # Progress is kept: a reload resumes where the learner paused.
     position = await page.evaluate(f"() => {VIDEO}.currentTime")
     stream = env.server.app[GATEWAY].replays.runtimes[rid].stream
     async with asyncio.timeout(10):  # the pause's progress report is on its way
         while True:
-            if stream.viewers["ana"].position_ms >= 1000:
+            if [v for v in stream.viewers.values() if v.name == "Ana Lima" and v.position_ms]:
                 break
             await asyncio.sleep(0.05)
     await page.reload()
     await page.wait_for_selector("#tab-part:not([hidden])", timeout=30_000)
     await page.wait_for_function(f"(t) => {VIDEO}.currentTime >= t - 0.5", arg=position)
+    await ana.tab("part")
+    await ana.wait_text("#part-questions .answer", "Teach: Three sides make a triangle.")
+    await ana.wait_text("#part-polls .yours", "Your answer: Triangle")
     for person in (ana, host):
         assert person.csp_violations() == [] and person.errors == []

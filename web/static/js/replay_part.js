@@ -200,7 +200,8 @@ export class TakePart {
       if (t < poll.at_ms || t > poll.at_ms + 3000) continue;
       this.offered.add(poll.poll_id);
       this.current = poll.poll_id;
-      if (poll.quiz && $("pause-at").checked) this.video.pause();
+      const pause = $("pause-at").value;
+      if (pause === "all" || (pause === "quiz" && poll.quiz)) this.video.pause();
       this.renderPolls();
       $("tab-part").click();
     }
@@ -324,9 +325,14 @@ export class TakePart {
     $("part-qa-empty").hidden = qs.length > 0;
     keyed($("part-questions"), qs, (q) => `${q.id}:${q.votes}:${q.status}:${q.replies.length}:${q.answer}:${q.voted}`,
       (q) => this.questionCard(q));
+    // Since the last visit: answers to the viewer's own questions first, then the rest.
     const fresh = qs.filter((q) => this.isNew(q));
+    const mine = fresh.filter((q) => q.author?.user_id === this.state.you.user_id && q.answered_at > this.state.you.last_seen);
     $("since").hidden = fresh.length === 0;
-    setText($("since"), `Since your last visit: ${fresh.length} new or answered ${fresh.length === 1 ? "question" : "questions"}.`);
+    setText($("since"), [
+      mine.length ? `${mine.length} of your questions ${mine.length === 1 ? "was" : "were"} answered since your last visit: ${mine.map((q) => `“${q.text}”`).join(", ")}.` : "",
+      `${fresh.length} new or updated ${fresh.length === 1 ? "question" : "questions"} since your last visit (marked New).`,
+    ].filter(Boolean).join(" "));
     $("waiting-box").hidden = !this.staff;
     if (!this.staff) return;
     const waiting = qs.filter((q) => q.status === "open").sort((a, b) => a.asked_at - b.asked_at);
