@@ -106,8 +106,10 @@ async def take_part(env: BrowserEnv, recording_id: str) -> None:
     )
     await host.page.wait_for_selector("#tab-part:not([hidden])", timeout=120_000)
     await host.page.click("#tab-part")
-    answer = "#part-questions input[id^='replay-answer']"
-    await host.page.fill(answer, "Small moons are found by probes and new telescopes.")
+    answer = "input[id^='replay-answer']"
+    await host.page.fill(
+        f"#part-questions {answer}", "Small moons are found by probes and new telescopes."
+    )
     await host.page.click(f"#part-questions form:has({answer}) button")
     await person.wait_text("#part-questions .answer", "Ms Rivera")
     await page.screenshot(path=str(OUT / "replay-take-part.png"))

@@ -35,9 +35,7 @@ QUIZ = RecordedPoll(
 
 def published(where: BrowserEnv, rid: str) -> None:
     store = where.server.app[RECORDER].store
-    store.create(
-        rid, {"id": rid, "title": "Geometry", "state": "published", "visibility": "link"}
-    )
+    store.create(rid, {"id": rid, "title": "Geometry", "state": "published", "visibility": "link"})
     replay_package(store.package_dir(rid), "ana-camera.webm", rid)
     store.replay_polls(rid).write_bytes(encode_polls([QUIZ]))
 
