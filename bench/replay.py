@@ -169,12 +169,14 @@ async def voting(args: argparse.Namespace) -> dict[str, Any]:
         ballots = [(learner, p.poll_id) for p in recorded for learner in learners]
         random.Random(1).shuffle(ballots)
         step = args.spread / max(1, len(ballots))
-        await asyncio.gather(
-            *(
-                learner.vote(poll_id, start + i * step)
-                for i, (learner, poll_id) in enumerate(ballots)
-            )
-        )
+        votes = [who.vote(poll_id, start + i * step) for i, (who, poll_id) in enumerate(ballots)]
+        # A tenth of them also ask a question, somewhere in the same stretch of time.
+        asks = [
+            who.ask(start + (i * 7919 % 1000) / 1000 * args.spread)
+            for i, who in enumerate(learners)
+            if i % 10 == 0
+        ]
+        await asyncio.gather(*votes, *asks)
         cpu1 = server.cpu()
         body, _ = await report(http, server.url)
         counted = sum(p["async_voters"] for p in body["polls"])
