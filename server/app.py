@@ -11,6 +11,7 @@ from aiohttp import web
 
 from classroom.events import Event
 from journal import Journal, JournalError, open_journal
+from journal.hosted import HostedSet
 from journal.streams import durability_problems
 from media import routes as media_routes
 from media.ice import IceConfig
@@ -182,7 +183,17 @@ def _classes(
         journal = journal_layer(
             open_journal(settings.data_dir / "journal", settings.redis_url or None)
         )
-        registry = Registry(journal, sio, media_config(settings), metrics=app[METRICS])
+        # Without a cluster, the classes hosted now are noted for a restart after a crash.
+        hosted = None if settings.redis_url else HostedSet(settings.data_dir / "journal" / "hosted")
+        registry = Registry(
+            journal,
+            sio,
+            media_config(settings),
+            metrics=app[METRICS],
+            hosted=hosted,
+            idle_s=settings.class_idle_s,
+            ended_s=settings.class_ended_s,
+        )
         # The recordings' streams: a journal of their own, leases beside the classes'.
         replay_journal = journal_layer(
             open_journal(settings.data_dir / "replays", settings.redis_url or None, REPLAY_KEYS)
@@ -219,7 +230,8 @@ def _classes(
             leases.start()
         else:
             registry.ownership = LocalOwnership(settings.node_base_url)
-            log.info("rebuilt %d classes from the journal", await registry.load_all())
+            log.info("rebuilt %d hosted classes from the journal", await registry.load_hosted())
+        registry.start()
         await recorder.resume_unfinished()
         app[REGISTRY] = registry
         app[REPLAYS] = replays
