@@ -118,7 +118,7 @@ class Classroom:
     def commit(self, drafts: list[e.Event], ts: int) -> list[e.Event]:
         """Number the drafts after the last event, stamp them with `ts`, apply them, and
         return them: the one way drafts become the class's events."""
-        stamped = [e.stamp(d, self.seq + i + 1, ts) for i, d in enumerate(drafts)]
+        stamped = e.stamp_after(drafts, self.seq, ts)
         for ev in stamped:
             self.apply(ev)
         return stamped

@@ -207,14 +207,18 @@ class PollOpen(Command):
     poll_id: EntityId
 
 
+BallotAnswer = (
+    Annotated[list[OptionIndex], msgspec.Meta(max_length=POLL_OPTIONS_MAX)]
+    | RatingValue
+    | TextAnswer
+)
+"""Option indices (choice polls), a value (rating) or text (open polls)."""
+
+
 class PollVote(Command):
     action = Action.POLL_VOTE
     poll_id: EntityId
-    answer: (
-        Annotated[list[OptionIndex], msgspec.Meta(max_length=POLL_OPTIONS_MAX)]
-        | RatingValue
-        | TextAnswer
-    )
+    answer: BallotAnswer
 
 
 class PollClose(Command):
@@ -445,3 +449,74 @@ class BoardClear(Command):
     """`board:clear`: remove every stroke from the page the room shows."""
 
     action = Action.BOARD_CLEAR
+
+
+# -- the replay: learners who watch later ---------------------------------------
+
+RECORDING_MAX_MS = 24 * 3600 * 1000
+REPLY_MAX = 500
+SPANS_PER_REPORT = 100
+"""Watched spans one `replay:progress` may carry (a client sends what it watched since)."""
+
+AtMs = Annotated[int, msgspec.Meta(ge=0, le=RECORDING_MAX_MS)]
+"""A position in the recording, in ms from its start."""
+ReplyText = Annotated[str, msgspec.Meta(min_length=1, max_length=REPLY_MAX)]
+Span = tuple[AtMs, AtMs]
+
+
+class ReplayVote(Command):
+    """`replay:vote`: a ballot on a recorded poll, in the recording's own (async) cohort."""
+
+    action = Action.POLL_VOTE
+    poll_id: EntityId
+    answer: BallotAnswer
+
+
+class ReplayAsk(Command):
+    """`replay:ask`: a question at a moment of the recording."""
+
+    action = Action.QA_ASK
+    text: QuestionText
+    at_ms: AtMs
+    anonymous: bool = False
+
+
+class ReplayUpvote(Command):
+    action = Action.QA_VOTE
+    question_id: EntityId
+
+
+class ReplayUnvote(Command):
+    action = Action.QA_VOTE
+    question_id: EntityId
+
+
+class ReplayReply(Command):
+    """`replay:reply`: one level of discussion under a question."""
+
+    action = Action.QA_REPLY
+    question_id: EntityId
+    text: ReplyText
+
+
+class ReplayAnswer(Command):
+    """`replay:answer`: a host's or moderator's answer (a new one replaces it)."""
+
+    action = Action.QA_MODERATE
+    question_id: EntityId
+    text: AnswerText
+
+
+class ReplayDismiss(Command):
+    """`replay:dismiss`: hide a question from viewers (staff still see it)."""
+
+    action = Action.QA_MODERATE
+    question_id: EntityId
+
+
+class ReplayProgress(Command):
+    """`replay:progress`: where the viewer is, and the spans they watched since they last said."""
+
+    action = Action.REPLAY_WATCH
+    position_ms: AtMs
+    watched: Annotated[list[Span], msgspec.Meta(max_length=SPANS_PER_REPORT)] = []

@@ -548,3 +548,8 @@ def decode(data: bytes) -> AnyEvent:
 
 def stamp(event: Event, seq: int, ts: int) -> Event:
     return msgspec.structs.replace(event, seq=seq, ts=ts)
+
+
+def stamp_after(drafts: list[Event], seq: int, ts: int) -> list[Event]:
+    """Drafts numbered on from `seq` and stamped with `ts`: a stream's next events."""
+    return [stamp(d, seq + i + 1, ts) for i, d in enumerate(drafts)]

@@ -132,6 +132,15 @@ class Poll:
             raise bad("answer with some text")
         return " ".join(answer.split())
 
+    def cast(self, voter: str, ballot: e.PollBallot, ts: int) -> None:
+        """Count the voter's ballot, replacing their previous one (counts never double)."""
+        previous = self.ballots.pop(voter, None)
+        if previous is not None:
+            self.tally(previous.answer, -1)
+        answer = from_ballot(ballot)
+        self.ballots[voter] = Ballot(answer, ts)
+        self.tally(answer, 1)
+
     def tally(self, answer: Answer, sign: int) -> None:
         """Add (sign 1) or take back (sign -1) one ballot's contribution."""
         if isinstance(answer, tuple):
@@ -346,7 +355,7 @@ class Polls:
     def apply(self, ev: e.Event) -> None:
         match ev:
             case e.PollCreated():
-                self.polls[ev.poll_id] = _poll_of(ev)
+                self.polls[ev.poll_id] = poll_of(ev)
             case e.PollOpened():
                 poll = self.polls[ev.poll_id]
                 poll.status, poll.ends_at = "open", ev.ends_at
@@ -361,16 +370,11 @@ class Polls:
                 poll.status, poll.shown = "published", True
 
     def _apply_vote(self, ev: e.PollVoted) -> None:
-        poll = self.polls[ev.poll_id]
-        previous = poll.ballots.pop(ev.voter, None)
-        if previous is not None:
-            poll.tally(previous.answer, -1)
-        answer = from_ballot(ev.answer)
-        poll.ballots[ev.voter] = Ballot(answer, ev.ts)
-        poll.tally(answer, 1)
+        self.polls[ev.poll_id].cast(ev.voter, ev.answer, ev.ts)
 
 
-def _poll_of(ev: e.PollCreated) -> Poll:
+def poll_of(ev: e.PollCreated) -> Poll:
+    """A new poll as its creation event defines it (tallies at zero)."""
     poll = Poll(
         id=ev.poll_id,
         question=ev.question,

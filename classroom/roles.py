@@ -21,6 +21,10 @@ Role = Literal["host", "moderator", "participant"]
 ROLES: tuple[Role, ...] = get_args(Role)
 STAFF_ROLES: frozenset[Role] = frozenset({"host", "moderator"})
 
+ReplayRole = Literal["viewer", "moderator", "host"]
+"""A role in a recording's replay, from the replay token; a viewer acts as a participant."""
+REPLAY_ROLES: tuple[ReplayRole, ...] = get_args(ReplayRole)
+
 
 class Action(StrEnum):
     CHAT_SEND = "chat.send"
@@ -35,6 +39,7 @@ class Action(StrEnum):
     QA_ASK = "qa.ask"
     QA_VOTE = "qa.vote"
     QA_MODERATE = "qa.moderate"
+    QA_REPLY = "qa.reply"
     BREAKOUT_MANAGE = "breakout.manage"
     BREAKOUT_CHOOSE = "breakout.choose"
     BREAKOUT_HELP = "breakout.help"
@@ -46,6 +51,7 @@ class Action(StrEnum):
     SLIDES_MANAGE = "slides.manage"
     BOARD_DRAW = "board.draw"
     BOARD_CLEAR = "board.clear"
+    REPLAY_WATCH = "replay.watch"
 
 
 _EVERYONE = frozenset(
@@ -56,10 +62,12 @@ _EVERYONE = frozenset(
         Action.POLL_VOTE,
         Action.QA_ASK,
         Action.QA_VOTE,
+        Action.QA_REPLY,
         Action.BREAKOUT_CHOOSE,
         Action.BREAKOUT_HELP,
         Action.MEDIA_PUBLISH,
         Action.MEDIA_RECEIVE,
+        Action.REPLAY_WATCH,
     }
 )
 _STAFF = _EVERYONE | {
@@ -101,3 +109,8 @@ def require(role: Role, action: Action, granted: frozenset[Action] = NONE) -> No
 
 def is_staff(role: Role) -> bool:
     return role in STAFF_ROLES
+
+
+def acting_role(role: ReplayRole) -> Role:
+    """The class role a replay role acts with: the replay is checked against the same grants."""
+    return "participant" if role == "viewer" else role

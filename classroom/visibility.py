@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from classroom import events as e
+from classroom import replay_events as r
 from classroom.polls import Poll
 from classroom.qa import SEEN, Question
 from classroom.roles import Role, is_staff
@@ -119,3 +120,17 @@ def votes_audience(question: Question) -> Audience:
     """Who sees a question's coalesced votes (`qa:votes`): wherever the question is seen."""
     seen = question.status in SEEN
     return Audience(rooms=frozenset({question.room}) if seen else frozenset(), staff=True)
+
+
+def replay_audience(ev: e.Event) -> Audience:
+    """Who, watching a recording, sees an event of its stream: questions and their changes
+    go to everyone watching (a dismissal too, so it leaves their lists); ballots, upvotes,
+    visits and progress to nobody (tallies are coalesced)."""
+    return EVERYONE if isinstance(ev, r.QUESTION_EVENTS) else NOBODY
+
+
+def replay_results_audience(poll_id: str) -> Audience:
+    """Who sees the async cohort's coalesced tally of a recorded poll (`replay:results`):
+    hosts and moderators, and the learners who voted on it (in the replay, a poll's
+    voters are its "room")."""
+    return Audience(rooms=frozenset({poll_id}), staff=True)

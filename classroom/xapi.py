@@ -52,18 +52,18 @@ Entry = tuple[int, int, int, Json]
 """(timestamp, seq, order within the seq, statement): statements sort by it."""
 
 
-def _verb(iri: str, word: str) -> Json:
+def verb(iri: str, word: str) -> Json:
     return {"id": iri, "display": {"en-US": word}}
 
 
-INITIALIZED = _verb("http://adlnet.gov/expapi/verbs/initialized", "initialized")
-TERMINATED = _verb("http://adlnet.gov/expapi/verbs/terminated", "terminated")
-JOINED = _verb("http://activitystrea.ms/join", "joined")
-LEFT = _verb("http://activitystrea.ms/leave", "left")
-ASKED = _verb("http://adlnet.gov/expapi/verbs/asked", "asked")
-ANSWERED = _verb("http://adlnet.gov/expapi/verbs/answered", "answered")
-POSTED = _verb("https://w3id.org/xapi/acrossx/verbs/posted", "posted")
-INTERACTED = _verb("http://adlnet.gov/expapi/verbs/interacted", "interacted")
+INITIALIZED = verb("http://adlnet.gov/expapi/verbs/initialized", "initialized")
+TERMINATED = verb("http://adlnet.gov/expapi/verbs/terminated", "terminated")
+JOINED = verb("http://activitystrea.ms/join", "joined")
+LEFT = verb("http://activitystrea.ms/leave", "left")
+ASKED = verb("http://adlnet.gov/expapi/verbs/asked", "asked")
+ANSWERED = verb("http://adlnet.gov/expapi/verbs/answered", "answered")
+POSTED = verb("https://w3id.org/xapi/acrossx/verbs/posted", "posted")
+INTERACTED = verb("http://adlnet.gov/expapi/verbs/interacted", "interacted")
 CATEGORY = [{"id": PROFILE, "definition": {"type": PROFILE_TYPE}}]
 
 HAND_RAISED = f"{PROFILE}/extensions/hand-raised"
@@ -291,27 +291,32 @@ class StatementFold:
         return made
 
     def _poll_activity(self, poll: Poll) -> Json:
-        definition: Json = {
-            "type": INTERACTION_TYPE,
-            "name": {"en-US": poll.question},
-            "description": {"en-US": poll.question},
-        }
-        if poll.kind == "rating":
-            definition["interactionType"] = "likert"
-            steps = map(str, range(poll.min, poll.max + 1))
-            definition["scale"] = [_component(v, v) for v in steps]
-        elif poll.kind == "text":
-            definition["interactionType"] = "fill-in"
-        else:
-            definition["interactionType"] = "choice"
-            definition["choices"] = _components(poll.options)
-            if poll.correct is not None:
-                definition["correctResponsesPattern"] = ["[,]".join(map(str, poll.correct))]
-        return {
-            "objectType": "Activity",
-            "id": poll_activity_id(self.base, self.report.class_id, poll.id),
-            "definition": definition,
-        }
+        return poll_activity(self.base, self.report.class_id, poll)
+
+
+def poll_activity(base_url: str, class_id: str, poll: Poll) -> Json:
+    """A poll as an xAPI activity (a cmi.interaction), the same live and in the replay."""
+    definition: Json = {
+        "type": INTERACTION_TYPE,
+        "name": {"en-US": poll.question},
+        "description": {"en-US": poll.question},
+    }
+    if poll.kind == "rating":
+        definition["interactionType"] = "likert"
+        steps = map(str, range(poll.min, poll.max + 1))
+        definition["scale"] = [_component(v, v) for v in steps]
+    elif poll.kind == "text":
+        definition["interactionType"] = "fill-in"
+    else:
+        definition["interactionType"] = "choice"
+        definition["choices"] = _components(poll.options)
+        if poll.correct is not None:
+            definition["correctResponsesPattern"] = ["[,]".join(map(str, poll.correct))]
+    return {
+        "objectType": "Activity",
+        "id": poll_activity_id(base_url, class_id, poll.id),
+        "definition": definition,
+    }
 
 
 def _component(id: str, text: str) -> Json:

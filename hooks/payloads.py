@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from classroom import events as e
+from classroom import replay_events as r
 
 TYPES = (
     "class.started",
@@ -82,6 +83,15 @@ def recording_published(meta: dict[str, Any], now_ms: int) -> Message:
         "visibility": meta.get("visibility", "private"),
     }
     return message(f"msg_rec_{recording_id}_{digest}", "recording.published", now_ms, data)
+
+
+def question_asked(recording_id: str, title: str, ev: r.AsyncAsked) -> Message:
+    """A learner asked a question in a recording's replay (anonymous ones name nobody)."""
+    q = ev.question
+    author = None if q.author_id is None else {"user_id": q.author_id, "name": q.author_name}
+    question = {"id": q.id, "text": q.text, "at_ms": q.at_ms, "author": author}
+    data = {"recording_id": recording_id, "title": title, "seq": ev.seq, "question": question}
+    return message(f"msg_replay_{recording_id}_{ev.seq}", "replay.question_asked", ev.ts, data)
 
 
 @dataclass

@@ -12,15 +12,18 @@ from typing import Any, Literal
 import msgspec
 import redis.asyncio as redis
 
+from classroom.events import Event
+from classroom.replay_events import AsyncAsked
 from hooks.delivery import Deliverer, Lease, RedisLease, SoleNode
 from hooks.feeds import Feeds
 from hooks.outbox import Outbox
-from hooks.payloads import Message, iso, recording_published
+from hooks.payloads import Message, iso, question_asked, recording_published
 from hooks.records import RETRY_DELAYS_S, Delivery, Enqueued, Entry, Outcome
 from hooks.sender import Endpoint, endpoint, signer
 from journal import Journal
 from journal.files import FileJournal
 from journal.streams import RedisJournal
+from signaling.replay_runtime import ReplayRuntime
 from signaling.runtime import ClassRuntime, now_ms
 from signaling.tasks import TaskSet
 
@@ -71,6 +74,16 @@ class Webhooks:
     def attach(self, runtime: ClassRuntime) -> None:
         """A registry hook: the class's events reach the outbox through a listener."""
         self.feeds.attach(runtime)
+
+    def attach_replay(self, runtime: ReplayRuntime) -> None:
+        """A replay host's hook: each question asked in the recording's stream, once durable."""
+        rec = runtime.stream.recording
+
+        async def asked(ev: Event) -> None:
+            if isinstance(ev, AsyncAsked):
+                await self.enqueue([question_asked(rec.recording_id, rec.title, ev)])
+
+        runtime.listen(asked)
 
     async def enqueue(self, messages: list[Message]) -> None:
         """Hand messages to the outbox (those it holds already are left out).

@@ -96,13 +96,16 @@ def check_records(records: Sequence[Record], last_seq: int | None = None) -> Non
         previous = seq
 
 
-def open_journal(data_dir: Path | None, redis_url: str | None) -> Journal:
-    """The configured backend: Redis when a URL is given, else files under data_dir."""
+def open_journal(
+    data_dir: Path | None, redis_url: str | None, prefix: str = "classroom"
+) -> Journal:
+    """The configured backend: Redis when a URL is given (its keys under `prefix`), else
+    files under data_dir."""
     # Imported here because both backends import this module.
     if redis_url:
         from journal.streams import RedisJournal
 
-        return RedisJournal.from_url(redis_url)
+        return RedisJournal.from_url(redis_url, prefix)
     if data_dir is not None:
         from journal.files import FileJournal
 

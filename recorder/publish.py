@@ -13,6 +13,7 @@ off) runs in a worker process of lower priority (recorder/transcribe.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -23,8 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
+
 from classroom import events as e
 from classroom.pseudonyms import Pseudonyms
+from classroom.replay import RecordedPoll, encode_polls
 from journal import Journal
 from journal.atomic import write_atomically
 from recorder import captions as cc
@@ -155,6 +159,7 @@ class Publisher:
             "tracks": collected.tracks,
             "participants": collected.participants,
             "hosts": sorted(collected.hosts),
+            "polls": msgspec.to_builtins(collected.polls),
         }
         await _io(self._write, recording_id, "collected.json", dumps(body))
 
@@ -350,6 +355,19 @@ class Build:
         manifest["slides"] = slides
         manifest["slide_images"] = sorted(p.name for p in self.out.glob("slide-*.webp"))
         self._write("manifest.json", dumps(manifest))
+        self._replay_polls()
+
+    def _replay_polls(self) -> None:
+        """The recorded polls for the replay's stream, on the trimmed clock. Kept beside the
+        package, not in it: they hold answer keys and live tallies, which a learner sees
+        only once they have voted (anything in the package is theirs to fetch)."""
+        polls = msgspec.convert(self.collected.get("polls", []), list[RecordedPoll])
+        kept = [
+            dataclasses.replace(p, at_ms=p.at_ms - self.start)
+            for p in polls
+            if self.start <= p.at_ms <= self.end
+        ]
+        write_atomically(self.store.replay_polls(self.recording_id), encode_polls(kept))
 
     def _media(self) -> list[dict[str, Any]]:
         media = self.store.media_dir(self.recording_id)

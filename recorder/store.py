@@ -80,6 +80,10 @@ class RecordingStore:
     def package_dir(self, recording_id: str) -> Path:
         return self.folder(recording_id) / "package"
 
+    def replay_polls(self, recording_id: str) -> Path:
+        """The recorded polls the replay's stream folds over (never served as a file)."""
+        return self.folder(recording_id) / "replay-polls.json"
+
     def create(self, recording_id: str, meta: dict[str, Any]) -> None:
         folder = self.folder(recording_id)
         (folder / "media").mkdir(parents=True, exist_ok=True)

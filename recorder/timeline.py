@@ -19,6 +19,7 @@ from classroom import events as e
 from classroom.aggregate import Classroom
 from classroom.polls_wire import live_results
 from classroom.qa_wire import votes_view
+from classroom.replay import RecordedPoll, recorded_poll
 from classroom.slides_wire import board_at
 from classroom.tallies import Pacer
 from classroom.visibility import audience, results_audience, votes_audience
@@ -71,6 +72,8 @@ class Collected:
     participants: dict[str, str]
     """user id -> name, of everyone present during the recording."""
     hosts: set[str]
+    polls: list[RecordedPoll] = field(default_factory=list)
+    """The class's polls opened while it recorded, for the replay's own stream."""
 
 
 def find_span(history: Iterable[e.Event], recording_id: str) -> Span | None:
@@ -94,6 +97,7 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
     """Fold the whole journal (state before the start matters) and keep the span's events."""
     room = Classroom()
     out = Collected(span, "", [], [], [], {}, set())
+    opened: dict[str, int] = {}
     tallies = _Tallies()
     last_ts = span.started
     rolling = False
@@ -116,12 +120,18 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
             _board_at_start(out, room, t)
         _note_people(out, room)
         _keep(out, ev, t)
+        if isinstance(ev, e.PollOpened):
+            opened.setdefault(ev.poll_id, t)
         for entry in tallies.after(room, ev, t):
             out.events.append(entry)
     if span.stopped is None:  # cut short by a crash: it lasted until its last event
         span.stopped = last_ts
     out.events += tallies.due(room, span.duration_ms, last_ts)
     out.events.sort(key=lambda entry: entry["t"])
+    # Main-room polls only: a breakout room's poll was never in the recorded picture.
+    mains = [(room.polls.polls[p], t) for p, t in opened.items()]
+    mains = [(poll, t) for poll, t in mains if poll.room == e.MAIN_ROOM]
+    out.polls = [recorded_poll(poll, t) for poll, t in mains]
     return out
 
 

@@ -3,7 +3,8 @@
 Usage: .venv/bin/python scripts/screenshot.py [docs/]
 Runs a server on a loopback port in a temporary data dir and three browsers
 with Chromium's fake camera and microphone, then writes screenshot.png (the
-classroom as a learner sees it) and replay.png (the recording of that class).
+classroom as a learner sees it), replay.png (the recording of that class) and
+replay-take-part.png (a learner taking part in it later).
 """
 
 from __future__ import annotations
@@ -84,6 +85,36 @@ async def replay(env: BrowserEnv, recording_id: str) -> None:
     await person.page.screenshot(path=str(OUT / "replay.png"))
 
 
+async def take_part(env: BrowserEnv, recording_id: str) -> None:
+    """A learner watching later takes part: the poll answered, results side by side, a
+    question asked at a moment and answered by the host."""
+    token = mint_replay(SECRET, recording_id, "dee", "Dee Okafor")
+    person = await env.open(f"{env.server.url}/replay/{recording_id}#token={token}", *WIDE)
+    page = person.page
+    await page.wait_for_selector("#tab-part:not([hidden])", timeout=120_000)
+    await page.click("#tab-part")
+    await page.locator("#part-polls .card", has_text=QUESTION).wait_for()
+    await page.check("#part-polls input[value='1']")
+    await page.click("#part-polls form.vote button")
+    await person.wait_text("#part-polls .outcome", "Watching later")
+    await page.fill("#ask-text", "Why do moons get counted so late?")
+    await page.click("#ask-form button[type=submit]")
+    await page.locator("#part-questions .card").wait_for()
+    host = await env.open(
+        f"{env.server.url}/replay/{recording_id}#token="
+        + mint_replay(SECRET, recording_id, "rivera", "Ms Rivera", "host")
+    )
+    await host.page.wait_for_selector("#tab-part:not([hidden])", timeout=120_000)
+    await host.page.click("#tab-part")
+    answer = "input[id^='replay-answer']"
+    await host.page.fill(
+        f"#part-questions {answer}", "Small moons are found by probes and new telescopes."
+    )
+    await host.page.click(f"#part-questions form:has({answer}) button")
+    await person.wait_text("#part-questions .answer", "Ms Rivera")
+    await page.screenshot(path=str(OUT / "replay-take-part.png"))
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(
@@ -97,6 +128,7 @@ async def main() -> None:
                 cid = await server.create_class("Astronomy 101")
                 _, recording_id = await live_class(env, cid)
                 await replay(env, recording_id)
+                await take_part(env, recording_id)
                 await env.close_people()
                 await browser.close()
         finally:

@@ -33,6 +33,7 @@ from signaling.frames import JsonFrame, MsgPackFrame
 from signaling.gateway import Admission, Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
+from signaling.replay_host import ReplayHost, is_stream
 from signaling.runtime import ClassRuntime
 from slides.store import DeckStore
 from web import (
@@ -42,15 +43,19 @@ from web import (
     pages,
     polls_api,
     recordings_api,
+    replay_api,
     reports_api,
     slides_api,
 )
-from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
+from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, REPLAYS, SETTINGS
+from web.replay_source import StoredRecordings
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024
+REPLAY_KEYS = "classroom:replay"
+"""The Redis key prefix of the recordings' streams (the classes' is "classroom")."""
 """Largest Socket.IO frame accepted; bigger frames close that socket."""
 
 
@@ -106,6 +111,7 @@ def create_app(settings: Settings, journal_layer: JournalLayer | None = None) ->
     polls_api.add_routes(app)
     recordings_api.add_routes(app)
     reports_api.add_routes(app)
+    replay_api.add_routes(app)
     hooks_api.add_routes(app)
     slides_api.add_routes(app)
     openapi.add_routes(app)
@@ -191,6 +197,10 @@ def _classes(
             idle_s=settings.class_idle_s,
             ended_s=settings.class_ended_s,
         )
+        # The recordings' streams: a journal of their own, leases beside the classes'.
+        replay_journal = journal_layer(
+            open_journal(settings.data_dir / "replays", settings.redis_url or None, REPLAY_KEYS)
+        )
         app[MEDIA] = MediaNode(ice_config(settings), settings.media_workers)
         await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
@@ -200,6 +210,11 @@ def _classes(
             Publisher(store, journal, _captions(settings), DeckStore(settings.data_dir / "slides")),
         )
         recorder.media = app[MEDIA]
+        replays = ReplayHost(replay_journal, registry, StoredRecordings(store))
+
+        async def lost(name: str) -> None:
+            await (replays.unload(name) if is_stream(name) else registry.unload(name))
+
         app[RECORDER] = recorder
         # The class's services, attached to every runtime, including those rebuilt below.
         registry.on_runtime += [
@@ -214,7 +229,7 @@ def _classes(
             leases = LeaseOwnership(
                 leases_client,
                 settings.node_base_url,
-                registry.unload,
+                lost,
                 settings.lease_ttl_ms,
             )
             registry.ownership = leases
@@ -225,18 +240,23 @@ def _classes(
         registry.start()
         await recorder.resume_unfinished()
         app[REGISTRY] = registry
+        app[REPLAYS] = replays
         admission = Admission(
             settings.max_participants,
             settings.invite_identities,
             networks(settings.trusted_proxies),
         )
-        app[GATEWAY] = Gateway(sio, registry, settings.secret, app[METRICS], admission=admission)
+        app[GATEWAY] = Gateway(
+            sio, registry, settings.secret, app[METRICS], admission=admission, replays=replays
+        )
         media_routes.register(app[GATEWAY], app[MEDIA])
         yield
         await recorder.close()
         await app[MEDIA].close()
+        await replays.close()
         await registry.close()
         await registry.ownership.close()
+        await replay_journal.close()
         await journal.close()
 
     return lifecycle

@@ -382,14 +382,8 @@ def _tune_gc() -> None:
 
 
 def token(args: argparse.Namespace) -> None:
-    from signaling.auth import (
-        DEFAULT_TTL_S,
-        REPLAY_ROLES,
-        REPLAY_TTL_S,
-        check_secret,
-        mint,
-        mint_replay,
-    )
+    from classroom.roles import REPLAY_ROLES
+    from signaling.auth import DEFAULT_TTL_S, REPLAY_TTL_S, check_secret, mint, mint_replay
 
     secret = args.secret or _existing_secret(args.data_dir)
     try:

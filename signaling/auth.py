@@ -16,13 +16,13 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 import jwt
 import msgspec
 
 from classroom.commands import Name, UserId, readable
-from classroom.roles import Role
+from classroom.roles import ReplayRole, Role
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_S = 6 * 3600
@@ -42,8 +42,6 @@ def check_secret(secret: str) -> None:
         )
 
 
-ReplayRole = Literal["viewer", "moderator", "host"]
-REPLAY_ROLES: tuple[ReplayRole, ...] = get_args(ReplayRole)
 REPLAY_TTL_S = 7 * 24 * 3600
 
 
@@ -224,6 +222,18 @@ def verify_replay(secret: str, token: object, recording_id: str | None = None) -
     if recording_id is not None and parsed.rec != recording_id:
         raise TokenError("the replay token is for another recording")
     return ReplayClaims(parsed.sub, parsed.name, parsed.rec, parsed.role, parsed.exp, parsed.lnk)
+
+
+def is_replay_token(token: object) -> bool:
+    """Whether a token says it is a replay token. Unverified: it only chooses which check
+    `verify_replay` or `verify` then makes in full."""
+    if not isinstance(token, str):
+        return False
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return False
+    return isinstance(claims, dict) and "rec" in claims
 
 
 def verify_replay_invite(secret: str, token: object, recording_id: str) -> int:

@@ -17,26 +17,30 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import socketio
 
 from classroom.commands import Command
 from classroom.errors import DomainError
+from classroom.replay_wire import Watcher
 from classroom.roles import is_staff
 from signaling import invites
 from signaling.addresses import LOOPBACK, Network, client_address, local, networks
-from signaling.auth import Claims, TokenError, verify
+from signaling.auth import Claims, TokenError, is_replay_token, verify, verify_replay
 from signaling.cluster import Moved
 from signaling.frames import BAD_FRAME
 from signaling.metrics import Metrics
 from signaling.ratelimit import RateLimiter
 from signaling.registry import Registry
+from signaling.replay_host import ReplayHost
+from signaling.replay_runtime import ReplayRuntime
 from signaling.runtime import ClassRuntime, Session
-from signaling.schemas import INBOUND, parse
+from signaling.schemas import INBOUND, REPLAY_INBOUND, parse
 from signaling.tasks import TaskSet
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Reply = dict[str, Any]
 Service = Callable[[Session, ClassRuntime, Command], Awaitable[Reply]]
@@ -93,6 +97,24 @@ def refuse(code: str, message: str, **extra: Any) -> socketio.exceptions.Connect
     return socketio.exceptions.ConnectionRefusedError(code, data)
 
 
+def _last_seq(auth: dict[str, Any]) -> int | None:
+    last_seq = auth.get("last_seq")
+    return last_seq if isinstance(last_seq, int) and not isinstance(last_seq, bool) else None
+
+
+async def _hosted(what: str, ident: str, loading: Awaitable[T]) -> T:
+    """A class or recording stream loaded here, or the connect refusal that says why not."""
+    try:
+        return await loading
+    except Moved as moved:
+        raise refuse("moved", str(moved), url=moved.url) from moved
+    except ConnectionError as exc:
+        raise refuse("unavailable", f"the {what} cannot be reached now; retry") from exc
+    except Exception as exc:  # its journal cannot be read, or the rebuild failed
+        log.exception("%s %s could not be loaded", what, ident)
+        raise refuse("unavailable", f"the {what} cannot be loaded now; retry") from exc
+
+
 def error_reply(err: DomainError) -> Reply:
     return {"ok": False, "error": err.to_wire()}
 
@@ -106,6 +128,7 @@ class Gateway:
         metrics: Metrics,
         limiter: RateLimiter | None = None,
         admission: Admission | None = None,
+        replays: ReplayHost | None = None,
     ) -> None:
         self.sio = sio
         self.registry = registry
@@ -114,6 +137,9 @@ class Gateway:
         self.limiter = limiter or RateLimiter()
         self.admission = admission or Admission()
         self.sessions: dict[str, Session] = {}
+        self.replays = replays
+        self.watching: dict[str, tuple[str, Watcher]] = {}
+        """Sockets of a recording's stream: sid -> (recording id, who)."""
         self.seated: dict[str, Seats] = {}
         self.routes: dict[str, Route] = {}
         self._tasks = TaskSet()
@@ -128,23 +154,26 @@ class Gateway:
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         try:
-            claims, runtime = await self._admit(environ, auth)
+            self._check_address(environ)
+            if not isinstance(auth, dict):
+                raise refuse("unauthorized", "connect with auth {token}")
+            if self.replays is not None and is_replay_token(auth.get("token")):
+                await self._connect_replay(sid, auth, self.replays)
+                return True
+            claims, runtime = await self._admit(auth)
         except socketio.exceptions.ConnectionRefusedError as refused:
             self.metrics.refused.labels(refused.error_args["message"]).inc()
             raise
-        last_seq = auth.get("last_seq")
-        if not isinstance(last_seq, int) or isinstance(last_seq, bool):
-            last_seq = None
         session = Session(sid, claims.user_id, claims.name, claims.role, claims.class_id)
         self.sessions[sid] = session
         self.seated.setdefault(claims.class_id, Seats()).take(claims)
         self.metrics.sockets.inc()
         # The snapshot must follow Socket.IO's CONNECT packet, which is sent when
         # this handler returns: join in a task of its own.
-        self._spawn(self._attach(runtime, session, last_seq))
+        self._spawn(self._attach(runtime, session, _last_seq(auth)))
         return True
 
-    async def _admit(self, environ: dict[str, Any], auth: Any) -> tuple[Claims, ClassRuntime]:
+    def _check_address(self, environ: dict[str, Any]) -> None:
         request = environ.get("aiohttp.request")
         address = client_address(request, self.admission.proxies) if request else ""
         if not local(address):
@@ -153,21 +182,13 @@ class Gateway:
                 message = "too many connections from your network"
                 raise refuse("rate_limited", message, retry_s=wait)
             self.limiter.forget(address)  # kept only while it refills
-        if not isinstance(auth, dict):
-            raise refuse("unauthorized", "connect with auth {token}")
+
+    async def _admit(self, auth: dict[str, Any]) -> tuple[Claims, ClassRuntime]:
         try:
             claims = verify(self.secret, auth.get("token"), auth.get("class_id"))
         except TokenError as exc:
             raise refuse("unauthorized", str(exc)) from exc
-        try:
-            runtime = await self.registry.get(claims.class_id)
-        except Moved as moved:
-            raise refuse("moved", str(moved), url=moved.url) from moved
-        except ConnectionError as exc:
-            raise refuse("unavailable", "the class cannot be reached now; retry") from exc
-        except Exception as exc:  # its journal cannot be read, or the rebuild failed
-            log.exception("class %s could not be loaded", claims.class_id)
-            raise refuse("unavailable", "the class cannot be loaded now; retry") from exc
+        runtime = await _hosted("class", claims.class_id, self.registry.get(claims.class_id))
         if runtime is None:
             raise refuse("unauthorized", "the join token is for an unknown class")
         if runtime.room.ended:
@@ -207,6 +228,10 @@ class Gateway:
             await self.sio.disconnect(session.sid)
 
     async def on_disconnect(self, sid: str, *_: Any) -> None:
+        watching = self.watching.pop(sid, None)
+        if watching is not None:
+            self._stop_watching(sid, *watching)
+            return
         session = self.sessions.pop(sid, None)
         if session is None:
             return
@@ -218,6 +243,14 @@ class Gateway:
                 await runtime.detach(session, "disconnected")
             except DomainError as exc:
                 log.warning("leave of %s not recorded: %s", session.user_id, exc)
+
+    def _stop_watching(self, sid: str, recording_id: str, watcher: Watcher) -> None:
+        self.metrics.sockets.dec()
+        stream = self.replays.runtimes.get(recording_id) if self.replays else None
+        if stream is not None:
+            stream.detach(sid)
+        if (recording_id, watcher) not in self.watching.values():
+            self.limiter.forget(("rec:" + recording_id, watcher.user_id))
 
     def _unseat(self, session: Session) -> None:
         seats = self.seated.get(session.class_id)
@@ -237,7 +270,8 @@ class Gateway:
 
     async def on_event(self, event: str, sid: str, *args: Any) -> Reply:
         started = time.perf_counter()
-        known = event in INBOUND or event in self.routes or event == BAD_FRAME
+        known = event in INBOUND or event in REPLAY_INBOUND or event in self.routes
+        known = known or event == BAD_FRAME
         name = event if known else "unknown"
         try:
             reply = await self._dispatch(event, sid, args[0] if args else None)
@@ -253,6 +287,9 @@ class Gateway:
         return reply
 
     async def _dispatch(self, event: str, sid: str, data: Any) -> Reply:
+        watching = self.watching.get(sid)
+        if watching is not None:
+            return await self._dispatch_replay(event, sid, data, watching)
         session = self.sessions.get(sid)
         if session is None:
             raise DomainError("forbidden", "not joined to a class")
@@ -274,6 +311,57 @@ class Gateway:
             return {"ok": True, **runtime.ask(session.user_id, cmd)}
         events = await runtime.execute(session.user_id, cmd)
         extra = spec.reply(events) if spec is not None and spec.reply is not None else {}
+        return {"ok": True, **extra}
+
+    # -- the recordings' streams (replay tokens) ---------------------------
+
+    async def _connect_replay(self, sid: str, auth: dict[str, Any], replays: ReplayHost) -> None:
+        try:
+            claims = verify_replay(self.secret, auth.get("token"))
+        except TokenError as exc:
+            raise refuse("unauthorized", str(exc)) from exc
+        if not replays.source.admits(claims):
+            raise refuse("unauthorized", "this replay token does not open the recording")
+        rid = claims.recording_id
+        runtime = await _hosted("recording", rid, replays.get(rid))
+        if runtime is None:
+            raise refuse("unauthorized", "the replay token is for an unknown recording")
+        watcher = Watcher(claims.user_id, claims.name, claims.role)
+        self.watching[sid] = (rid, watcher)
+        self.metrics.sockets.inc()
+        self._spawn(self._attach_replay(runtime, sid, watcher, _last_seq(auth)))
+
+    async def _attach_replay(
+        self, runtime: ReplayRuntime, sid: str, watcher: Watcher, last_seq: int | None
+    ) -> None:
+        try:
+            await runtime.attach(sid, watcher, last_seq)
+        except Exception:
+            log.exception(
+                "joining %s to recording %s failed", watcher.user_id, runtime.recording_id
+            )
+            await self.sio.disconnect(sid)
+
+    async def _dispatch_replay(
+        self, event: str, sid: str, data: Any, watching: tuple[str, Watcher]
+    ) -> Reply:
+        """The gate of a recording's stream, as for a class: rate limit, schema, role."""
+        rid, watcher = watching
+        spec = REPLAY_INBOUND.get(event)
+        family = spec.family if spec else "bad"
+        if not self.limiter.allow(("rec:" + rid, watcher.user_id), family):
+            raise DomainError("rate_limited", f"too many {family} events; slow down")
+        if event == BAD_FRAME:
+            raise DomainError("bad_request", f"refused frame: {data}")
+        if spec is None:
+            raise DomainError("bad_request", f"unknown event {event!r}")
+        cmd = parse(event, data, spec.command)
+        runtime = self.replays.runtimes.get(rid) if self.replays else None
+        if runtime is None:
+            raise DomainError("not_found", "the recording is not hosted here")
+        runtime.admit(watcher.user_id, cmd)
+        events = await runtime.execute(watcher.user_id, cmd)
+        extra = spec.reply(runtime.stream, watcher.user_id, cmd, events) if spec.reply else {}
         return {"ok": True, **extra}
 
     def _spawn(self, coro: Any) -> None:

@@ -32,6 +32,8 @@ DEFAULT_RATES: dict[str, Rate] = {
     # Ink: a batch every 50 ms while drawing, and some room for a burst of shapes.
     "board": Rate(30, 60),
     "bad": Rate(2, 10),
+    # A replay's player reports progress every few seconds, and on seeking.
+    "progress": Rate(2, 10),
     # Per client address. A campus or office NAT puts a whole class behind one
     # address, so these allow a class arriving together, not one connect a second.
     "connect": Rate(10, 200),

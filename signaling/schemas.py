@@ -17,6 +17,9 @@ from classroom.breakouts_wire import opened_reply, planned_reply
 from classroom.errors import DomainError, ErrorCode
 from classroom.polls_wire import created_reply
 from classroom.qa_wire import asked_reply
+from classroom.replay import Replay
+from classroom.replay_wire import asked_reply as replay_asked_reply
+from classroom.replay_wire import outcome
 
 Reply = dict[str, Any]
 
@@ -84,6 +87,37 @@ INBOUND: dict[str, Inbound] = {
     "board:erase": Inbound(c.BoardErase, "board"),
     "board:undo": Inbound(c.BoardUndo, "board"),
     "board:clear": Inbound(c.BoardClear, "board"),
+}
+
+
+@dataclass(frozen=True)
+class ReplayInbound:
+    """An inbound event of a recording's stream (a replay token's socket)."""
+
+    command: type[c.Command]
+    family: str
+    reply: Callable[[Replay, str, c.Command, list[e.Event]], Reply] | None = None
+    """Ack fields from the stream once the command is durable (the outcome of a ballot)."""
+
+
+def vote_reply(stream: Replay, user_id: str, cmd: c.Command, _: list[e.Event]) -> Reply:
+    assert isinstance(cmd, c.ReplayVote)
+    return outcome(stream, cmd.poll_id, user_id)
+
+
+def ask_reply(stream: Replay, user_id: str, cmd: c.Command, events: list[e.Event]) -> Reply:
+    return replay_asked_reply(events)
+
+
+REPLAY_INBOUND: dict[str, ReplayInbound] = {
+    "replay:vote": ReplayInbound(c.ReplayVote, "poll", vote_reply),
+    "replay:ask": ReplayInbound(c.ReplayAsk, "qa", ask_reply),
+    "replay:upvote": ReplayInbound(c.ReplayUpvote, "qa"),
+    "replay:unvote": ReplayInbound(c.ReplayUnvote, "qa"),
+    "replay:reply": ReplayInbound(c.ReplayReply, "qa"),
+    "replay:answer": ReplayInbound(c.ReplayAnswer, "qa"),
+    "replay:dismiss": ReplayInbound(c.ReplayDismiss, "qa"),
+    "replay:progress": ReplayInbound(c.ReplayProgress, "progress"),
 }
 
 _TOO_LONG = re.compile(r"length <= \d+")

@@ -33,6 +33,7 @@ OURS = set(ALLOWED)
 
 LISTENERS_MAY_USE = {
     "signaling.runtime",  # ClassRuntime: listen, on_close, commit, room, sessions, transport
+    "signaling.replay_runtime",  # ReplayRuntime: listen (a recording's stream)
     "signaling.transport",  # the Socket.IO room names a listener emits to
     "signaling.gateway",  # media routes register their rtc:* events
     "signaling.cluster",  # webhook delivery takes a lease like a class

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from hooks.service import DeliveryLog, HooksConfig, Webhooks
 from web.api import query_of, require_admin
-from web.keys import RECORDER, REGISTRY, SETTINGS
+from web.keys import RECORDER, REGISTRY, REPLAYS, SETTINGS
 
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 
@@ -47,6 +47,7 @@ async def webhooks(app: web.Application) -> AsyncIterator[None]:
     for runtime in list(registry.runtimes.values()):
         hooks.attach(runtime)
     app[RECORDER].publisher.on_published.append(hooks.published)
+    app[REPLAYS].on_runtime.append(hooks.attach_replay)
     yield
     await hooks.close()
 

@@ -10,6 +10,7 @@ from signaling.gateway import Gateway
 from signaling.metrics import Metrics
 from signaling.ratelimit import RateLimiter
 from signaling.registry import Registry
+from signaling.replay_host import ReplayHost
 from web.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -19,3 +20,4 @@ GATEWAY = web.AppKey("gateway", Gateway)
 MEDIA = web.AppKey("media", MediaNode)
 RECORDER = web.AppKey("recorder", Recorder)
 REPLAY_JOINS = web.AppKey("replay_joins", RateLimiter)
+REPLAYS = web.AppKey("replays", ReplayHost)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import msgspec
 from aiohttp import web
 
+from classroom.replay_report import Digest, RecordingReport
 from classroom.reports import ClassReport
 from hooks.service import DeliveryLog
 from web import schemas as s
@@ -30,6 +31,7 @@ from web.recordings_api import (
     ShareOptions,
     SignedFileQuery,
 )
+from web.replay_api import DigestQuery
 from web.reports_api import ReportQuery
 from web.slides_api import UploadQuery
 
@@ -266,6 +268,35 @@ ROUTES = (
         "bearer",
         "image/webp",
         errors=(307, 401, 404),
+    ),
+    Route(
+        "get",
+        "/api/recordings/{recording_id}/report",
+        "The replay's report: viewers, what they watched, the async cohort's answers",
+        REC,
+        "bearer",
+        RecordingReport,
+        errors=(401, 403, 404, 503),
+    ),
+    Route(
+        "get",
+        "/api/recordings/{recording_id}/digest",
+        "What happened in the replay since a moment (JSON, or an Atom feed)",
+        REC,
+        "bearer",
+        Digest,
+        query=DigestQuery,
+        errors=(400, 401, 403, 404, 503),
+        also=((200, "application/atom+xml"),),
+    ),
+    Route(
+        "get",
+        "/api/recordings/{recording_id}/xapi",
+        "The replay's viewing and answers as xAPI statements",
+        REC,
+        "bearer",
+        s.Statements,
+        errors=(401, 403, 404, 503),
     ),
     Route(
         "delete",

@@ -17,13 +17,13 @@ from aiohttp import web
 
 from classroom import sharing
 from classroom.commands import Name, UserId
+from classroom.roles import ReplayRole
 from classroom.sharing import ADMIN, Access, Visibility
 from recorder.publish import DEFAULT_OPTIONS
 from recorder.store import RECORDING_ID
 from signaling.addresses import client_address
 from signaling.auth import (
     REPLAY_TTL_S,
-    ReplayRole,
     TokenError,
     mint_replay,
     mint_replay_invite,
@@ -101,6 +101,16 @@ def _as_host(request: web.Request, recording_id: str) -> dict[str, Any]:
     meta = _meta(request, recording_id, who)
     if who.staff_role(meta) != "host":
         raise ApiError(403, "forbidden", "only the admin or a host of the class may do this")
+    return meta
+
+
+def as_staff(request: web.Request, recording_id: str) -> dict[str, Any]:
+    """The admin key, or a host's or moderator's join token of the class or replay token."""
+    who = caller(request, recording_id)
+    meta = _meta(request, recording_id, who)
+    if who.staff_role(meta) is None:
+        message = "only the admin or the class's hosts and moderators may read this"
+        raise ApiError(403, "forbidden", message)
     return meta
 
 

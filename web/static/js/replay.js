@@ -8,16 +8,19 @@
 // (`#token=`) or a share link (`#invite=`, traded for a token once the viewer
 // gives a name), keeps the token in this tab only and sends it as a bearer.
 // The manifest names each file with a signed, expiring URL the video loads.
+// With the same token the page joins the recording's own stream, where the
+// viewer takes part (replay_part.js).
 
 import { chatItem } from "./chat.js";
 import { countdown } from "./breakouts.js";
 import { $, clock, h, keyed, setText } from "./dom.js";
 import { updateCard } from "./polls.js";
-import { claimsOf } from "./connection.js";
+import { claimsOf, loadClient } from "./connection.js";
 import { redeemInvite } from "./invite.js";
 import { questionItem, questionOrder, updateQuestion } from "./qa.js";
 import { ReplayBoard } from "./replay_board.js";
 import { MAIN, apply, createState, roomName } from "./state.js";
+import { TakePart } from "./replay_part.js";
 import { setupTabs } from "./tabs.js";
 import { Transcript } from "./transcript.js";
 
@@ -432,6 +435,9 @@ async function main() {
     const replay = new Replay(rec, timeline, token);
     await replay.start();
     window.__replay = replay;
+    await loadClient();
+    replay.part = new TakePart(replay);
+    replay.part.start(token);
   } catch (err) {
     showBanner(String(err.message ?? err));
   }

@@ -1,0 +1,168 @@
+"""What a recording's stream says about its viewers: a report and a digest for its hosts.
+
+Pure functions of a folded stream (`Replay`). The report lists each viewer
+with what they watched (the union of their spans, so a stretch watched twice
+counts once, and its share of the recording), their visits, and their part
+in the async cohort; and each recorded poll with the async cohort's
+participation beside the class's. The digest is what happened since a
+moment: the new questions, replies and answers, and the ballots cast since.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from classroom import replay_events as r
+from classroom import spans
+from classroom.events import Event
+from classroom.replay import Replay
+
+
+class ViewerRow(msgspec.Struct):
+    user_id: str
+    name: str
+    role: str
+    visits: int
+    first_seen: int
+    last_seen: int
+    position_ms: int
+    watched_ms: int
+    coverage: float
+    """The share of the recording watched, 0 to 1."""
+    polls_answered: int
+    quiz_correct: int
+    questions: int
+    """Questions asked under their name (anonymous ones are nobody's)."""
+
+
+class PollRow(msgspec.Struct):
+    poll_id: str
+    question: str
+    at_ms: int
+    quiz: bool
+    live_voters: int
+    async_voters: int
+    async_correct: int | None
+    """Async ballots that are right, for a quiz question published in class."""
+
+
+class RecordingReport(msgspec.Struct):
+    recording_id: str
+    title: str
+    duration_ms: int
+    viewers: list[ViewerRow]
+    polls: list[PollRow]
+    questions: int
+    answered: int
+
+
+def report(stream: Replay) -> RecordingReport:
+    duration = stream.duration_ms
+    asked: dict[str, int] = {}
+    for thread in stream.questions.values():
+        author = thread.question.author_id
+        if author is not None:
+            asked[author] = asked.get(author, 0) + 1
+    viewers = []
+    for v in stream.viewers.values():
+        ballots = [
+            (p, p.ballots[v.user_id]) for p in stream.polls.values() if v.user_id in p.ballots
+        ]
+        watched = spans.total(v.watched)
+        viewers.append(
+            ViewerRow(
+                user_id=v.user_id,
+                name=v.name,
+                role=v.role,
+                visits=v.visits,
+                first_seen=v.first_seen,
+                last_seen=v.last_seen,
+                position_ms=v.position_ms,
+                watched_ms=watched,
+                coverage=round(watched / duration, 4) if duration else 0.0,
+                polls_answered=len(ballots),
+                quiz_correct=sum(p.is_correct(b.answer) for p, b in ballots),
+                questions=asked.get(v.user_id, 0),
+            )
+        )
+    return RecordingReport(
+        recording_id=stream.recording.recording_id,
+        title=stream.recording.title,
+        duration_ms=duration,
+        viewers=viewers,
+        polls=[_poll_row(stream, poll_id) for poll_id in stream.recorded],
+        questions=len(stream.questions),
+        answered=sum(t.question.status == "answered" for t in stream.questions.values()),
+    )
+
+
+def _poll_row(stream: Replay, poll_id: str) -> PollRow:
+    recorded, cohort = stream.recorded[poll_id], stream.polls[poll_id]
+    keyed = recorded.correct is not None
+    return PollRow(
+        poll_id=poll_id,
+        question=recorded.question,
+        at_ms=recorded.at_ms,
+        quiz=recorded.quiz,
+        live_voters=recorded.live.voters if recorded.live is not None else 0,
+        async_voters=len(cohort.ballots),
+        async_correct=sum(cohort.is_correct(b.answer) for b in cohort.ballots.values())
+        if keyed
+        else None,
+    )
+
+
+class DigestQuestion(msgspec.Struct):
+    id: str
+    text: str
+    at_ms: int
+    status: str
+    votes: int
+    replies: int
+    answered: bool
+    new: bool
+    """Asked since; else replied to or answered since."""
+
+
+class Digest(msgspec.Struct):
+    recording_id: str
+    title: str
+    since: int
+    until: int
+    viewers: int
+    """People who opened the replay since."""
+    ballots: int
+    questions: list[DigestQuestion]
+    waiting: int
+    """Questions still waiting for an answer, all told."""
+
+
+def digest(stream: Replay, history: list[Event], since: int, until: int) -> Digest:
+    """What happened in the stream from `since` (epoch ms) on; `history` is its events."""
+    recent = [ev for ev in history if ev.ts > since]
+    touched = {ev.question.id for ev in recent if isinstance(ev, r.AsyncQuestionEvent)}
+    new = {ev.question.id for ev in recent if isinstance(ev, r.AsyncAsked)}
+    questions = [
+        DigestQuestion(
+            id=q.id,
+            text=q.text,
+            at_ms=q.at_ms,
+            status=q.status,
+            votes=q.votes,
+            replies=len(q.replies),
+            answered=q.answer is not None,
+            new=q.id in new,
+        )
+        for q in (t.question for t in stream.questions.values())
+        if q.id in touched
+    ]
+    return Digest(
+        recording_id=stream.recording.recording_id,
+        title=stream.recording.title,
+        since=since,
+        until=until,
+        viewers=len({ev.user_id for ev in recent if isinstance(ev, r.ViewerVisited)}),
+        ballots=sum(isinstance(ev, r.AsyncVoted) for ev in recent),
+        questions=questions,
+        waiting=sum(t.question.status == "open" for t in stream.questions.values()),
+    )

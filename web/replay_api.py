@@ -1,0 +1,125 @@
+"""A recording's replay for its staff over HTTP: its report, its digest (JSON or an Atom
+feed) and its xAPI statements.
+
+Allowed with the admin key, or a host's or moderator's token (a join token of
+the recording's class or a replay token). Each is a fold of the recording's
+stream journal, which every node can read, so any node answers; decoding and
+folding run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from classroom import replay_events as r
+from classroom.events import Event
+from classroom.replay import Replay
+from classroom.replay_report import Digest, digest, report
+from classroom.replay_xapi import replay_statements
+from classroom.xapi import iso
+from journal import JournalError
+from signaling.runtime import now_ms
+from web.api import ApiError, query_of
+from web.keys import REPLAYS, SETTINGS
+from web.recordings_api import as_staff
+
+T = TypeVar("T")
+DAY_MS = 24 * 3600 * 1000
+_PRIVATE = {"Cache-Control": "no-store"}
+
+
+class DigestQuery(msgspec.Struct):
+    since: int | None = None
+    """Epoch ms; the last day when left out."""
+    format: Literal["json", "atom"] = "json"
+
+
+async def _folded(request: web.Request, work: Callable[[Replay, list[Event]], T]) -> T:
+    """Check the caller, then run `work` on the recording's stream as its journal has it."""
+    recording_id = request.match_info["recording_id"]
+    as_staff(request, recording_id)
+    host = request.app[REPLAYS]
+    recording = host.source.recording(recording_id)
+    if recording is None:
+        raise ApiError(404, "not_found", "the recording is not published")
+    try:
+        records = [data async for _, data in host.journal.read(recording_id)]
+    except JournalError as exc:
+        raise ApiError(503, "unavailable", f"the journal cannot be read now: {exc}") from exc
+
+    def fold() -> T:
+        history: list[Event] = [r.decode(data) for data in records]
+        return work(Replay.replay(recording, history), history)
+
+    return await asyncio.to_thread(fold)
+
+
+def _json(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json", headers=_PRIVATE)
+
+
+async def report_route(request: web.Request) -> web.Response:
+    return _json(await _folded(request, lambda stream, _: msgspec.json.encode(report(stream))))
+
+
+async def digest_route(request: web.Request) -> web.Response:
+    query = query_of(request, DigestQuery)
+    until = now_ms()
+    since = until - DAY_MS if query.since is None else query.since
+    made = await _folded(request, lambda stream, history: digest(stream, history, since, until))
+    if query.format == "json":
+        return _json(msgspec.json.encode(made))
+    page = f"{request.app[SETTINGS].base_url.rstrip('/')}/replay/{made.recording_id}"
+    return web.Response(
+        body=atom(made, page), content_type="application/atom+xml", headers=_PRIVATE
+    )
+
+
+def atom(made: Digest, page: str) -> bytes:
+    """The digest as an Atom feed (RFC 4287): one entry per question with news."""
+    atom_ns = "http://www.w3.org/2005/Atom"
+    ET.register_namespace("", atom_ns)
+
+    def el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        child = ET.SubElement(parent, f"{{{atom_ns}}}{tag}", attrs)
+        child.text = text
+        return child
+
+    feed = ET.Element(f"{{{atom_ns}}}feed")
+    el(feed, "id", f"{page}#digest")
+    el(feed, "title", f"Questions about {made.title or 'the recording'}")
+    el(feed, "updated", iso(made.until))
+    el(feed, "link", href=page)
+    el(el(feed, "author"), "name", "Classroom")
+    for q in made.questions:
+        entry = el(feed, "entry")
+        el(entry, "id", f"{page}#question-{q.id}")
+        state = "new" if q.new else "answered" if q.answered else "updated"
+        el(entry, "title", f"{state}: {q.text}")
+        el(entry, "updated", iso(made.until))
+        el(entry, "link", href=f"{page}?t={q.at_ms // 1000}")
+        summary = f"{q.votes} upvotes, {q.replies} replies, {q.status}"
+        el(entry, "summary", summary)
+    body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return body
+
+
+async def xapi_route(request: web.Request) -> web.Response:
+    base_url = request.app[SETTINGS].base_url
+
+    def statements(stream: Replay, history: list[Event]) -> bytes:
+        return msgspec.json.encode({"statements": replay_statements(stream, history, base_url)})
+
+    return _json(await _folded(request, statements))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/recordings/{recording_id}/report", report_route)
+    app.router.add_get("/api/recordings/{recording_id}/digest", digest_route)
+    app.router.add_get("/api/recordings/{recording_id}/xapi", xapi_route)
