@@ -33,7 +33,16 @@ from signaling.gateway import Admission, Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
-from web import api, hooks_api, openapi, pages, polls_api, recordings_api, reports_api
+from web import (
+    api,
+    console_api,
+    hooks_api,
+    openapi,
+    pages,
+    polls_api,
+    recordings_api,
+    reports_api,
+)
 from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
 from web.settings import Settings
 
@@ -91,6 +100,7 @@ def create_app(settings: Settings, journal_layer: JournalLayer | None = None) ->
     app.cleanup_ctx.append(_classes(sio, journal_layer or (lambda journal: journal)))
     app.on_shutdown.append(_disconnect_everyone(sio))
     api.add_routes(app)
+    console_api.add_routes(app)
     pages.add_routes(app)
     polls_api.add_routes(app)
     recordings_api.add_routes(app)
