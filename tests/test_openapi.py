@@ -14,7 +14,7 @@ from tests.conftest import ADMIN, running, settings_for
 from tests.test_recording import published
 from web.openapi import ROUTES
 
-NOT_REST = ("/", "/c/{class_id}", "/replay/{recording_id}", "/static", "/socket.io/")
+NOT_REST = ("/", "/c/{class_id}", "/replay/{recording_id}", "/console", "/static", "/socket.io/")
 CHECKS = ",".join(
     [
         "not_a_server_error",

@@ -1,4 +1,4 @@
-"""The REST API: health, info, metrics, classes and tokens."""
+"""The REST API: health, info, metrics, join tokens and invites (classes: web/console_api.py)."""
 
 from __future__ import annotations
 
