@@ -198,7 +198,8 @@ async def console(env: BrowserEnv, live: str) -> None:
     await person.page.wait_for_function(
         "() => window.Chart.getChart(document.getElementById('chart-people')) !== undefined"
     )
-    await person.page.screenshot(path=str(OUT / "console-report.png"), full_page=True)
+    await person.page.set_viewport_size({"width": WIDE[0], "height": 1400})
+    await person.page.screenshot(path=str(OUT / "console-report.png"))
 
 
 async def main() -> None:

@@ -114,7 +114,7 @@ function people(report, c) {
     },
     options: {
       indexAxis: "y",
-      scales: axes(c, { x: { stacked: true }, y: { stacked: true } }),
+      scales: axes(c, { x: { stacked: true }, y: { stacked: true, ticks: { color: c.muted, autoSkip: false } } }),
       plugins: { legend: { labels: { color: c.fg } } },
     },
   }, `What each person did: ${ranked.map((p) => `${p.name} ${total(p)}`).join(", ")}.`);
