@@ -20,9 +20,17 @@ from tests.conftest import ADMIN, SECRET
 from tests.peer import Peer
 from tests.rtc_peer import Pattern, RtcClient, Tone
 from tests.test_recording import published
+from tests.webhook_receiver import SECRET as WEBHOOK_SECRET
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-SERVER_OPTIONS = {"captions": False}
+NOWHERE = "http://127.0.0.1:9/hooks"
+"""A webhook endpoint that refuses connections: its messages wait to be retried."""
+SERVER_OPTIONS = {
+    "captions": False,
+    "webhook_urls": (NOWHERE,),
+    "webhook_secret": WEBHOOK_SECRET,
+    "webhook_retry_delays_s": (3600.0,),
+}
 
 ANA = mint_organizer(SECRET, "ana", "Ana Souza")
 ROSTER = """name,email
@@ -126,6 +134,18 @@ async def take_place(where: BrowserEnv, cid: str, rows: list[list[str]]) -> tupl
     return host, rid
 
 
+async def tried(where: BrowserEnv, kind: str) -> None:
+    """Wait until a message of this kind has had its first try (bounded)."""
+    async with asyncio.timeout(15):
+        while True:
+            _, log = await where.server.http("GET", "/api/webhooks/deliveries")
+            ours = [m for m in log["messages"] if m["type"] == kind]
+            tries = [d["tries"] for m in ours for d in m["deliveries"]]
+            if tries and min(tries) > 0:
+                return
+            await asyncio.sleep(0.1)
+
+
 async def charts_drawn(person: Person) -> None:
     for chart in CHARTS:
         await person.page.wait_for_function(f"() => ({INKED})('{chart}') > 500")
@@ -221,14 +241,21 @@ async def test_a_bad_credential_is_refused_and_the_admin_sees_all(env: BrowserEn
     await person.wait_text("#status", "neither the admin key nor a valid organizer token")
     assert await person.page.evaluate("() => sessionStorage.getItem('console-credential')") is None
     other = await env.server.create_class("Admin's own class")
+    await env.server.join(other, "teacher", "host")  # class.started, for the webhook log
+    await tried(env, "class.started")
     ben = await sign_in(env, mint_organizer(SECRET, "ben", "Ben"))
-    await ben.wait_text("#empty-upcoming", "No class is planned.")
+    for state in ("live", "upcoming", "ended"):  # Ana's classes and the admin's are not his
+        assert await ben.page.is_visible(f"#empty-{state}")
     assert await ben.page.locator(f'#panel-classes [data-key="{other}"]').count() == 0
     admin = await sign_in(env, ADMIN)
-    await card(admin, "upcoming", "Admin's own class")
+    await card(admin, "live", "Admin's own class")
     assert await admin.page.inner_text("#who") == "Admin"
     await admin.page.click("#tab-webhooks")
-    await admin.wait_text("#webhooks-endpoints", "No webhook is configured")
+    await admin.wait_text("#webhooks-endpoints", f"Posting to {NOWHERE}.")
+    started = admin.page.locator("#webhooks tbody tr", has_text="class.started").first
+    await started.wait_for()
+    assert await started.locator(".tag").inner_text() == "retrying"
+    assert NOWHERE in await started.inner_text()
     await admin.page.click("#sign-out")
     await admin.page.wait_for_selector("#sign-in:not([hidden])")
     assert await admin.page.evaluate("() => sessionStorage.getItem('console-credential')") is None
