@@ -188,7 +188,7 @@ async def publish(media_dir: Path, root: Path, seconds: float) -> dict[str, floa
         shutil.copy(media_dir / name, store.media_dir(recording_id) / name)
     publisher = Publisher(store, journal)
     cpu0, started = time.process_time(), time.time()
-    await publisher.start(recording_id)
+    await (await publisher.start(recording_id))
     wall, cpu = time.time() - started, time.process_time() - cpu0
     await publisher.close()
     await journal.close()

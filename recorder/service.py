@@ -126,7 +126,7 @@ class Recorder:
         if capture is not None:
             await capture.close()
         if await self.store.later(self._stopped, ev.recording_id, ev.ts):
-            self.publisher.start(ev.recording_id)
+            await self.publisher.start(ev.recording_id)
 
     def _stopped(self, recording_id: str, at_ms: int) -> bool:
         if not self.store.exists(recording_id):
@@ -169,7 +169,7 @@ class Recorder:
         for recording_id in self.store.ids():
             meta = self.store.load(recording_id) or {}
             if meta.get("state") in ("stopped", "publishing"):
-                self.publisher.start(recording_id)
+                await self.publisher.start(recording_id)
 
     async def close(self) -> None:
         closing = [capture.close() for _, capture in self.captures.values()]
