@@ -69,6 +69,15 @@ class Classroom:
     def leave_everyone(self, reason: str) -> list[e.Event]:
         return [ev for m in self.live.present() for ev in self.leave(m.user_id, reason)]
 
+    def end(self, actor_id: str) -> list[e.Event]:
+        """Ending the class, by a host in it or from outside (the REST API; `actor_id` may
+        name an organizer, or be empty for the admin): a recording going on stops first."""
+        self._refuse_if_ended()
+        stop = (
+            self.recording.stop(actor_id, "class ended") if self.recording.state != "idle" else []
+        )
+        return [*stop, e.ClassEnded(actor=actor_id)]
+
     def recover(self) -> list[e.Event]:
         """After a restart or failover: nobody is connected, and media capture has stopped.
 
@@ -170,7 +179,4 @@ def _role_set(room: Classroom, actor: Member, cmd: c.RoleSet, ctx: Context) -> l
 
 @handles(c.ClassEnd)
 def _end(room: Classroom, actor: Member, cmd: c.ClassEnd, ctx: Context) -> list[e.Event]:
-    stop = (
-        room.recording.stop(actor.user_id, "class ended") if room.recording.state != "idle" else []
-    )
-    return [*stop, e.ClassEnded(actor=actor.user_id)]
+    return room.end(actor.user_id)

@@ -28,6 +28,14 @@ class ClassCreated(Event, tag="class.created"):
     class_id: str
     title: str
     media: MediaMode = "sfu"
+    scheduled_at: int | None = None
+    """When the class is due to start (epoch ms), if it was scheduled."""
+    time_zone: str | None = None
+    """The IANA time zone it was scheduled in, to show the time as it was meant."""
+    capacity: int | None = None
+    """Participants at once (staff not counted); None: the server's limit alone."""
+    created_by: str | None = None
+    """The organizer who created the class (their user id); None: the admin."""
 
 
 class ClassEnded(Event, tag="class.ended"):

@@ -45,6 +45,8 @@ class Live:
     title: str = ""
     media: e.MediaMode = "sfu"
     created_ts: int = 0
+    capacity: int | None = None
+    created_by: str | None = None
     ended: bool = False
     members: dict[str, Member] = field(default_factory=dict)
     hands: dict[str, int] = field(default_factory=dict)
@@ -147,7 +149,7 @@ class Live:
         match ev:
             case e.ClassCreated():
                 self.class_id, self.title, self.media = ev.class_id, ev.title, ev.media
-                self.created_ts = ev.ts
+                self.created_ts, self.capacity, self.created_by = ev.ts, ev.capacity, ev.created_by
             case e.ClassEnded():
                 self.ended = True
                 for member in self.members.values():

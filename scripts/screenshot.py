@@ -1,10 +1,13 @@
-"""Take the README screenshots: a live class (video, chat, a poll) and its replay.
+"""Take the README screenshots: a live class (video, chat, a poll), its replay, the console.
 
-Usage: .venv/bin/python scripts/screenshot.py [docs/]
+Usage: PYTHONPATH=. .venv/bin/python scripts/screenshot.py [docs/]
 Runs a server on a loopback port in a temporary data dir and three browsers
 with Chromium's fake camera and microphone, then writes screenshot.png (the
-classroom as a learner sees it), replay.png (the recording of that class) and
-replay-take-part.png (a learner taking part in it later).
+classroom as a learner sees it), replay.png (the recording of that class),
+replay-take-part.png (a learner taking part in it later), console.png (an
+organizer's classes) and console-report.png (the report of a 50-minute class
+of 30, whose journal is made by the reports benchmark's scripted class, with
+people's names and questions put in).
 """
 
 from __future__ import annotations
@@ -12,14 +15,20 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import msgspec
 from playwright.async_api import async_playwright
 
-from signaling.auth import mint_replay
+from bench.reports import make_class
+from classroom import events as e
+from signaling.auth import mint_organizer, mint_replay
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, BrowserEnv, Person
 from tests.conftest import SECRET, Server, settings_for
+from web.keys import REGISTRY
 
 WIDE = 1600, 900
 QUESTION = "Which planet has the most moons?"
@@ -115,6 +124,115 @@ async def take_part(env: BrowserEnv, recording_id: str) -> None:
     await page.screenshot(path=str(OUT / "replay-take-part.png"))
 
 
+ORGANIZER = mint_organizer(SECRET, "rivera", "Ms Rivera")
+NAMES = [
+    "Ana Souza",
+    "Li Wei",
+    "Sam Lee",
+    "Noor Haddad",
+    "Jonas Berg",
+    "Chiara Conti",
+    "Kofi Mensah",
+    "Emma Dubois",
+    "Yuki Tanaka",
+    "Mateo García",
+    "Olga Ivanova",
+    "Ravi Patel",
+    "Sara Nilsson",
+    "Tomás Silva",
+    "Amara Okafor",
+    "Lena Fischer",
+    "Hugo Martin",
+    "Zainab Ali",
+    "Piotr Nowak",
+    "Mia Jensen",
+    "Omar Farouk",
+    "Ines Moreau",
+    "Daniel Cohen",
+    "Aiko Sato",
+    "Lucas Rossi",
+    "Fatima Zahra",
+    "Erik Larsen",
+    "Nina Petrova",
+    "Jin Park",
+    "Clara Weber",
+]
+QUESTIONS = [
+    "What bends light more: glass or water?",
+    "Which lens makes things look bigger?",
+    "Is light a wave or a particle?",
+    "Rate today's pace",
+    "One word for refraction",
+    "Which colour bends the most in a prism?",
+    "Total internal reflection needs…",
+    "Snell's law: n1 sin θ1 = ?",
+    "Where is the focal point?",
+    "How clear was the lab demo?",
+]
+
+
+async def api(server: Server, method: str, path: str, body: Any = None) -> Any:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(
+            method, server.url + path, json=body, headers={"Authorization": f"Bearer {ORGANIZER}"}
+        ) as resp,
+    ):
+        assert resp.status < 300, await resp.text()
+        return await resp.json()
+
+
+def renamed(ev: e.Event, class_id: str, shift: int) -> e.Event:
+    """The benchmark's scripted class with names and questions for the page, moved to recently."""
+    ev = msgspec.structs.replace(ev, ts=ev.ts + shift)
+    match ev:
+        case e.ClassCreated():
+            return msgspec.structs.replace(
+                ev, class_id=class_id, title="Physics 201: Optics", created_by="rivera"
+            )
+        case e.ParticipantJoined() if ev.user_id.startswith("p"):
+            return msgspec.structs.replace(ev, name=NAMES[int(ev.user_id[1:]) % len(NAMES)])
+        case e.ParticipantJoined():
+            return msgspec.structs.replace(ev, name="Ms Rivera")
+        case e.PollCreated() | e.PollOpened():
+            number = int(ev.question.split()[1].rstrip("?")) - 1
+            return msgspec.structs.replace(ev, question=QUESTIONS[number % len(QUESTIONS)])
+    return ev
+
+
+async def past_class(server: Server) -> str:
+    """A 50-minute class of 30 that ended an hour ago, written into the journal."""
+    events, _ = make_class(len(NAMES), 50)
+    class_id = "optics-201"
+    shift = int(time.time() * 1000) - 3600_000 - events[-1].ts
+    records = [(ev.seq, e.encode(renamed(ev, class_id, shift))) for ev in events]
+    await server.app[REGISTRY].journal.append(class_id, records)
+    return class_id
+
+
+async def console(env: BrowserEnv, live: str) -> None:
+    """The organizer's console: their classes, then the report of last lesson."""
+    server = env.server
+    for title, starts in [("Physics 201: Lenses", "09:30"), ("Physics 201: Waves", "14:00")]:
+        day = time.strftime("%Y-%m-%d", time.localtime(time.time() + 7 * 86400))
+        spec = {"title": title, "starts_at": f"{day}T{starts}", "time_zone": "Europe/Paris"}
+        await api(server, "POST", "/api/classes", spec | {"capacity": 40})
+    past = await past_class(server)
+    person = await env.open(f"{server.url}/console", *WIDE)
+    await person.page.fill("#credential", ORGANIZER)
+    await person.page.click("#sign-in button[type=submit]")
+    await person.page.locator(f'#classes-live [data-key="{live}"]').wait_for()
+    await person.page.locator(f'#classes-ended [data-key="{past}"]').wait_for()
+    await person.page.locator("#new-class-box summary").click()  # folded away
+    await person.page.screenshot(path=str(OUT / "console.png"))
+    await person.page.locator(f'#classes-ended [data-key="{past}"] .report-open').click()
+    await person.page.wait_for_function(
+        "() => window.Chart.getChart(document.getElementById('chart-people')) !== undefined"
+    )
+    await person.page.set_viewport_size({"width": WIDE[0], "height": 1400})
+    await person.page.screenshot(path=str(OUT / "console-report.png"))
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(
@@ -125,10 +243,11 @@ async def main() -> None:
             async with async_playwright() as pw:
                 browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 env = BrowserEnv(server, browser)
-                cid = await server.create_class("Astronomy 101")
+                cid = (await api(server, "POST", "/api/classes", {"title": "Astronomy 101"}))["id"]
                 _, recording_id = await live_class(env, cid)
                 await replay(env, recording_id)
                 await take_part(env, recording_id)
+                await console(env, cid)
                 await env.close_people()
                 await browser.close()
         finally:

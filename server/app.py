@@ -38,6 +38,7 @@ from signaling.runtime import ClassRuntime
 from slides.store import DeckStore
 from web import (
     api,
+    console_api,
     hooks_api,
     openapi,
     pages,
@@ -107,6 +108,7 @@ def create_app(settings: Settings, journal_layer: JournalLayer | None = None) ->
     app.cleanup_ctx.append(_classes(sio, journal_layer or (lambda journal: journal)))
     app.on_shutdown.append(_disconnect_everyone(sio))
     api.add_routes(app)
+    console_api.add_routes(app)
     pages.add_routes(app)
     polls_api.add_routes(app)
     recordings_api.add_routes(app)

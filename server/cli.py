@@ -139,10 +139,17 @@ def parser() -> argparse.ArgumentParser:
     action = webhook.add_subparsers(dest="webhook_command", required=True)
     _webhook_flags(action.add_parser("test", help="send a signed webhook.test to each URL"))
     action.add_parser("secret", help="print a new signing secret (whsec_...)")
-    token = sub.add_parser("token", help="print a join (--class) or replay (--recording) token")
+    token = sub.add_parser(
+        "token", help="print a join (--class), replay (--recording) or --organizer token"
+    )
     target = token.add_mutually_exclusive_group(required=True)
     target.add_argument("--class", dest="class_id")
     target.add_argument("--recording", dest="recording_id")
+    target.add_argument(
+        "--organizer",
+        action="store_true",
+        help="may create classes and manage those they created, in the console (/console)",
+    )
     token.add_argument("--user", required=True)
     token.add_argument("--name", required=True)
     token.add_argument(
@@ -150,7 +157,9 @@ def parser() -> argparse.ArgumentParser:
         choices=[*CLASS_ROLES, "viewer"],
         help="class: host, moderator or participant; recording: viewer (default), moderator, host",
     )
-    token.add_argument("--ttl", type=int, help="seconds (default 6 hours; replay tokens 7 days)")
+    token.add_argument(
+        "--ttl", type=int, help="seconds (default 6 hours; replay 7 days; organizer 30 days)"
+    )
     token.add_argument("--secret", default=_env("SECRET"))
     token.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")))
     return top
@@ -383,13 +392,24 @@ def _tune_gc() -> None:
 
 def token(args: argparse.Namespace) -> None:
     from classroom.roles import REPLAY_ROLES
-    from signaling.auth import DEFAULT_TTL_S, REPLAY_TTL_S, check_secret, mint, mint_replay
+    from signaling.auth import (
+        DEFAULT_TTL_S,
+        ORGANIZER_TTL_S,
+        REPLAY_TTL_S,
+        check_secret,
+        mint,
+        mint_organizer,
+        mint_replay,
+    )
 
     secret = args.secret or _existing_secret(args.data_dir)
     try:
         check_secret(secret)
     except ValueError as exc:
         raise SystemExit(f"classroom token: {exc}") from exc
+    if args.organizer:
+        print(mint_organizer(secret, args.user, args.name, args.ttl or ORGANIZER_TTL_S))
+        return
     if args.recording_id:
         role = next((r for r in REPLAY_ROLES if r == (args.role or "viewer")), None)
         if role is None:

@@ -16,7 +16,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 import msgspec
@@ -105,7 +105,10 @@ def mint(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def mint_invite(secret: str, class_id: str, role: Role, ttl_s: int = 7 * 24 * 3600) -> str:
+INVITE_TTL_S = 7 * 24 * 3600
+
+
+def mint_invite(secret: str, class_id: str, role: Role, ttl_s: int = INVITE_TTL_S) -> str:
     now = int(time.time())
     claims = {"cls": class_id, "role": role, "inv": True, "iat": now, "exp": now + ttl_s}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -246,3 +249,43 @@ def verify_replay_invite(secret: str, token: object, recording_id: str) -> int:
     if not parsed.inv or parsed.rec != recording_id:
         raise TokenError("the share link is for another recording")
     return parsed.gen
+
+
+# -- organizer tokens --------------------------------------------------------
+
+ORGANIZER_TTL_S = 30 * 24 * 3600
+
+
+class _OrganizerSchema(msgspec.Struct):
+    sub: UserId
+    name: Name
+    org: Literal[True]
+    exp: int
+
+
+@dataclass(frozen=True)
+class OrganizerClaims:
+    """Someone who creates classes and manages those they created (not the operator)."""
+
+    user_id: str
+    name: str
+    expires: int
+
+
+def mint_organizer(secret: str, user_id: str, name: str, ttl_s: int = ORGANIZER_TTL_S) -> str:
+    now = int(time.time())
+    claims = {"sub": user_id, "name": name, "org": True, "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_organizer(secret: str, token: object) -> OrganizerClaims:
+    """Check an organizer token: `org` and no class or recording (a join, replay or invite
+    token is never an organizer's, nor the reverse: those require `cls` or `rec`)."""
+    raw = _decode(secret, token, ("exp", "sub", "org"), "organizer")
+    if "cls" in raw or "rec" in raw:
+        raise TokenError("invalid organizer token: it names a class or recording")
+    try:
+        parsed = msgspec.convert(raw, _OrganizerSchema)
+    except msgspec.ValidationError as exc:
+        raise TokenError(f"invalid organizer token claims: {readable(str(exc))}") from exc
+    return OrganizerClaims(parsed.sub, parsed.name, parsed.exp)

@@ -1,8 +1,8 @@
 """Socket.IO handlers: admit sockets, turn inbound events into commands, reply.
 
 A connect is admitted by a rate limit per client address, the token, the
-class's state, its capacity (`max_participants`, hosts and moderators
-excepted) and, for an identity an invite made, the invite's cap. Every
+class's state, its capacity (the class's own, at most `max_participants`;
+hosts and moderators excepted) and, for an identity an invite made, the invite's cap. Every
 inbound event then passes the same gate: a known session, a rate limit per
 (class, user), a schema, the role check (in the domain), then the class
 runtime. Frames that could not be decoded arrive as `BAD_FRAME` and are
@@ -200,7 +200,8 @@ class Gateway:
         seats = self.seated.get(claims.class_id, Seats())
         if claims.user_id in seats.sockets or is_staff(claims.role):
             return  # a second window of someone present, or staff
-        if len(seats.participants) >= self.admission.max_participants:
+        capacity = runtime.room.live.capacity or self.admission.max_participants
+        if len(seats.participants) >= min(capacity, self.admission.max_participants):
             raise refuse("full", "this class is full")
         invite = invites.invite_of(claims.user_id)
         if invite is not None and claims.user_id not in runtime.room.live.members:

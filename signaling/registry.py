@@ -162,13 +162,17 @@ class Registry:
 
     async def create(self, title: str, media: e.MediaMode, class_id: str | None = None) -> str:
         """Write a new class to the journal. Whichever node is asked for it first hosts it."""
-        class_id = class_id or new_class_id()
-        created = e.stamp(e.ClassCreated(class_id=class_id, title=title, media=media), 1, now_ms())
+        draft = e.ClassCreated(class_id=class_id or new_class_id(), title=title, media=media)
+        return await self.create_from(draft)
+
+    async def create_from(self, draft: e.ClassCreated) -> str:
+        """Write a new class from its creation event (schedule, capacity, organizer)."""
+        created = e.stamp(draft, 1, now_ms())
         try:
-            await self.journal.append(class_id, [(1, e.encode(created))])
+            await self.journal.append(draft.class_id, [(1, e.encode(created))])
         except JournalConflict as exc:
-            raise DomainError("conflict", f"class {class_id} already exists") from exc
-        return class_id
+            raise DomainError("conflict", f"class {draft.class_id} already exists") from exc
+        return draft.class_id
 
     async def describe(self, class_id: str) -> dict[str, Any] | None:
         """What anyone may know of a class, from any node, without claiming it."""

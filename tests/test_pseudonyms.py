@@ -24,7 +24,7 @@ ID, NAME = "id", "name"
 EVERY_EVENT: tuple[type[e.Event], ...] = get_args(e.AnyEvent)
 
 PERSONAL: dict[type[e.Event], dict[str, str]] = {
-    e.ClassCreated: {},
+    e.ClassCreated: {"created_by": ID},
     e.ClassEnded: {},
     e.ParticipantJoined: {"user_id": ID, "name": NAME},
     e.ParticipantLeft: {"user_id": ID},
@@ -86,6 +86,7 @@ NOT_PERSONAL = frozenset(
         *("poll_id", "question", "kind", "options", "anonymous", "correct", "min", "max"),
         *("quiz", "answer", "shown", "public", "question_id", "up", "on", "track_id"),
         *("source", "muted", "publish", "recording_id", "file", "at_ms"),
+        *("scheduled_at", "time_zone", "capacity"),
         *(f"results.{f}" for f in ("kind", "counts", "words", "total", "voters", "mean")),
         *(f"question.{f}" for f in ("id", "text", "room", "votes", "status", "pinned")),
         *("question.answer", "question.asked_at"),

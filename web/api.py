@@ -1,9 +1,10 @@
-"""The REST API: health, info, metrics, classes and tokens."""
+"""The REST API: health, info, metrics, join tokens and invites (classes: web/console_api.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Hashable
 from importlib.metadata import version
 from typing import Annotated, Any, TypeVar
@@ -12,11 +13,18 @@ import msgspec
 from aiohttp import web
 
 from classroom.commands import Name, UserId, readable
-from classroom.events import MediaMode
 from classroom.roles import Role
 from signaling import invites
 from signaling.addresses import client_address, local
-from signaling.auth import TokenError, mint, mint_invite, read_invite, verify
+from signaling.auth import (
+    DEFAULT_TTL_S,
+    INVITE_TTL_S,
+    TokenError,
+    mint,
+    mint_invite,
+    read_invite,
+    verify,
+)
 from signaling.ratelimit import RateLimiter
 from web.keys import GATEWAY, METRICS, REGISTRY, SETTINGS
 from web.settings import Settings
@@ -24,12 +32,6 @@ from web.settings import Settings
 MAX_BODY = 16 * 1024
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 T = TypeVar("T")
-
-
-class NewClass(msgspec.Struct, forbid_unknown_fields=True):
-    title: Title
-    media: MediaMode = "sfu"
-    host_name: Name = "Host"
 
 
 class NewToken(msgspec.Struct, forbid_unknown_fields=True):
@@ -57,12 +59,12 @@ class ApiError(Exception):
         self.response = error(status, code, message)
 
 
-async def body_of(request: web.Request, schema: type[T]) -> T:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, "too_large", f"request bodies are at most {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "too_large", f"request bodies are at most {MAX_BODY} bytes")
+async def body_of(request: web.Request, schema: type[T], limit: int = MAX_BODY) -> T:
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "too_large", f"request bodies are at most {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, "too_large", f"request bodies are at most {limit} bytes")
     try:
         return msgspec.json.decode(raw or b"{}", type=schema)
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
@@ -131,20 +133,20 @@ def host_id(class_id: str) -> str:
     return "h-" + hashlib.sha256(class_id.encode()).hexdigest()[:12]
 
 
-def links(settings: Settings, class_id: str, host_name: str) -> dict[str, str]:
-    """A personal host link and an invite link that everyone else shares."""
+def links(
+    settings: Settings, class_id: str, host_name: str, starts_at: int | None = None
+) -> dict[str, str]:
+    """A personal host link and an invite link that everyone else shares.
+
+    For a class that starts later (`starts_at`, epoch ms) they last as long
+    after its start as they would after now.
+    """
+    later = max(0, (starts_at or 0) // 1000 - int(time.time()))
     base = f"{settings.base_url}/c/{class_id}"
-    host = mint(settings.secret, class_id, host_id(class_id), host_name, "host")
-    invite = mint_invite(settings.secret, class_id, "participant")
+    host_ttl = DEFAULT_TTL_S + later
+    host = mint(settings.secret, class_id, host_id(class_id), host_name, "host", host_ttl)
+    invite = mint_invite(settings.secret, class_id, "participant", INVITE_TTL_S + later)
     return {"host": f"{base}#token={host}", "participant": f"{base}#invite={invite}"}
-
-
-async def create_class(request: web.Request) -> web.Response:
-    require_admin(request)
-    spec = await body_of(request, NewClass)
-    class_id = await request.app[REGISTRY].create(spec.title, spec.media)
-    body = {"id": class_id, "links": links(request.app[SETTINGS], class_id, spec.host_name)}
-    return web.json_response(body, status=201)
 
 
 async def get_class(request: web.Request) -> web.Response:
@@ -221,7 +223,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/info", info)
-    app.router.add_post("/api/classes", create_class)
     app.router.add_get("/api/classes/{class_id}", get_class)
     app.router.add_post("/api/classes/{class_id}/tokens", create_token)
     app.router.add_post("/api/classes/{class_id}/join", join_by_invite)

@@ -20,7 +20,8 @@ from classroom.replay_report import Digest, RecordingReport
 from classroom.reports import ClassReport
 from hooks.service import DeliveryLog
 from web import schemas as s
-from web.api import JoinByInvite, NewClass, NewToken
+from web.api import JoinByInvite, NewToken
+from web.console_api import ClassesQuery, LinksRequest, NewClass, RosterQuery, RosterRequest
 from web.hooks_api import DeliveriesQuery
 from web.pages import STATIC
 from web.polls_api import PollsQuery
@@ -54,7 +55,7 @@ ERRORS = {
     403: "the credentials do not allow this (or an invite made all the identities it may)",
     404: "no such class, recording or file",
     409: "not in this state",
-    413: "the body is larger than 16 KiB (an upload: than its cap)",
+    413: "the body is too large (16 KiB; a roster 512 KiB; an upload: its cap)",
     415: "the upload is not a PDF",
     429: "too many requests: wait `Retry-After` seconds",
     503: "the journal cannot be read now, or (health) Redis is unreachable",
@@ -104,13 +105,57 @@ ROUTES = (
     Route(
         "post",
         "/api/classes",
-        "Create a class",
+        "Create a class (the admin, or an organizer)",
         CLASS,
-        "admin",
+        "bearer",
         s.NewClassAnswer,
         201,
         NewClass,
-        errors=(*BODY_ERRORS, 401, 403),
+        errors=(*BODY_ERRORS, 401),
+    ),
+    Route(
+        "get",
+        "/api/classes",
+        "The classes the caller manages: upcoming, live, ended",
+        CLASS,
+        "bearer",
+        s.ClassList,
+        query=ClassesQuery,
+        errors=(400, 401),
+    ),
+    Route(
+        "post",
+        "/api/classes/{class_id}/links",
+        "Fresh host and invite links",
+        CLASS,
+        "bearer",
+        s.Links,
+        201,
+        LinksRequest,
+        body_required=False,
+        errors=(*BODY_ERRORS, 401, 403, 404),
+    ),
+    Route(
+        "post",
+        "/api/classes/{class_id}/roster",
+        "A personal join link for each person of a roster (JSON, or CSV)",
+        CLASS,
+        "bearer",
+        s.RosterLinks,
+        201,
+        RosterRequest,
+        query=RosterQuery,
+        errors=(*BODY_ERRORS, 401, 403, 404),
+        also=((201, "text/csv"),),
+    ),
+    Route(
+        "post",
+        "/api/classes/{class_id}/end",
+        "End the class",
+        CLASS,
+        "bearer",
+        s.Done,
+        errors=(307, 401, 403, 404, 409, 503),
     ),
     Route(
         "get", "/api/classes/{class_id}", "About a class", CLASS, answer=s.ClassAbout, errors=(404,)
@@ -169,9 +214,9 @@ ROUTES = (
     Route(
         "get",
         "/api/recordings",
-        "Every recording",
+        "Every recording (for an organizer, those of the classes they created)",
         REC,
-        "admin",
+        "bearer",
         s.RecordingList,
         errors=(401, 403),
     ),
@@ -303,7 +348,7 @@ ROUTES = (
         "/api/recordings/{recording_id}",
         "Delete a recording",
         REC,
-        "admin",
+        "bearer",
         s.Done,
         errors=(401, 403, 404, 409),
     ),

@@ -1,8 +1,8 @@
 """`GET /api/classes/{id}/polls.csv`: every poll's ballots (or one poll's, `?poll_id=`).
 
-Allowed with the admin key, or with the join token of a host or moderator
-of that class (`Authorization: Bearer <token>`). Anonymous polls export no
-voter (see classroom/polls_export.py).
+Allowed with the admin key, the organizer token of the class's creator, or
+the join token of a host or moderator of that class (`Authorization: Bearer
+<token>`). Anonymous polls export no voter (see classroom/polls_export.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from signaling.cluster import Moved
 from signaling.runtime import ClassRuntime
 from web.api import ApiError, query_of
 from web.keys import REGISTRY, SETTINGS
+from web.organizers import organizer_manages
 
 
 class PollsQuery(msgspec.Struct):
@@ -58,7 +59,8 @@ def authorize(request: web.Request, runtime: ClassRuntime) -> None:
 
 async def polls_csv_route(request: web.Request) -> web.Response:
     runtime = await runtime_of(request)
-    authorize(request, runtime)
+    if not await organizer_manages(request, runtime.class_id):
+        authorize(request, runtime)
     polls = runtime.room.polls
     poll_id = query_of(request, PollsQuery).poll_id
     try:

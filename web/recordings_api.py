@@ -1,8 +1,9 @@
 """Recordings over HTTP: status and manifest, publishing and sharing, replay tokens, files.
 
 A recording is private until a host or the admin publishes it with a
-visibility; web/replay_access.py says who may see what. Only ids and file
-names that match strict patterns reach the filesystem.
+visibility; web/replay_access.py says who may see what. The organizer who
+created a recording's class acts as the admin for it (web/organizers.py).
+Only ids and file names that match strict patterns reach the filesystem.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from signaling.auth import (
 from signaling.ratelimit import Rate, RateLimiter
 from web.api import ApiError, body_of, require_admin
 from web.keys import GATEWAY, RECORDER, REPLAY_JOINS, SETTINGS
+from web.organizers import Manager, manages_class, organizer_of
 from web.replay_access import (
     Caller,
     caller,
@@ -95,9 +97,28 @@ def _meta(request: web.Request, recording_id: str, who: Caller | None = None) ->
     return meta
 
 
-def _as_host(request: web.Request, recording_id: str) -> dict[str, Any]:
-    """The admin key, or a host's join token of the recording's class or replay token."""
-    who = caller(request, recording_id)
+async def _organizer_manages(request: web.Request, recording_id: str) -> bool:
+    """Whether the bearer is the organizer token of the recording's class's creator, who
+    acts as the admin for it; False for other credentials, 404 for other recordings."""
+    organizer = organizer_of(request)
+    if organizer is None:
+        return False
+    class_id = _meta(request, recording_id).get("class_id")
+    if not await manages_class(request, Manager(organizer), class_id):
+        raise ApiError(404, "not_found", "no such recording")
+    return True
+
+
+async def _caller(request: web.Request, recording_id: str) -> Caller:
+    if await _organizer_manages(request, recording_id):
+        return Caller(admin=True)
+    return caller(request, recording_id)
+
+
+async def _as_host(request: web.Request, recording_id: str) -> dict[str, Any]:
+    """The admin key, a host's join token of the recording's class or replay token, or the
+    organizer token of the class's creator."""
+    who = await _caller(request, recording_id)
     meta = _meta(request, recording_id, who)
     if who.staff_role(meta) != "host":
         raise ApiError(403, "forbidden", "only the admin or a host of the class may do this")
@@ -150,16 +171,22 @@ def _manifest(request: web.Request, recording_id: str, access: Access) -> Any:
 
 
 async def list_recordings(request: web.Request) -> web.Response:
-    require_admin(request)
+    """Every recording for the admin; an organizer's classes' recordings for an organizer."""
+    organizer = organizer_of(request)
+    if organizer is None:
+        require_admin(request)
     store = request.app[RECORDER].store
     found = [(r, store.load(r) or {}) for r in store.ids()]
+    if organizer is not None:
+        who = Manager(organizer)
+        found = [(r, m) for r, m in found if await manages_class(request, who, m.get("class_id"))]
     body = {"recordings": [status(request, r, meta, ADMIN) for r, meta in found]}
     return web.json_response(body)
 
 
 async def get_recording(request: web.Request) -> web.Response:
     recording_id = request.match_info["recording_id"]
-    access = caller(request, recording_id).access
+    access = (await _caller(request, recording_id)).access
     if access is None:
         raise unauthorized("a class's join token does not open its recordings: send a replay token")
     meta = _meta(request, recording_id)
@@ -169,7 +196,7 @@ async def get_recording(request: web.Request) -> web.Response:
 
 async def publish(request: web.Request) -> web.Response:
     recording_id = request.match_info["recording_id"]
-    meta = _as_host(request, recording_id)
+    meta = await _as_host(request, recording_id)
     options = msgspec.to_builtins(await body_of(request, PublishOptions))
     if meta.get("state") == "recording":
         raise ApiError(409, "conflict", "stop the recording first")
@@ -186,7 +213,7 @@ async def publish(request: web.Request) -> web.Response:
 async def share(request: web.Request) -> web.Response:
     """A share link: whoever opens it gives a name and watches, while visibility is `link`."""
     recording_id = request.match_info["recording_id"]
-    meta = _as_host(request, recording_id)
+    meta = await _as_host(request, recording_id)
     spec = await body_of(request, ShareOptions)
     settings = request.app[SETTINGS]
     generation = sharing.generation(meta)
@@ -202,7 +229,7 @@ async def share(request: web.Request) -> web.Response:
 async def create_token(request: web.Request) -> web.Response:
     """The admin mints replay tokens for anyone; staff trade their join token for their own."""
     recording_id = request.match_info["recording_id"]
-    who = caller(request, recording_id)
+    who = await _caller(request, recording_id)
     meta = _meta(request, recording_id, who)
     settings = request.app[SETTINGS]
     role: ReplayRole
@@ -258,7 +285,7 @@ async def get_file(request: web.Request) -> web.FileResponse:
     if "sig" in request.query:
         access: Access | None = signed_access(request, recording_id, name)
     else:
-        access = caller(request, recording_id).access
+        access = (await _caller(request, recording_id)).access
     if access is None:
         raise unauthorized("send a replay token, or use the file links of the manifest")
     meta = _meta(request, recording_id)
@@ -272,8 +299,9 @@ async def get_file(request: web.Request) -> web.FileResponse:
 
 
 async def delete(request: web.Request) -> web.Response:
-    require_admin(request)
     recording_id = request.match_info["recording_id"]
+    if not await _organizer_manages(request, recording_id):
+        require_admin(request)
     meta = _meta(request, recording_id)
     if meta.get("state") in ("recording", "publishing"):
         raise ApiError(409, "conflict", f"the recording is {meta['state']}")

@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 import msgspec
 
+from classroom.class_summary import ClassSummary
 from classroom.events import MediaMode
+from classroom.roles import Role
 from classroom.sharing import Visibility
 
 
@@ -50,6 +52,23 @@ class Links(msgspec.Struct):
 class NewClassAnswer(msgspec.Struct):
     id: str
     links: Links
+
+
+class ClassList(msgspec.Struct):
+    classes: list[ClassSummary]
+
+
+class RosterLink(msgspec.Struct):
+    name: str
+    user_id: str
+    link: str
+
+
+class RosterLinks(msgspec.Struct):
+    links: list[RosterLink]
+    role: Role
+    expires_at: int
+    """When the links stop working (epoch seconds)."""
 
 
 class ClassAbout(msgspec.Struct):

@@ -27,7 +27,8 @@ export async function loadClient() {
 export function claimsOf(token) {
   try {
     const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    return JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "=")));
+    const text = atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "="));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(text, (c) => c.charCodeAt(0))));
   } catch {
     return null;
   }
