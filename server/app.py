@@ -33,7 +33,16 @@ from signaling.gateway import Admission, Gateway
 from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.runtime import ClassRuntime
-from web import api, hooks_api, openapi, pages, polls_api, recordings_api, reports_api
+from web import (
+    api,
+    hooks_api,
+    lti_api,
+    openapi,
+    pages,
+    polls_api,
+    recordings_api,
+    reports_api,
+)
 from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, SETTINGS
 from web.settings import Settings
 
@@ -96,6 +105,7 @@ def create_app(settings: Settings, journal_layer: JournalLayer | None = None) ->
     recordings_api.add_routes(app)
     reports_api.add_routes(app)
     hooks_api.add_routes(app)
+    lti_api.add_routes(app)
     openapi.add_routes(app)
     return app
 
