@@ -208,7 +208,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         samesite="None" if secure else "Lax",
     )
     response.headers["Cache-Control"] = "no-store"
-    return response
+    raise response
 
 
 def _ours(url: str, base_url: str) -> bool:
@@ -227,7 +227,7 @@ async def launch(request: web.Request) -> web.StreamResponse:
     except StoreError as exc:
         return page(503, "Try again in a moment", f"the registrations cannot be read: {exc}")
     # 303: the browser follows with a GET; the token is in the fragment, never sent anywhere.
-    return web.HTTPSeeOther(location, headers={"Cache-Control": "no-store"})
+    raise web.HTTPSeeOther(location, headers={"Cache-Control": "no-store"})
 
 
 async def deep_link_page(request: web.Request) -> web.StreamResponse:
