@@ -1,7 +1,8 @@
-"""Who may see each event: one rule per event type.
+"""Who may see each event: one rule per event type, and one per coalesced tally.
 
-The same rule routes live broadcasts (to Socket.IO rooms) and filters the
-events replayed to a reconnecting client or published in a replay timeline.
+The same rules route live broadcasts (to Socket.IO rooms) and coalesced
+tallies, and filter the events replayed to a reconnecting client and those
+published in a replay timeline.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from classroom import events as e
+from classroom.polls import Poll
+from classroom.qa import SEEN, Question
 from classroom.roles import Role, is_staff
 
 
@@ -25,6 +28,11 @@ class Audience:
     rooms: frozenset[str] = field(default_factory=frozenset)
     staff: bool = False
     users: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def reaches_learners(self) -> bool:
+        """Whether a participant somewhere in the class sees it (what a replay may show)."""
+        return self.everyone or bool(self.rooms)
 
     def includes(self, viewer: Viewer) -> bool:
         return (
@@ -94,3 +102,16 @@ def audience(ev: e.Event) -> Audience:
         case e.PublishLockSet():
             return EVERYONE
     return NOBODY
+
+
+def results_audience(poll: Poll) -> Audience:
+    """Who sees a poll's coalesced tallies (`poll:results`): hosts and moderators always,
+    the poll's room once its results are shown or published."""
+    shown = poll.results_visible_to("participant")
+    return Audience(rooms=frozenset({poll.room}) if shown else frozenset(), staff=True)
+
+
+def votes_audience(question: Question) -> Audience:
+    """Who sees a question's coalesced votes (`qa:votes`): wherever the question is seen."""
+    seen = question.status in SEEN
+    return Audience(rooms=frozenset({question.room}) if seen else frozenset(), staff=True)

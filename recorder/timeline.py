@@ -17,14 +17,16 @@ from typing import Any
 
 from classroom import events as e
 from classroom.aggregate import Classroom
-from classroom.polls import Poll
 from classroom.polls_views import live_results
 from classroom.qa_views import votes_view
-from classroom.visibility import audience
+from classroom.tallies import Pacer
+from classroom.visibility import audience, results_audience, votes_audience
 from classroom.wire import public_form, to_wire
 
 TALLY_EVERY_MS = 1000
 Entry = dict[str, Any]
+Key = tuple[str, str]
+"""("poll" | "qa", id)"""
 
 
 @dataclass
@@ -95,6 +97,8 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
     last_ts = span.started
     rolling = False
     for ev in history:
+        if rolling and (now := span.clock(ev.ts)) is not None:
+            out.events += tallies.due(room, now, ev.ts)
         room.apply(ev)
         out.title = room.live.title
         # Order decides, not time: events in the same millisecond as a pause or
@@ -113,7 +117,7 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
             out.events.append(entry)
     if span.stopped is None:  # cut short by a crash: it lasted until its last event
         span.stopped = last_ts
-    out.events.extend(tallies.flush())
+    out.events += tallies.due(room, span.duration_ms, last_ts)
     out.events.sort(key=lambda entry: entry["t"])
     return out
 
@@ -156,8 +160,7 @@ def _keep(out: Collected, ev: e.Event, t: int) -> None:
             out.events.append({"t": t, "name": "marker", "data": {"title": ev.title}})
             return
     wire = to_wire(ev)
-    who = audience(ev)
-    if wire is None or not (who.everyone or who.rooms):
+    if wire is None or not audience(ev).reaches_learners:
         return
     name, payload = public_form(wire)
     out.events.append({"t": t, "name": name, "data": payload})
@@ -174,48 +177,54 @@ def _chapter_title(name: str, payload: dict[str, Any]) -> str:
 
 
 class _Tallies:
-    """Poll results and question votes as they evolved, at most once a second each."""
+    """Poll results and question votes as the class saw them, in recording time: paced by
+    `classroom.tallies.Pacer` (at most one a second each here), kept only where
+    `classroom.visibility` says learners saw them live."""
 
     def __init__(self) -> None:
-        self.last: dict[tuple[str, str], int] = {}
-        self.pending: dict[tuple[str, str], Entry] = {}
+        self.pacer: Pacer[Key] = Pacer(TALLY_EVERY_MS)
+
+    def due(self, room: Classroom, t: float, ts: int) -> list[Entry]:
+        """The tallies due by recording time `t`, as the state is now (before the event at
+        `t` is applied; at the end, `t` is the recording's length and every tally still due
+        is placed at or before it)."""
+        out: list[Entry] = []
+        for key in self.pacer.due_by(t):
+            at = self.pacer.waiting[key]
+            self.pacer.sent(key, at)
+            out += self._entry(room, key, int(min(at, t)), ts)
+        return out
 
     def after(self, room: Classroom, ev: e.Event, t: int) -> list[Entry]:
-        if isinstance(ev, e.PollResultsShown | e.PollClosed | e.PollPublished):
-            poll = room.polls.get(ev.poll_id)
-            if not _public_results(poll):
+        match ev:
+            case e.PollResultsShown() | e.PollClosed() | e.PollPublished():
+                key: Key = ("poll", ev.poll_id)
+                self.pacer.sent(key, t)  # the exact tally, now: it supersedes one due
+                return self._entry(room, key, t, ev.ts)
+            case e.PollVoted():
+                key = ("poll", ev.poll_id)
+            case e.QuestionVoted():
+                key = ("qa", ev.question_id)
+            case _:
                 return []
-            self.pending.pop(("poll", ev.poll_id), None)  # superseded by this exact tally
-            self.last[("poll", ev.poll_id)] = t
-            return [{"t": t, "name": "poll:results", "data": live_results(poll, ev.seq, ev.ts)}]
-        if isinstance(ev, e.PollVoted):
-            poll = room.polls.get(ev.poll_id)
-            if not _public_results(poll):
-                return []
-            entry = {"t": t, "name": "poll:results", "data": live_results(poll, ev.seq, ev.ts)}
-            return self._throttle(("poll", ev.poll_id), entry)
-        if isinstance(ev, e.QuestionVoted):
-            data = votes_view(room.qa, ev.question_id, ev.seq, ev.ts)
-            return self._throttle(
-                ("qa", ev.question_id), {"t": t, "name": "qa:votes", "data": data}
-            )
+        if self.pacer.changed(key, t) == t:  # after a quiet spell: at once
+            self.pacer.sent(key, t)
+            return self._entry(room, key, t, ev.ts)
         return []
 
-    def _throttle(self, key: tuple[str, str], entry: Entry) -> list[Entry]:
-        if entry["t"] - self.last.get(key, -TALLY_EVERY_MS) >= TALLY_EVERY_MS:
-            self.last[key] = entry["t"]
-            self.pending.pop(key, None)
-            return [entry]
-        self.pending[key] = entry
-        return []
-
-    def flush(self) -> list[Entry]:
-        return list(self.pending.values())
-
-
-def _public_results(poll: Poll) -> bool:
-    """Learners see a poll's tallies in the replay as they could live: once shown."""
-    return poll.results_visible_to("participant")
+    @staticmethod
+    def _entry(room: Classroom, key: Key, t: int, ts: int) -> list[Entry]:
+        kind, ident = key
+        if kind == "poll":
+            poll = room.polls.get(ident)
+            if not results_audience(poll).reaches_learners:
+                return []
+            return [{"t": t, "name": "poll:results", "data": live_results(poll, room.seq, ts)}]
+        question = room.qa.questions[ident]
+        if not votes_audience(question).reaches_learners:
+            return []
+        data = votes_view(room.qa, ident, room.seq, ts)
+        return [{"t": t, "name": "qa:votes", "data": data}]
 
 
 def chapters_vtt(chapters: list[Entry], duration_ms: int) -> str:

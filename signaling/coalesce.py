@@ -8,9 +8,9 @@ folded into one message per interval, and the last change always goes out
 (trailing edge), so every client ends on the exact final tally. Closing,
 showing or publishing a poll sends what is pending at once.
 
-`poll:results` goes to hosts and moderators always, and to the poll's room
-once its results are shown or published; `qa:votes` goes wherever the
-question is visible. Both carry `as_of`, the class seq they reflect (not
+The pacing is `classroom.tallies.Pacer` and who sees what is
+`classroom.visibility` (`results_audience`, `votes_audience`): the replay's
+timeline uses both too. Both messages carry `as_of`, the class seq they reflect (not
 `seq`: they are state, not journal events), and a client keeps the latest
 one per poll or question.
 A user who (re)joins gets the live results of the open and closed polls
@@ -25,11 +25,12 @@ import logging
 from classroom import events as e
 from classroom.polls import Poll
 from classroom.polls_views import live_results
-from classroom.qa import SEEN
 from classroom.qa_views import votes_view
+from classroom.tallies import Pacer
+from classroom.visibility import results_audience, votes_audience
 from signaling.poll_timers import PollTimers
 from signaling.runtime import ClassRuntime
-from signaling.transport import area_room, staff_room, user_room
+from signaling.transport import user_room
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Coalescer:
         self.interval = interval
         self.sent = 0
         """Messages emitted (each to one or more Socket.IO rooms)."""
-        self._last: dict[Key, float] = {}
+        self._pacer: Pacer[Key] = Pacer(interval)
         self._due: dict[Key, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -84,11 +85,10 @@ class Coalescer:
             task.cancel()
 
     def _mark(self, key: Key) -> None:
-        if key in self._due:
-            return  # already due: this change rides along
         loop = asyncio.get_running_loop()
-        at = max(loop.time(), self._last.get(key, float("-inf")) + self.interval)
-        self._due[key] = loop.call_at(at, self._fire, key)
+        due = self._pacer.changed(key, loop.time())
+        if due is not None:  # else a tally is due already: this change rides along
+            self._due[key] = loop.call_at(due, self._fire, key)
 
     def _fire(self, key: Key) -> None:
         self._due.pop(key, None)
@@ -103,7 +103,7 @@ class Coalescer:
             await self._send(key)
 
     async def _send(self, key: Key) -> None:
-        self._last[key] = asyncio.get_running_loop().time()
+        self._pacer.sent(key, asyncio.get_running_loop().time())
         runtime = self.runtime
         if runtime.failed:
             return
@@ -111,29 +111,17 @@ class Coalescer:
         try:
             if kind == "poll":
                 poll = runtime.room.polls.polls[ident]
-                await self._emit("poll:results", self._results(poll), self._poll_rooms(poll))
+                to = runtime.rooms_of(results_audience(poll))
+                await self._emit("poll:results", self._results(poll), to)
             else:
-                await self._emit("qa:votes", *self._votes(ident))
+                question = runtime.room.qa.questions[ident]
+                votes = votes_view(runtime.room.qa, ident, runtime.room.seq, runtime.clock())
+                await self._emit("qa:votes", votes, runtime.rooms_of(votes_audience(question)))
         except Exception:
             log.exception("class %s: live tally of %s not sent", runtime.class_id, key)
 
     def _results(self, poll: Poll) -> dict[str, object]:
         return live_results(poll, self.runtime.room.seq, self.runtime.clock())
-
-    def _poll_rooms(self, poll: Poll) -> list[str]:
-        cid = self.runtime.class_id
-        rooms = [staff_room(cid)]
-        if poll.results_visible_to("participant"):
-            rooms.append(area_room(cid, poll.room))
-        return rooms
-
-    def _votes(self, question_id: str) -> tuple[dict[str, object], list[str]]:
-        room, cid = self.runtime.room, self.runtime.class_id
-        question = room.qa.questions[question_id]
-        rooms = [staff_room(cid)]
-        if question.status in SEEN:
-            rooms.append(area_room(cid, question.room))
-        return votes_view(room.qa, question_id, room.seq, self.runtime.clock()), rooms
 
     async def _emit(self, event: str, payload: dict[str, object], rooms: list[str]) -> None:
         await self.runtime.transport.emit(event, payload, to=rooms)

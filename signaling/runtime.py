@@ -286,7 +286,7 @@ class ClassRuntime:
         holding = list(self._holding.values())
         for ev, _ in sent:
             self._hold(ev, who, holding)
-        rooms = self._rooms_of(who)
+        rooms = self.rooms_of(who)
         if not rooms:
             return
         skip = [s.sid for s in holding] or None
@@ -316,7 +316,8 @@ class ClassRuntime:
             if who.includes(Viewer(member.user_id, member.role, session.room or member.room)):
                 session.held.append(ev)
 
-    def _rooms_of(self, who: Audience) -> list[str]:
+    def rooms_of(self, who: Audience) -> list[str]:
+        """The Socket.IO rooms that reach an audience."""
         if who.everyone:
             return [class_room(self.class_id)]
         rooms = [area_room(self.class_id, r) for r in who.rooms]
