@@ -19,7 +19,7 @@ import msgspec
 
 from classroom.reports import ClassReport
 from classroom.roles import Role
-from lti.claims import SCOPE_ROSTER, classroom_role
+from lti.claims import SCOPE_ROSTER, classroom_role, display_name
 from lti.links import Links, user_id_for
 from lti.platforms import Platform, Tool
 from lti.services import RosterEntry, ServiceError, Tokens, fetch_roster
@@ -67,15 +67,14 @@ def roster_of(
         if entry.status != "Active":
             continue
         user_id = user_id_for(salt, platform_id, entry.user_id)
-        name = entry.name or " ".join(p for p in (entry.given_name, entry.family_name) if p)
+        names = {
+            "name": entry.name,
+            "given_name": entry.given_name,
+            "family_name": entry.family_name,
+        }
+        role = classroom_role(entry.roles)
         members.append(
-            RosterMember(
-                user_id,
-                entry.user_id,
-                name or entry.user_id,
-                classroom_role(entry.roles),
-                user_id in came,
-            )
+            RosterMember(user_id, entry.user_id, display_name(names), role, user_id in came)
         )
     members.sort(key=lambda m: (m.name.casefold(), m.user_id))
     return Roster("ok", at, members, [m.user_id for m in members if not m.came])

@@ -41,10 +41,11 @@ from lti.service import (
     Placing,
 )
 from lti.store import StoreError
+from signaling.addresses import client_address, local
 from signaling.runtime import now_ms
 from web import pages
 from web.api import ApiError, body_of, require_admin
-from web.keys import RECORDER, REGISTRY, SETTINGS
+from web.keys import GATEWAY, RECORDER, REGISTRY, SETTINGS
 from web.reports_api import REPORT_EXTENSION
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,13 @@ async def _params(request: web.Request) -> dict[str, str]:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
+    settings, gateway = request.app[SETTINGS], request.app[GATEWAY]
+    address = client_address(request, gateway.admission.proxies)
+    if not local(address):
+        allowed = gateway.limiter.allow(("lti", address), "join")
+        gateway.limiter.forget(("lti", address))  # kept only while it refills
+        if not allowed:
+            return page(429, "Too many launches", "Too many launches from your network: wait.")
     try:
         params = await _params(request)
         issuer, hint = params.get("iss", ""), params.get("login_hint", "")

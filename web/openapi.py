@@ -85,7 +85,7 @@ CLASS = "Classes"
 REC = "Recordings"
 OPS = "Operations"
 LTI = "LTI"
-LAUNCH_ERRORS = (400, 401, 403, 404, 409, 413, 503)
+LAUNCH_ERRORS = (400, 401, 403, 404, 409, 413, 429, 503)
 BODY_ERRORS = (400, 413)
 
 LTI_ROUTES = (
