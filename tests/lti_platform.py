@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from lti.claims import AGS, DL, LTI, NRPS, SCOPE_LINEITEM, SCOPE_ROSTER, SCOPE_SCORE
+from tests.loopback import serve
 
 CLIENT_ID = "classroom-tool"
 DEPLOYMENT = "deployment-1"
@@ -137,11 +138,7 @@ class Platform:
         app.router.add_post("/lineitems/{item}/scores", self._score)
         app.router.add_get("/memberships", self._memberships)
         app.router.add_post("/deep-link-return", self._deep_link_return)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve(app, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

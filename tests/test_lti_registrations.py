@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from tests.lti_platform import (
     Platform,
     browser_session,
 )
-from tests.process import ServerProcess
+from tests.process import ServerProcess, run_cli
 from tests.redis_server import RedisServer
 
 TEACHER = Person("t-1", "Grace Hopper", INSTRUCTOR)
@@ -162,18 +161,9 @@ def test_the_command_registers_lists_rotates_and_removes(
 
 async def classroom(*args: str) -> str:
     """`classroom ...` as its own process (the operator's command beside running servers)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    async with asyncio.timeout(60):
-        out, _ = await proc.communicate()
-    assert proc.returncode == 0, out.decode()
-    return out.decode()
+    status, out = await run_cli(*args)
+    assert status == 0, out
+    return out
 
 
 async def test_a_cluster_shares_registrations_and_logins(
