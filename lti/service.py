@@ -156,14 +156,17 @@ class LtiTool:
         """Check a launch (see lti/oidc.py); the path to send the browser to."""
         if not state or len(state) > 200:
             raise LaunchError("the launch has no state")
-        raw = await self.pending.take(LOGIN_PREFIX + state)
+        unknown = LaunchError(
+            "this launch's login is unknown, used or expired: launch again from the course", 401
+        )
+        raw = await self.pending.get(LOGIN_PREFIX + state)
         if raw is None:
-            raise LaunchError(
-                "this launch's login is unknown, used or expired: launch again from the course",
-                401,
-            )
+            raise unknown
         pending = msgspec.json.decode(raw, type=Pending)
+        # The browser first: another browser's post of a stolen state cannot use the login up.
         check_browser(pending, cookies.get(cookie_name(state)))
+        if await self.pending.take(LOGIN_PREFIX + state) is None:
+            raise unknown  # taken a moment ago: each login is used once
         platform = await self.tool.platform(pending.platform_id)
         if platform is None:
             raise LaunchError("this platform is no longer registered", 403)

@@ -184,6 +184,8 @@ async def test_replays_and_foreign_states_are_refused(tmp_path: Path) -> None:
             other = Browser(other_http)
             stolen = await other.post(action, form)
         assert stolen.status == 403 and "did not start in this browser" in stolen.text
+        # ... which did not use the login up: its own browser still lands.
+        assert (await browser.post(action, form)).status == 303
 
 
 async def test_deep_linking_places_a_class_and_a_replay(tmp_path: Path) -> None:
