@@ -5,8 +5,8 @@
    random `nonce`, and a random value that only this browser receives, in a
    cookie. It sends the browser to the platform's authorization endpoint.
 2. The platform posts an id_token and the `state` back to the launch URL.
-   The login under way is taken (once: a second post of the same state
-   finds nothing), the cookie must hold its browser value, and the id_token
+   The cookie must hold the login's browser value, the login is then taken
+   (once: a second post of the same state finds nothing), and the id_token
    must be signed by a key of the platform's set (RS256 only), be for this
    tool (`aud`, and `azp` when several audiences or any `azp`), come from the
    registered issuer, be current (`exp`, `iat`, within `LEEWAY_S`), carry
