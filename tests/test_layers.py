@@ -1,6 +1,6 @@
 """The import contract: packages depend one way, and the domain stays pure.
 
-    classroom  <-  journal  <-  signaling  <-  media, hooks  <-  recorder  <-  web  <-  server
+    classroom  <-  journal  <-  signaling  <-  media, hooks  <-  recorder, lti  <-  web  <-  server
 
 `classroom/` is the domain: the standard library and msgspec only. Every
 other package may import only the packages below it; `media/`, `hooks/` and
@@ -25,8 +25,9 @@ ALLOWED: dict[str, set[str]] = {
     "media": {"classroom", "journal", "signaling"},
     "hooks": {"classroom", "journal", "signaling"},
     "recorder": {"classroom", "journal", "signaling", "media"},
-    "web": {"classroom", "journal", "signaling", "media", "hooks", "recorder"},
-    "server": {"classroom", "journal", "signaling", "media", "hooks", "recorder", "web"},
+    "lti": {"classroom", "journal", "signaling", "hooks"},
+    "web": {"classroom", "journal", "signaling", "media", "hooks", "recorder", "lti"},
+    "server": {"classroom", "journal", "signaling", "media", "hooks", "recorder", "lti", "web"},
 }
 OURS = set(ALLOWED)
 
