@@ -89,9 +89,12 @@ class Deliverer:
         rng: random.Random | None = None,
         delays: tuple[float, ...] = RETRY_DELAYS_S,
         label: str = "webhooks",
+        announce: bool = True,
     ) -> None:
         self.label = label
         """What the logs call these deliveries."""
+        self.announce = announce
+        """Log where this node delivers to when it takes over."""
         self.outbox = outbox
         self.delays = delays
         self.endpoints = {ep.id: ep for ep in endpoints}
@@ -157,7 +160,8 @@ class Deliverer:
         await self.outbox.sync()  # everything the last deliverer recorded
         for _entry, delivery in self.outbox.state.pending():
             self.schedule(delivery)
-        log.info(
+        log.log(
+            logging.INFO if self.announce else logging.DEBUG,
             "%s: delivering to %s",
             self.label,
             ", ".join(ep.shown for ep in self.endpoints.values()),

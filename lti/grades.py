@@ -80,7 +80,14 @@ class Grades:
         self.journal = outbox_journal
         self.outbox = Outbox(outbox_journal, clock)
         self.deliverer = Deliverer(
-            self.outbox, [AGS], self._send, lease, rng, delays or RETRY_DELAYS_S, "lti scores"
+            self.outbox,
+            [AGS],
+            self._send,
+            lease,
+            rng,
+            delays or RETRY_DELAYS_S,
+            label="lti scores",
+            announce=False,  # every server has it: no news
         )
         self.clock = clock
         self._lineitem_locks: dict[str, asyncio.Lock] = {}

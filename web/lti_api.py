@@ -21,7 +21,7 @@ import html
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -51,6 +51,7 @@ from web.reports_api import REPORT_EXTENSION
 log = logging.getLogger(__name__)
 
 LTI = web.AppKey("lti", LtiTool)
+T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_FORM = 128 * 1024
 CHOICE_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -85,22 +86,25 @@ class KeySet(msgspec.Struct):
     keys: list[PublicKey]
 
 
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+
+
 class LoginForm(msgspec.Struct):
     """A platform's login initiation (query or form)."""
 
-    iss: str
-    login_hint: str
-    target_link_uri: str
-    client_id: str | None = None
-    lti_message_hint: str | None = None
-    lti_deployment_id: str | None = None
+    iss: Text
+    login_hint: Text
+    target_link_uri: Text
+    client_id: Annotated[str, msgspec.Meta(max_length=255)] | None = None
+    lti_message_hint: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+    lti_deployment_id: Annotated[str, msgspec.Meta(max_length=255)] | None = None
 
 
 class LaunchForm(msgspec.Struct):
     """The platform's form post after authentication."""
 
-    id_token: str
-    state: str
+    id_token: Annotated[str, msgspec.Meta(min_length=1, max_length=65536)]
+    state: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
 async def lti_tool(app: web.Application) -> AsyncIterator[None]:
@@ -161,7 +165,7 @@ def refused(exc: LaunchError) -> web.Response:
     return page(exc.status, title, str(exc))
 
 
-async def _params(request: web.Request) -> dict[str, str]:
+async def _params(request: web.Request, schema: type[T]) -> T:
     """A login's or launch's parameters: the query, and a form body if posted."""
     params = {k: v for k, v in request.query.items() if isinstance(v, str)}
     if request.method == "POST":
@@ -174,7 +178,10 @@ async def _params(request: web.Request) -> dict[str, str]:
         except ValueError as exc:
             raise LaunchError(f"the form cannot be read: {exc}") from exc
         params |= {k: v for k, v in form.items() if isinstance(v, str)}
-    return params
+    try:
+        return msgspec.convert(params, schema)
+    except msgspec.ValidationError as exc:
+        raise LaunchError(f"the request is not a valid LTI message: {exc}") from exc
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -186,18 +193,14 @@ async def login(request: web.Request) -> web.StreamResponse:
         if not allowed:
             return page(429, "Too many launches", "Too many launches from your network: wait.")
     try:
-        params = await _params(request)
-        issuer, hint = params.get("iss", ""), params.get("login_hint", "")
-        target = params.get("target_link_uri", "")
-        if not issuer or not hint or not target:
-            raise LaunchError("a login needs iss, login_hint and target_link_uri")
-        if not _ours(target, settings.base_url):
+        form = await _params(request, LoginForm)
+        if not _ours(form.target_link_uri, settings.base_url):
             raise LaunchError(
                 f"the target link URI is not on this server ({settings.base_url}): register the "
                 "tool with its launch URL, and run the server with --public-url"
             )
         name, value, url = await _tool(request).login(
-            issuer, params.get("client_id") or None, hint, params.get("lti_message_hint")
+            form.iss, form.client_id or None, form.login_hint, form.lti_message_hint
         )
     except LaunchError as exc:
         return refused(exc)
@@ -224,10 +227,8 @@ def _ours(url: str, base_url: str) -> bool:
 
 async def launch(request: web.Request) -> web.StreamResponse:
     try:
-        params = await _params(request)
-        location = await _tool(request).launch(
-            params.get("id_token", ""), params.get("state", ""), dict(request.cookies)
-        )
+        form = await _params(request, LaunchForm)
+        location = await _tool(request).launch(form.id_token, form.state, dict(request.cookies))
     except LaunchError as exc:
         log.info("lti: launch refused: %s", exc)
         return refused(exc)
