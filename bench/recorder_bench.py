@@ -154,10 +154,7 @@ def history(seconds: float, people: int = 30) -> tuple[list[e.Event], str]:
     room, clock, out = Classroom(), Clock(), []
 
     def commit(drafts: list[e.Event]) -> None:
-        for i, draft in enumerate(drafts):
-            ev = e.stamp(draft, room.seq + 1 + i, clock.now)
-            room.apply(ev)
-            out.append(ev)
+        out.extend(room.commit(drafts, clock.now))
 
     commit(room.create("bench", "Recorded class", "sfu"))
     commit(room.join("teach", "Teacher", "host"))
@@ -166,7 +163,7 @@ def history(seconds: float, people: int = 30) -> tuple[list[e.Event], str]:
     commit(room.handle("teach", c.RecordingStart(), clock.ctx()))
     recording_id = room.recording.made[0]
     for kind, name in (("video", "camera.mkv"), ("audio", "mic.mkv")):
-        note = e.RecordingTrackStarted(
+        note = e.CaptureFileStarted(
             recording_id=recording_id, track_id=f"t-{kind}", user_id="teach", kind=kind,
             source="camera" if kind == "video" else "mic", file=name, at_ms=clock.now + 50,
         )  # fmt: skip
@@ -191,7 +188,7 @@ async def publish(media_dir: Path, root: Path, seconds: float) -> dict[str, floa
         shutil.copy(media_dir / name, store.media_dir(recording_id) / name)
     publisher = Publisher(store, journal)
     cpu0, started = time.process_time(), time.time()
-    await publisher.start(recording_id)
+    await (await publisher.start(recording_id))
     wall, cpu = time.time() - started, time.process_time() - cpu0
     await publisher.close()
     await journal.close()

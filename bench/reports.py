@@ -75,10 +75,7 @@ class Lesson:
         return Context(self.now, lambda: f"i{next(self._ids)}", self.rng)
 
     def commit(self, drafts: list[e.Event]) -> None:
-        for draft in drafts:
-            ev = e.stamp(draft, self.room.seq + 1, self.now)
-            self.room.apply(ev)
-            self.events.append(ev)
+        self.events += self.room.commit(drafts, self.now)
 
     def do(self, user_id: str, cmd: c.Command) -> None:
         try:

@@ -110,6 +110,14 @@ class Classroom:
     def is_query(cmd: c.Command) -> bool:
         return type(cmd) in QUERIES
 
+    def commit(self, drafts: list[e.Event], ts: int) -> list[e.Event]:
+        """Number the drafts after the last event, stamp them with `ts`, apply them, and
+        return them: the one way drafts become the class's events."""
+        stamped = [e.stamp(d, self.seq + i + 1, ts) for i, d in enumerate(drafts)]
+        for ev in stamped:
+            self.apply(ev)
+        return stamped
+
     def apply(self, ev: e.Event) -> None:
         # A hole means an event is missing, and the state after it would be a
         # guess (a vote for a poll never created): refuse rather than rebuild wrong.

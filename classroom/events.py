@@ -380,8 +380,14 @@ class RecordingMarker(Event, tag="recording.marker"):
     title: str
 
 
-class RecordingTrackStarted(Event, tag="recording.track_started"):
-    """The recorder wrote the first frame of a track: lines media up with the timeline."""
+class CaptureFileStarted(Event, tag="recording.track_started"):
+    """Recorder bookkeeping, not something that happened in the class: the capture began
+    file `file` with track `track_id`, whose first frame it wrote at `at_ms`.
+
+    It is journaled so that which file holds which track, and when it began, survives a
+    crash and reaches whichever node publishes the recording; it lines the media up with
+    the timeline. Nobody is sent it (its tag is older than its name).
+    """
 
     recording_id: str
     track_id: str
@@ -437,7 +443,7 @@ AnyEvent = (
     | RecordingResumed
     | RecordingStopped
     | RecordingMarker
-    | RecordingTrackStarted
+    | CaptureFileStarted
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -7,8 +7,8 @@ from typing import Any
 from classroom.aggregate import Classroom
 from classroom.breakouts_wire import breakouts_view
 from classroom.media_wire import tracks_view
-from classroom.polls_views import polls_view
-from classroom.qa_views import questions_view
+from classroom.polls_wire import polls_view
+from classroom.qa_wire import questions_view
 from classroom.roles import is_staff
 from classroom.visibility import Viewer, audience
 from classroom.wire import Payload, chat_view, member_view

@@ -1,7 +1,9 @@
 """How events and state look to clients: Socket.IO event names and payloads.
 
 Pure functions from the domain's records to plain dicts, shared by the live
-broadcaster, reconnect catch-up and the replay timeline.
+broadcaster, reconnect catch-up and the replay timeline. Each feature has a
+`*_wire` module beside this one: its `*_view` functions show state (the
+snapshot's parts), its `*_wire` function shows an event as `(name, payload)`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from classroom import events as e
 from classroom.breakouts_wire import BREAKOUT_EVENTS, breakout_wire
 from classroom.live import Member
 from classroom.media_wire import MEDIA_EVENTS, media_wire
-from classroom.polls_views import POLL_EVENTS, poll_wire
-from classroom.qa_views import QA_EVENTS, qa_wire
+from classroom.polls_wire import POLL_EVENTS, poll_wire
+from classroom.qa_wire import QA_EVENTS, qa_wire
 from classroom.roles import Role, is_staff
 
 Payload = dict[str, Any]

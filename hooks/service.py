@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from journal import Journal
 from journal.files import FileJournal
 from journal.streams import RedisJournal
 from signaling.runtime import ClassRuntime, now_ms
+from signaling.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Webhooks:
         lease = _lease(settings)
         self.deliverer = Deliverer(self.outbox, self.endpoints, poster(sign), lease, rng, delays)
         self.clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     async def start(self) -> None:
         """Read the outbox's window, then deliver what is due."""
@@ -85,9 +85,7 @@ class Webhooks:
 
     def published(self, meta: dict[str, Any]) -> None:
         """A recording's package was built: tell the endpoints, in a task (off the publisher)."""
-        task = asyncio.create_task(self._published(meta))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._published(meta))
 
     async def _published(self, meta: dict[str, Any]) -> None:
         try:
@@ -108,7 +106,7 @@ class Webhooks:
 
     async def close(self) -> None:
         await self.feeds.close()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.wait()
         await self.deliverer.close()
         await self.outbox.close()
         await self.journal.close()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
 
 from classroom import events as e
 from media.ice import IceConfig
@@ -12,6 +10,7 @@ from media.sfu import Sfu
 from media.tracks import Tally
 from media.workers import WorkerPool
 from signaling.runtime import ClassRuntime
+from signaling.tasks import TaskSet
 
 
 class MediaNode:
@@ -24,15 +23,11 @@ class MediaNode:
         arguments = ("--media-host", ",".join(ice.hosts), "--log-level", str(level))
         self.pool = WorkerPool(workers, arguments) if workers > 0 else None
         """The media workers that own subscribers' connections (None: this process does)."""
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing = TaskSet()
 
     async def start(self) -> None:
         if self.pool is not None:
             await self.pool.start()
-
-    def config(self) -> dict[str, Any]:
-        """The snapshot's `media` (its `mode` is the class's own)."""
-        return {"mode": "sfu", "ice_servers": self.ice.client_view()}
 
     def attach(self, runtime: ClassRuntime) -> None:
         """A registry hook: the class's events reach its SFU once it has one (the SFU is
@@ -68,9 +63,7 @@ class MediaNode:
     def _close_later(self, sfu: Sfu) -> None:
         if self.sfus.get(sfu.runtime.class_id) is sfu:
             del self.sfus[sfu.runtime.class_id]
-        task = asyncio.ensure_future(sfu.close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing.spawn(sfu.close())
 
     def totals(self) -> Tally:
         """This process's forwarding figures, and its media workers'."""
@@ -94,7 +87,7 @@ class MediaNode:
         for sfu in list(self.sfus.values()):
             await sfu.settle()
         while self._closing:
-            await asyncio.gather(*list(self._closing), return_exceptions=True)
+            await self._closing.wait()
 
     async def close(self) -> None:
         for sfu in list(self.sfus.values()):

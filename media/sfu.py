@@ -36,6 +36,7 @@ from media.participant import Participant
 from media.speakers import Change, Speakers
 from media.tracks import Feed, Tally
 from signaling.runtime import ClassRuntime
+from signaling.tasks import TaskSet
 from signaling.transport import area_room, user_room
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,8 @@ class Sfu:
         self.speakers = Speakers()
         self.closed = False
         self._clock = clock
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._retiring: dict[str, asyncio.Task[Any]] = {}
+        self._tasks = TaskSet()
+        self._retiring: dict[str, asyncio.Future[Any]] = {}
         """user id -> unpublishing the tracks of their previous socket."""
 
     # -- participants -----------------------------------------------------------
@@ -423,13 +424,10 @@ class Sfu:
 
     # -- tasks -------------------------------------------------------------------------
 
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
+        return self._tasks.spawn(work)
 
-    def _commit_later(self, drafts: Callable[[], list[e.Event]]) -> asyncio.Task[Any]:
+    def _commit_later(self, drafts: Callable[[], list[e.Event]]) -> asyncio.Future[Any]:
         """Commit events built when the task runs (never while the runtime flushes)."""
 
         async def commit() -> None:

@@ -41,6 +41,7 @@ from media.ice import IceConfig
 from media.link import Link
 from media.packets import Packet
 from media.tracks import Feed, Tally
+from signaling.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Worker:
         self.feeds: dict[int, Feed] = {}
         self.downlinks: dict[int, LocalDownlink] = {}
         self.link = Link(self.on_control, self.on_packet)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
 
     # -- packets -------------------------------------------------------------------
 
@@ -140,9 +141,7 @@ class Worker:
     # -- the process -----------------------------------------------------------------
 
     def _spawn(self, work: Any) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(work)
 
     async def report(self) -> None:
         t = self.tally

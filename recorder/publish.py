@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from classroom import events as e
 from classroom.pseudonyms import Pseudonyms
@@ -40,6 +40,14 @@ BUILT = ("build", "publish")
 """Stages whose output depends on the publish options (their markers name them)."""
 DEFAULT_OPTIONS: dict[str, Any] = {"pseudonyms": False, "trim_start_ms": None, "trim_end_ms": None}
 MAX_ROUNDS = 5
+
+
+T = TypeVar("T")
+
+
+async def _io(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A file operation, off the event loop: a slow disk must not stall every class."""
+    return await asyncio.to_thread(call, *args, **kwargs)
 
 
 class PublishError(Exception):
@@ -65,26 +73,30 @@ class Publisher:
         self.on_published: list[Callable[[dict[str, Any]], None]] = []
         """Called with the recording's metadata each time its package is complete."""
 
-    def start(self, recording_id: str) -> asyncio.Task[None]:
+    async def start(self, recording_id: str) -> asyncio.Task[None]:
         """Start (or join) the pipeline of a recording."""
         task = self._running.get(recording_id)
         if task is None or task.done():
-            if not self._all_done(recording_id):
-                # Say so at once, so a client never reads a stale "published".
-                self.store.update(recording_id, state="publishing", error=None)
-            task = asyncio.create_task(self._run(recording_id))
-            self._running[recording_id] = task
+            if not await _io(self._all_done, recording_id):
+                # Say so before answering, so a client never reads a stale "published".
+                await _io(self.store.update, recording_id, state="publishing", error=None)
+            task = self._running.get(recording_id)
+            if task is None or task.done():  # nobody started it while we wrote
+                task = asyncio.create_task(self._run(recording_id))
+                self._running[recording_id] = task
         return task
 
-    def set_options(self, recording_id: str, options: dict[str, Any]) -> None:
+    async def set_options(self, recording_id: str, options: dict[str, Any]) -> None:
         """New publish options redo the build (the collected journal stays valid).
 
         The state turns to "publishing" in the same write: a package built with
         other options (say, without pseudonyms) is never taken for this one.
         """
         wanted = DEFAULT_OPTIONS | options
-        if self._options(recording_id) != wanted:
-            self.store.update(recording_id, options=wanted, state="publishing", error=None)
+        if await _io(self._options, recording_id) != wanted:
+            await _io(
+                self.store.update, recording_id, options=wanted, state="publishing", error=None
+            )
 
     def _options(self, recording_id: str) -> dict[str, Any]:
         meta = self.store.load(recording_id) or {}
@@ -96,28 +108,29 @@ class Publisher:
             try:
                 # Options changed while a build ran leave its marker stale: build again.
                 for _ in range(MAX_ROUNDS):
-                    if self._all_done(recording_id):
+                    if await _io(self._all_done, recording_id):
                         break
                     await self._stages(recording_id)
                 else:
                     raise PublishError("the publish options kept changing; publish again")
-                self._status(recording_id, "published", "publish", 100)
+                await _io(self._status, recording_id, "published", "publish", 100)
+                meta = await _io(self.store.load, recording_id) or {"id": recording_id}
                 for hook in self.on_published:
-                    hook(self.store.load(recording_id) or {"id": recording_id})
+                    hook(meta)
             except Exception as exc:
                 log.exception("publishing %s failed", recording_id)
-                self.store.update(recording_id, state="failed", error=str(exc))
+                await _io(self.store.update, recording_id, state="failed", error=str(exc))
 
     async def _stages(self, recording_id: str) -> None:
         for stage in self.stages:
-            if self._done(recording_id, stage):
+            if await _io(self._done, recording_id, stage):
                 continue
-            self._status(recording_id, "publishing", stage, 0)
+            await _io(self._status, recording_id, "publishing", stage, 0)
             options = await getattr(self, f"_{stage}")(recording_id)
-            self._mark(recording_id, stage, options)
+            await _io(self._mark, recording_id, stage, options)
 
     async def _collect(self, recording_id: str) -> None:
-        meta = self.store.load(recording_id) or {}
+        meta = await _io(self.store.load, recording_id) or {}
         class_id = meta.get("class_id", "")
         history = [e.decode(data) async for _, data in self.journal.read(class_id)]
         span = find_span(history, recording_id)
@@ -133,10 +146,10 @@ class Publisher:
             "participants": collected.participants,
             "hosts": sorted(collected.hosts),
         }
-        self._write(recording_id, "collected.json", dumps(body))
+        await _io(self._write, recording_id, "collected.json", dumps(body))
 
     async def _check(self, recording_id: str) -> None:
-        collected = self._read(recording_id, "collected.json")
+        collected = await _io(self._read, recording_id, "collected.json")
         media = self.store.media_dir(recording_id)
 
         def check() -> dict[str, Any]:
@@ -149,13 +162,13 @@ class Publisher:
                 kept.append(track | {"duration_ms": found.duration_ms, "codec": found.codec})
             return {"tracks": kept, "problems": problems}
 
-        self._write(recording_id, "checked.json", dumps(await asyncio.to_thread(check)))
+        await _io(self._write, recording_id, "checked.json", dumps(await _io(check)))
 
     async def _captions(self, recording_id: str) -> None:
         """Transcribe every audio track; a failure is noted and publishing goes on without."""
-        checked = self._read(recording_id, "checked.json")
-        media, folder = self.store.media_dir(recording_id), self._work(recording_id) / "transcripts"
-        folder.mkdir(exist_ok=True)
+        checked = await _io(self._read, recording_id, "checked.json")
+        media = self.store.media_dir(recording_id)
+        folder = await _io(self._work, recording_id, "transcripts")
         jobs = [
             Job(
                 str(media / t["file"]),
@@ -166,8 +179,8 @@ class Publisher:
             if t["kind"] == "audio"
         ]
 
-        def progress(fraction: float) -> None:
-            self._status(recording_id, None, "captions", 100 * fraction)
+        def progress(fraction: float) -> None:  # on the loop: the write goes to a thread
+            self.store.later(self._status, recording_id, None, "captions", 100 * fraction)
 
         summary: dict[str, Any] = {"engine": None, "error": None}
         if jobs:
@@ -176,15 +189,15 @@ class Publisher:
             except TranscriptionFailed as exc:
                 log.error("captions of %s: %s", recording_id, exc)
                 summary["error"] = str(exc)
-        self._write(recording_id, "captions.json", dumps(summary))
+        await _io(self._write, recording_id, "captions.json", dumps(summary))
         for stage in BUILT:  # a package built before this stage has no captions: build again
-            self._marker(recording_id, stage).unlink(missing_ok=True)
+            await _io(self._marker(recording_id, stage).unlink, missing_ok=True)
 
     async def _build(self, recording_id: str) -> dict[str, Any]:
         """Build with the options as they are now; returns them, for the stage's marker."""
-        collected = self._read(recording_id, "collected.json")
-        checked = self._read(recording_id, "checked.json")
-        options = self._options(recording_id)
+        collected = await _io(self._read, recording_id, "collected.json")
+        checked = await _io(self._read, recording_id, "checked.json")
+        options = await _io(self._options, recording_id)
         build = Build(self.store, recording_id, collected, checked, options)
 
         shown = [-1]
@@ -196,10 +209,14 @@ class Publisher:
                 shown[0] = round(percent)
                 self._status(recording_id, None, "build", percent)
 
-        await asyncio.to_thread(build.run, progress)
+        await _io(build.run, progress)
         return options
 
     async def _publish(self, recording_id: str) -> dict[str, Any] | None:
+        return await _io(self._swap_package, recording_id)
+
+    def _swap_package(self, recording_id: str) -> dict[str, Any] | None:
+        """Put the built package in place (in one rename) and say what it was built with."""
         built = self._work(recording_id) / "package"
         if not built.exists():
             raise PublishError("nothing was built")
@@ -214,8 +231,8 @@ class Publisher:
 
     # -- files ----------------------------------------------------------------
 
-    def _work(self, recording_id: str) -> Path:
-        work = self.store.folder(recording_id) / "work"
+    def _work(self, recording_id: str, *inside: str) -> Path:
+        work = self.store.folder(recording_id).joinpath("work", *inside)
         work.mkdir(parents=True, exist_ok=True)
         return work
 

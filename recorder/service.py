@@ -20,6 +20,7 @@ from recorder.mkv import TrackWriter
 from recorder.publish import Publisher
 from recorder.store import RecordingStore
 from signaling.runtime import ClassRuntime
+from signaling.tasks import TaskSet
 
 if TYPE_CHECKING:
     from media.encoded import EncodedFrame
@@ -45,7 +46,7 @@ class Recorder:
         """class id -> the feed sinks its capture installed."""
         self.open_writer: OpenWriter = TrackWriter
         self.max_pending_bytes = MAX_PENDING_BYTES
-        self._stopping: set[asyncio.Task[None]] = set()
+        self._stopping = TaskSet()
 
     def attach(self, runtime: ClassRuntime) -> None:
         """Follow a class (a registry hook: called for every runtime this node creates)."""
@@ -89,7 +90,7 @@ class Recorder:
         self.store.create_later(ev.recording_id, meta)
 
         def first_frame(info: TrackInfo, name: str, at_ms: int) -> None:
-            note = e.RecordingTrackStarted(
+            note = e.CaptureFileStarted(
                 recording_id=ev.recording_id,
                 track_id=info.track_id,
                 user_id=info.user_id,
@@ -118,16 +119,14 @@ class Recorder:
         for feed, sink in self._hooks.pop(runtime.class_id, []):
             if sink in feed.sinks:
                 feed.sinks.remove(sink)
-        task = asyncio.create_task(self._finish(ev, found[1] if found else None))
-        self._stopping.add(task)
-        task.add_done_callback(self._stopping.discard)
+        self._stopping.spawn(self._finish(ev, found[1] if found else None))
 
     async def _finish(self, ev: e.RecordingStopped, capture: Capture | None) -> None:
         """Once the media is on disk: mark the recording stopped and publish it."""
         if capture is not None:
             await capture.close()
         if await self.store.later(self._stopped, ev.recording_id, ev.ts):
-            self.publisher.start(ev.recording_id)
+            await self.publisher.start(ev.recording_id)
 
     def _stopped(self, recording_id: str, at_ms: int) -> bool:
         if not self.store.exists(recording_id):
@@ -170,7 +169,7 @@ class Recorder:
         for recording_id in self.store.ids():
             meta = self.store.load(recording_id) or {}
             if meta.get("state") in ("stopped", "publishing"):
-                self.publisher.start(recording_id)
+                await self.publisher.start(recording_id)
 
     async def close(self) -> None:
         closing = [capture.close() for _, capture in self.captures.values()]

@@ -17,8 +17,8 @@ from typing import Any
 
 from classroom import events as e
 from classroom.aggregate import Classroom
-from classroom.polls_views import live_results
-from classroom.qa_views import votes_view
+from classroom.polls_wire import live_results
+from classroom.qa_wire import votes_view
 from classroom.tallies import Pacer
 from classroom.visibility import audience, results_audience, votes_audience
 from classroom.wire import public_form, to_wire
@@ -103,7 +103,7 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
         out.title = room.live.title
         # Order decides, not time: events in the same millisecond as a pause or
         # stop fall on the side of it their seq puts them.
-        if isinstance(ev, e.RecordingTrackStarted) and ev.recording_id == span.recording_id:
+        if isinstance(ev, e.CaptureFileStarted) and ev.recording_id == span.recording_id:
             out.tracks.append(_track(ev, span))  # noted late, maybe after a pause: keep it
             continue
         rolling = _rolling(ev, span.recording_id, rolling)
@@ -122,7 +122,7 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
     return out
 
 
-def _track(ev: e.RecordingTrackStarted, span: Span) -> Entry:
+def _track(ev: e.CaptureFileStarted, span: Span) -> Entry:
     return {
         "track_id": ev.track_id,
         "file": ev.file,

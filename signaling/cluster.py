@@ -24,6 +24,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from journal import Fence
+from signaling.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class LeaseOwnership:
         """class id -> monotonic time our lease is sure to last until."""
         self._deadlines: dict[str, asyncio.TimerHandle] = {}
         self._task: asyncio.Task[None] | None = None
-        self._losing: set[asyncio.Task[None]] = set()
+        self._losing = TaskSet()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._renew_forever())
@@ -200,9 +201,7 @@ class LeaseOwnership:
         self._deadlines[class_id] = loop.call_later(delay, self._expire, class_id)
 
     def _expire(self, class_id: str) -> None:
-        task = asyncio.create_task(self._lose(class_id, "its lease could not be renewed in time"))
-        self._losing.add(task)
-        task.add_done_callback(self._losing.discard)
+        self._losing.spawn(self._lose(class_id, "its lease could not be renewed in time"))
 
     def _forget(self, class_id: str) -> str | None:
         self._terms.pop(class_id, None)
@@ -251,7 +250,7 @@ class LeaseOwnership:
             await asyncio.gather(self._task, return_exceptions=True)
         for class_id in list(self._tokens):
             await self.release(class_id)
-        await asyncio.gather(*self._losing, return_exceptions=True)
+        await self._losing.wait()
         await self.client.aclose()
 
 

@@ -24,12 +24,13 @@ import logging
 
 from classroom import events as e
 from classroom.polls import Poll
-from classroom.polls_views import live_results
-from classroom.qa_views import votes_view
+from classroom.polls_wire import live_results
+from classroom.qa_wire import votes_view
 from classroom.tallies import Pacer
 from classroom.visibility import results_audience, votes_audience
 from signaling.poll_timers import PollTimers
 from signaling.runtime import ClassRuntime
+from signaling.tasks import TaskSet
 from signaling.transport import user_room
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Coalescer:
         """Messages emitted (each to one or more Socket.IO rooms)."""
         self._pacer: Pacer[Key] = Pacer(interval)
         self._due: dict[Key, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     @classmethod
     def attach(cls, runtime: ClassRuntime, interval: float = INTERVAL_S) -> Coalescer:
@@ -81,8 +82,7 @@ class Coalescer:
         for handle in self._due.values():
             handle.cancel()
         self._due.clear()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
 
     def _mark(self, key: Key) -> None:
         loop = asyncio.get_running_loop()
@@ -92,9 +92,7 @@ class Coalescer:
 
     def _fire(self, key: Key) -> None:
         self._due.pop(key, None)
-        task = asyncio.create_task(self._send(key))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._send(key))
 
     async def _flush(self, key: Key) -> None:
         handle = self._due.pop(key, None)

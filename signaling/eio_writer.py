@@ -46,6 +46,8 @@ from aiohttp import web
 from engineio import async_socket, exceptions
 from engineio import packet as eio_packet
 
+from signaling.tasks import TaskSet
+
 log = logging.getLogger(__name__)
 
 ENGINEIO_TYPES = frozenset("0123456")
@@ -201,13 +203,11 @@ class LeanSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             _spawn(self.close(wait=False, abort=True, reason=closed))
 
 
-_tasks: set[asyncio.Future[Any]] = set()
+_tasks = TaskSet()
 
 
 def _spawn(coro: Any) -> None:
-    task = asyncio.ensure_future(coro)
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    _tasks.spawn(coro)
 
 
 class WebSocketDriver:

@@ -13,7 +13,6 @@ session down.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +34,7 @@ from signaling.ratelimit import RateLimiter
 from signaling.registry import Registry
 from signaling.runtime import ClassRuntime, Session
 from signaling.schemas import INBOUND, parse
+from signaling.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class Gateway:
         self.sessions: dict[str, Session] = {}
         self.seated: dict[str, Seats] = {}
         self.routes: dict[str, Route] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
         sio.on("connect", self.on_connect)
         sio.on("disconnect", self.on_disconnect)
         sio.on("*", self.on_event)
@@ -274,6 +274,4 @@ class Gateway:
         return {"ok": True, **extra}
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)

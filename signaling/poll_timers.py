@@ -14,6 +14,7 @@ import logging
 
 from classroom import events as e
 from signaling.runtime import ClassRuntime
+from signaling.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ class PollTimers:
     def __init__(self, runtime: ClassRuntime) -> None:
         self.runtime = runtime
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     @classmethod
     def attach(cls, runtime: ClassRuntime) -> PollTimers:
@@ -52,14 +53,11 @@ class PollTimers:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
 
     def _due(self, poll_id: str) -> None:
         self._timers.pop(poll_id, None)
-        task = asyncio.create_task(self._expire(poll_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._expire(poll_id))
 
     async def _expire(self, poll_id: str) -> None:
         runtime = self.runtime

@@ -16,6 +16,7 @@ from journal import Journal, JournalConflict
 from signaling.cluster import LocalOwnership, Ownership
 from signaling.metrics import Metrics
 from signaling.runtime import TAIL, ClassRuntime, Listener, now_ms
+from signaling.tasks import TaskSet
 from signaling.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Registry:
         self.media = media
         self.runtimes: dict[str, ClassRuntime] = {}
         self.metrics = metrics or Metrics()
-        self._closing: set[asyncio.Task[None]] = set()
+        self._closing = TaskSet()
 
     async def load_all(self) -> int:
         """Rebuild every class found in the journal; returns how many were loaded."""
@@ -103,9 +104,7 @@ class Registry:
         if self.runtimes.get(runtime.class_id) is runtime:
             del self.runtimes[runtime.class_id]
         self.metrics.classes_stopped.inc()
-        task = asyncio.create_task(runtime.close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing.spawn(runtime.close())
 
     async def create(self, title: str, media: e.MediaMode, class_id: str | None = None) -> str:
         """Write a new class to the journal. Whichever node is asked for it first hosts it."""
@@ -180,4 +179,4 @@ class Registry:
     async def close(self) -> None:
         for runtime in self.runtimes.values():
             await runtime.close()
-        await asyncio.gather(*self._closing, return_exceptions=True)
+        await self._closing.wait()

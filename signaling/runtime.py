@@ -47,6 +47,7 @@ from classroom.visibility import Audience, Viewer, audience
 from classroom.wire import Payload, public_form, to_wire, wire_for
 from journal import Fence, Journal
 from journal.writer import OrderedWriter
+from signaling.tasks import TaskSet
 from signaling.transport import Transport, area_room, class_room, staff_room, user_room
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class ClassRuntime:
         self._closers: list[Callable[[], None]] = []
         """Called when the class unloads (timers cancel themselves)."""
         self._flush_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
         self._closed = False
 
     # -- the class's services ----------------------------------------------
@@ -181,10 +182,7 @@ class ClassRuntime:
         if not drafts:
             return []
         self._refuse_if_stopped()
-        ts = self.clock()
-        stamped = [e.stamp(d, self.room.seq + i + 1, ts) for i, d in enumerate(drafts)]
-        for ev in stamped:
-            self.room.apply(ev)
+        stamped = self.room.commit(drafts, self.clock())
         self.tail.extend(stamped)
         self._unsent.extend(stamped)
         try:
@@ -487,9 +485,7 @@ class ClassRuntime:
         self._spawn(commit())
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(work)
 
     async def close(self) -> None:
         if self._closed:

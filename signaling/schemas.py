@@ -15,8 +15,8 @@ from classroom import commands as c
 from classroom import events as e
 from classroom.breakouts_wire import opened_reply, planned_reply
 from classroom.errors import DomainError, ErrorCode
-from classroom.polls_views import created_reply
-from classroom.qa_views import asked_reply
+from classroom.polls_wire import created_reply
+from classroom.qa_wire import asked_reply
 
 Reply = dict[str, Any]
 

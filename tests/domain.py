@@ -33,9 +33,7 @@ class Harness:
         return Context(self.clock.now, lambda: f"id{next(self._ids)}")
 
     def commit(self, drafts: list[e.Event]) -> list[e.Event]:
-        stamped = [e.stamp(d, self.room.seq + i + 1, self.clock.now) for i, d in enumerate(drafts)]
-        for ev in stamped:
-            self.room.apply(ev)
+        stamped = self.room.commit(drafts, self.clock.now)
         self.history.extend(stamped)
         return stamped
 

@@ -39,9 +39,7 @@ class Harness:
         return Context(self.now, lambda: str(next(self._ids)), self.rng)
 
     def commit(self, drafts: list[e.Event]) -> list[e.Event]:
-        stamped = [e.stamp(d, self.room.seq + i + 1, self.now) for i, d in enumerate(drafts)]
-        for ev in stamped:
-            self.room.apply(ev)
+        stamped = self.room.commit(drafts, self.now)
         self.journal += stamped
         return stamped
 

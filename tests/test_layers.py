@@ -36,6 +36,7 @@ LISTENERS_MAY_USE = {
     "signaling.transport",  # the Socket.IO room names a listener emits to
     "signaling.gateway",  # media routes register their rtc:* events
     "signaling.cluster",  # webhook delivery takes a lease like a class
+    "signaling.tasks",  # the background tasks a component owns
 }
 """What the runtime's listeners (media, hooks, recorder) may import of signaling/."""
 

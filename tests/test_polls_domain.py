@@ -14,7 +14,7 @@ from classroom.aggregate import Classroom
 from classroom.errors import DomainError
 from classroom.polls import Poll
 from classroom.polls_export import polls_csv
-from classroom.polls_views import poll_wire, polls_view
+from classroom.polls_wire import poll_wire, polls_view
 from classroom.polls_words import top_words, words_of
 from classroom.visibility import Viewer, audience
 from classroom.wire import to_wire

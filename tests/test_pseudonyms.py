@@ -67,7 +67,7 @@ PERSONAL: dict[type[e.Event], dict[str, str]] = {
     e.RecordingResumed: {},
     e.RecordingStopped: {},
     e.RecordingMarker: {},
-    e.RecordingTrackStarted: {"user_id": ID},
+    e.CaptureFileStarted: {"user_id": ID},
 }
 """Per event type: the paths of its fields that hold user ids or names (`actor`: every one)."""
 

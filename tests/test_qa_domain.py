@@ -11,7 +11,7 @@ from classroom import events as e
 from classroom.aggregate import Classroom
 from classroom.errors import DomainError
 from classroom.qa import Question
-from classroom.qa_views import questions_view
+from classroom.qa_wire import questions_view
 from classroom.visibility import Viewer, audience
 from classroom.wire import to_wire
 from signaling.schemas import parse

@@ -165,8 +165,8 @@ async def publish(request: web.Request) -> web.Response:
     visibility = options.pop("visibility", meta.get("visibility", "private"))
     recorder.store.update(recording_id, **sharing.share(meta, visibility))
     build = DEFAULT_OPTIONS | meta.get("options", {}) | options
-    recorder.publisher.set_options(recording_id, build)
-    recorder.publisher.start(recording_id)
+    await recorder.publisher.set_options(recording_id, build)
+    await recorder.publisher.start(recording_id)
     meta = recorder.store.load(recording_id) or meta
     return web.json_response(status(request, recording_id, meta, ADMIN), status=202)
 
