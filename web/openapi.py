@@ -432,6 +432,10 @@ def _responses(route: Route, ref: dict[type, dict[str, Any]]) -> dict[str, Any]:
         answers[str(status)] = {"description": ERRORS[status]}
         if route.page:
             answers[str(status)]["content"] = {"text/html": {"schema": {"type": "string"}}}
+            if route.query and status == 400:
+                # A query string longer than the request line the server reads (8190 bytes)
+                # is refused before any handler, in plain text.
+                answers["400"]["content"]["text/plain"] = {"schema": {"type": "string"}}
         elif status != 307:
             answers[str(status)]["content"] = {"application/json": {"schema": ref[s.ErrorBody]}}
     return answers
