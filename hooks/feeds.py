@@ -103,6 +103,10 @@ class Follower:
             await self.feeds.outbox.append([Enqueued(m, self.feeds.endpoint_ids) for m in new])
         self._unsent = []
 
+    def behind(self) -> bool:
+        """Whether events heard are not in the outbox yet."""
+        return self._reread or bool(self._heard) or bool(self._unsent)
+
     def close(self) -> None:
         self.task.cancel()
 
@@ -128,6 +132,7 @@ class Feeds:
         follower = Follower(runtime.class_id, self)
         self.followers[runtime.class_id] = follower
         runtime.listen(follower.heard)
+        runtime.keep_loaded_while(follower.behind)
 
         def closed() -> None:
             follower.close()

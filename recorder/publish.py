@@ -26,10 +26,11 @@ from typing import Any, TypeVar
 from classroom import events as e
 from classroom.pseudonyms import Pseudonyms
 from journal import Journal
+from journal.atomic import write_atomically
 from recorder import captions as cc
 from recorder.composite import Source, compose
 from recorder.package import decodes, package_name, probe, remux
-from recorder.store import RecordingStore, write_atomically
+from recorder.store import RecordingStore
 from recorder.timeline import Span, chapters_vtt, collect, dumps, find_span
 from recorder.transcribe import Captions, Job, TranscriptionFailed, transcribe
 

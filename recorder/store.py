@@ -23,7 +23,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,25 +30,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from journal.atomic import write_atomically
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RECORDING_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(json|vtt|mkv|webm)$")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RecordingStore:

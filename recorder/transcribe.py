@@ -29,8 +29,8 @@ from typing import Any
 import av
 import numpy as np
 
+from journal.atomic import write_atomically
 from recorder.speech import RATE, Engine, ModelChoice, Samples, WhisperEngine
-from recorder.store import write_atomically
 
 PIECE_S = 300
 """Audio handed to the engine at a time (5 minutes: about 19 MB of samples)."""

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from classroom.events import Event
 from journal import Journal, JournalError, open_journal
+from journal.hosted import HostedSet
 from journal.streams import durability_problems
 from media import routes as media_routes
 from media.ice import IceConfig
@@ -178,7 +179,17 @@ def _classes(
         journal = journal_layer(
             open_journal(settings.data_dir / "journal", settings.redis_url or None)
         )
-        registry = Registry(journal, sio, media_config(settings), metrics=app[METRICS])
+        # Without a cluster, the classes hosted now are noted for a restart after a crash.
+        hosted = None if settings.redis_url else HostedSet(settings.data_dir / "journal" / "hosted")
+        registry = Registry(
+            journal,
+            sio,
+            media_config(settings),
+            metrics=app[METRICS],
+            hosted=hosted,
+            idle_s=settings.class_idle_s,
+            ended_s=settings.class_ended_s,
+        )
         app[MEDIA] = MediaNode(ice_config(settings), settings.media_workers)
         await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
@@ -206,7 +217,8 @@ def _classes(
             leases.start()
         else:
             registry.ownership = LocalOwnership(settings.node_base_url)
-            log.info("rebuilt %d classes from the journal", await registry.load_all())
+            log.info("rebuilt %d hosted classes from the journal", await registry.load_hosted())
+        registry.start()
         await recorder.resume_unfinished()
         app[REGISTRY] = registry
         admission = Admission(

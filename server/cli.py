@@ -73,6 +73,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--node-url", default=_env("NODE_URL"), help="this node's URL for clients (cluster)"
     )
+    _seconds(
+        serve,
+        "--class-idle-s",
+        900.0,
+        "unload a class nobody has been connected to for this long (it reloads on first use)",
+    )
+    _seconds(serve, "--class-ended-s", 60.0, "unload an ended class after this long")
     serve.add_argument(
         "--lease-ttl-ms",
         type=int,
@@ -217,6 +224,11 @@ def _number(parser: argparse.ArgumentParser, flag: str, default: int, help: str)
     parser.add_argument(flag, type=int, default=int(_env(_variable(flag), str(default))), help=help)
 
 
+def _seconds(parser: argparse.ArgumentParser, flag: str, default: float, help: str) -> None:
+    value = float(_env(_variable(flag), str(default)))
+    parser.add_argument(flag, type=float, default=value, help=help)
+
+
 def _switch(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
     default = _flag(_env(_variable(flag), ""))
     parser.add_argument(flag, action="store_true", default=default, help=help)
@@ -265,6 +277,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         public_url=args.public_url,
         node_url=args.node_url,
         lease_ttl_ms=args.lease_ttl_ms,
+        class_idle_s=args.class_idle_s,
+        class_ended_s=args.class_ended_s,
         redis_unsafe=args.redis_unsafe,
         demo=args.demo,
         media_host=_list(args.media_host),

@@ -199,6 +199,9 @@ class Gateway:
     async def _attach(self, runtime: ClassRuntime, session: Session, last_seq: int | None) -> None:
         try:
             await runtime.attach(session, last_seq)
+        except DomainError as refused:  # the class stopped or unloaded just now
+            log.info("joining %s to class %s: %s", session.user_id, session.class_id, refused)
+            await self.sio.disconnect(session.sid)
         except Exception:
             log.exception("joining %s to class %s failed", session.user_id, session.class_id)
             await self.sio.disconnect(session.sid)

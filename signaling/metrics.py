@@ -63,6 +63,12 @@ class Metrics:
             "Classes that stopped serving after a failed journal write or a lost lease",
             registry=self.registry,
         )
+        self.classes_unloaded = Counter(
+            "classroom_classes_unloaded_total",
+            "Classes unloaded from memory because nobody used them (idle) or they ended",
+            ["reason"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,4 +1,12 @@
-"""The classes this node hosts, loaded from and created in the journal."""
+"""The classes this node hosts, loaded from and created in the journal.
+
+A class is loaded on first use (a socket connects, a request needs it) and
+unloaded once nobody has been connected to it for a while (`idle_s`), or soon
+after it ended (`ended_s`), with no recording running: memory holds the
+classes in use, not every class ever held. Without a cluster, the set of
+hosted classes is kept in a file (`HostedSet`) so that a restart after a
+crash rebuilds those, and records that their people left, at once.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ from classroom import events as e
 from classroom.aggregate import Classroom
 from classroom.errors import DomainError
 from journal import Journal, JournalConflict
+from journal.hosted import HostedSet
 from signaling.cluster import LocalOwnership, Ownership
 from signaling.metrics import Metrics
 from signaling.runtime import TAIL, ClassRuntime, Listener, now_ms
@@ -40,6 +49,9 @@ class Registry:
         media: dict[str, Any],
         ownership: Ownership | None = None,
         metrics: Metrics | None = None,
+        hosted: HostedSet | None = None,
+        idle_s: float = 900.0,
+        ended_s: float = 60.0,
     ) -> None:
         self.journal = journal
         self.ownership: Ownership = ownership or LocalOwnership("")
@@ -52,17 +64,59 @@ class Registry:
         self.media = media
         self.runtimes: dict[str, ClassRuntime] = {}
         self.metrics = metrics or Metrics()
+        self.hosted = hosted
+        self.idle_s = idle_s
+        """How long a class nobody is connected to stays loaded."""
+        self.ended_s = ended_s
+        """How long an ended class stays loaded (its last sockets are closing)."""
         self._closing = TaskSet()
+        self._sweeper: asyncio.Task[None] | None = None
 
-    async def load_all(self) -> int:
-        """Rebuild every class found in the journal; returns how many were loaded."""
-        for class_id in await self.journal.class_ids():
+    async def load_hosted(self) -> int:
+        """Rebuild the classes this server hosted when it stopped; returns how many."""
+        for class_id in self.hosted.load() if self.hosted is not None else []:
             try:
                 await self.ownership.claim(class_id)
                 await self._load(class_id)
             except Exception:
                 log.exception("class %s could not be rebuilt from its journal", class_id)
         return len(self.runtimes)
+
+    def start(self) -> None:
+        """Unload the classes nobody uses, from now on."""
+        self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        period = max(0.05, min(self.idle_s, self.ended_s) / 4)
+        while True:
+            await asyncio.sleep(period)
+            for runtime in list(self.runtimes.values()):
+                try:
+                    if runtime.ended_for(self.ended_s) or runtime.idle_for(self.idle_s):
+                        self._retire(runtime)
+                except Exception:  # one class's trouble leaves the others swept
+                    log.exception("class %s could not be unloaded", runtime.class_id)
+
+    def _retire(self, runtime: ClassRuntime) -> None:
+        """Unload a class nobody uses; it loads again from its journal when asked for."""
+        if self.runtimes.get(runtime.class_id) is runtime:
+            del self.runtimes[runtime.class_id]
+        runtime.failed = True  # a socket that reached it just now is refused, and reconnects
+        self._closing.spawn(self._unload(runtime))
+
+    async def _unload(self, runtime: ClassRuntime) -> None:
+        await runtime.unload()
+        if runtime.class_id not in self.runtimes:  # not loaded again meanwhile
+            await self.ownership.release(runtime.class_id)
+            if self.hosted is not None:
+                await self.hosted.discard(runtime.class_id)
+        why = "ended" if runtime.room.ended else "idle"
+        self.metrics.classes_unloaded.labels(why).inc()
+        log.info("class %s: unloaded (%s)", runtime.class_id, why)
+
+    async def settled(self) -> None:
+        """Wait for the unloads under way to finish."""
+        await self._closing.wait()
 
     async def get(self, class_id: str) -> ClassRuntime | None:
         """The class's runtime on this node, loading it (and claiming it) if needed.
@@ -151,6 +205,8 @@ class Registry:
         runtime = self._runtime(room, class_id)
         runtime.tail.extend(history[-TAIL:])
         self.runtimes[class_id] = runtime
+        if self.hosted is not None:
+            await self.hosted.add(class_id)
         # Nobody is connected to a class that was just loaded: close the sessions
         # that a crash or restart left open, so presence and attendance stay true.
         await runtime.commit(room.recover())
@@ -177,6 +233,9 @@ class Registry:
         self.metrics.listener_failures.labels(name).inc()
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         for runtime in self.runtimes.values():
             await runtime.close()
         await self._closing.wait()

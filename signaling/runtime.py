@@ -140,6 +140,39 @@ class ClassRuntime:
         self._flush_lock = asyncio.Lock()
         self._tasks = TaskSet()
         self._closed = False
+        self._idle_since: float | None = time.monotonic()
+        """When its last socket left (None while one is connected)."""
+        self._ended_since: float | None = None
+        self._busy: list[Callable[[], bool]] = []
+
+    def idle_for(self, seconds: float) -> bool:
+        """Whether nobody has been connected for `seconds` and the class is quiet: it
+        can be unloaded, and rebuilt from its journal when next asked for."""
+        idle = self._idle_since is not None and time.monotonic() - self._idle_since >= seconds
+        return idle and self._quiet()
+
+    def ended_for(self, seconds: float) -> bool:
+        """Whether the class ended `seconds` ago (counted from when this was first
+        asked after the end) and is quiet: it can be unloaded, its sockets closed."""
+        if not self.room.ended:
+            return False
+        if self._ended_since is None:
+            self._ended_since = time.monotonic()
+        return time.monotonic() - self._ended_since >= seconds and self._quiet()
+
+    def _quiet(self) -> bool:
+        """No recording runs, every event is broadcast and heard, no service is busy."""
+        return (
+            self.room.recording.state == "idle"
+            and not self._unsent
+            and not self._notices
+            and not any(busy() for busy in self._busy)
+        )
+
+    def keep_loaded_while(self, busy: Callable[[], bool]) -> None:
+        """Keep the class loaded while `busy()` is true (a service still has its events
+        to hand on), even with nobody connected."""
+        self._busy.append(busy)
 
     # -- the class's services ----------------------------------------------
 
@@ -217,9 +250,19 @@ class ClassRuntime:
         self._spawn(self._close_sockets())
 
     async def _close_sockets(self) -> None:
+        await self._disconnect_all()
+        self.on_stop(self)
+
+    async def _disconnect_all(self) -> None:
         for session in list(self.sessions.values()):
             await self.transport.disconnect(session.sid)
-        self.on_stop(self)
+
+    async def unload(self) -> None:
+        """Stop serving and close, for good: the class is idle or over. Sockets still
+        connected to an ended class are closed (reconnecting, they learn it ended)."""
+        self.failed = True
+        await self._disconnect_all()
+        await self.close()
 
     # -- broadcast ---------------------------------------------------------
 
@@ -405,6 +448,8 @@ class ClassRuntime:
 
     async def attach(self, session: Session, last_seq: int | None) -> None:
         """Join a freshly connected socket: snapshot or catch-up, then live events."""
+        self._refuse_if_stopped()  # unloaded or stopped just now: the client reconnects
+        self._idle_since = None
         previous = self.sessions.get(session.user_id)
         self.sessions[session.user_id] = session
         self._holding[session.user_id] = session
@@ -470,6 +515,8 @@ class ClassRuntime:
             return  # replaced by a newer socket of the same user
         del self.sessions[session.user_id]
         self._holding.pop(session.user_id, None)
+        if not self.sessions:
+            self._idle_since = time.monotonic()
         if not self.failed:
             await self.commit(self.room.leave(session.user_id, reason))
 

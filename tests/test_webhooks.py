@@ -17,6 +17,7 @@ import aiohttp
 from classroom import events as e
 from hooks.records import RETRY_DELAYS_S, retry_at
 from journal.files import FileJournal
+from journal.hosted import HostedSet
 from tests.conftest import ADMIN, Server, running, settings_for
 from tests.process import ServerProcess, run_cli
 from tests.webhook_receiver import SECRET, Receiver
@@ -154,6 +155,7 @@ async def test_events_the_outbox_never_got_are_caught_up(tmp_path: Path) -> None
     """A crash after the journal write and before the outbox's: the next start sends them."""
     now = int(time.time() * 1000)
     journal = FileJournal(tmp_path / "journal")
+    hosted = HostedSet(tmp_path / "journal" / "hosted")
     old, recent = "old-class", "recent-class"
     for class_id, ts in ((old, now - 3 * 24 * 3600 * 1000), (recent, now - 60_000)):
         history = [
@@ -163,6 +165,7 @@ async def test_events_the_outbox_never_got_are_caught_up(tmp_path: Path) -> None
         ]
         records = [(i + 1, e.encode(e.stamp(ev, i + 1, ts))) for i, ev in enumerate(history)]
         await journal.append(class_id, records)
+        await hosted.add(class_id)  # the server died hosting it
     await journal.close()
     async with receiving() as receiver, running(hooked(tmp_path, receiver)):
         await receiver.wait_types("class.started", "class.ended")

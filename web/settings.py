@@ -22,6 +22,10 @@ class Settings:
     """The base URL people reach this server at, used in printed and returned links."""
     node_url: str = ""
     """This node's own URL, which other nodes send clients to (cluster mode)."""
+    class_idle_s: float = 900.0
+    """How long a class nobody is connected to stays in memory (it reloads on first use)."""
+    class_ended_s: float = 60.0
+    """How long an ended class stays in memory."""
     lease_ttl_ms: int = 10_000
     """How long a class's lease outlives its node (cluster mode)."""
     redis_unsafe: bool = False
