@@ -92,6 +92,8 @@ class Grades:
         self.clock = clock
         self._lineitem_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ending: dict[str, int] = {}
+        """Classes whose end is being turned into scores (how many times at once)."""
 
     async def start(self) -> None:
         await self.outbox.sync()
@@ -136,14 +138,26 @@ class Grades:
 
         async def heard(ev: e.Event) -> None:
             if isinstance(ev, e.ClassEnded):
-                self._spawn(lambda: self._class_ended(class_id, catching_up=False))
+                self._spawn(lambda: self._class_ended(class_id, catching_up=False), class_id)
 
         runtime.listen(heard)
+        # Loaded (and, after a crash, rebuilt) until its scores are in the outbox.
+        runtime.keep_loaded_while(lambda: class_id in self._ending)
         if runtime.room.live.ended:
-            self._spawn(lambda: self._class_ended(class_id, catching_up=True))
+            self._spawn(lambda: self._class_ended(class_id, catching_up=True), class_id)
 
-    def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
-        task = asyncio.create_task(_with_retries(work))
+    def _spawn(self, work: Callable[[], Awaitable[None]], class_id: str) -> None:
+        self._ending[class_id] = self._ending.get(class_id, 0) + 1
+
+        async def run() -> None:
+            try:
+                await _with_retries(work)
+            finally:
+                left = self._ending.pop(class_id) - 1
+                if left:
+                    self._ending[class_id] = left
+
+        task = asyncio.create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

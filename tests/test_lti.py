@@ -39,6 +39,8 @@ from tests.peer import Peer
 from tests.redis_server import free_port
 from tests.test_polls import new_poll
 from tests.test_recording import published
+from web.keys import REGISTRY
+from web.lti_api import LTI
 from web.settings import Settings
 
 FAST = (0.2, *([0.3] * 60))
@@ -80,12 +82,14 @@ def lti_settings(tmp_path: Path, **extra: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def lms(tmp_path: Path, platform: Platform | None = None) -> AsyncIterator[Lms]:
+async def lms(
+    tmp_path: Path, platform: Platform | None = None, **settings: Any
+) -> AsyncIterator[Lms]:
     platform = platform or Platform()
     await platform.start()
     try:
         async with (
-            running(lti_settings(tmp_path)) as srv,
+            running(lti_settings(tmp_path, **settings)) as srv,
             browser_session() as http,
         ):
             platform.tool_url = srv.url
@@ -268,7 +272,8 @@ async def test_deep_linking_places_a_class_and_a_replay(tmp_path: Path) -> None:
 
 async def test_quiz_scores_reach_the_gradebook_despite_failures(tmp_path: Path) -> None:
     platform = Platform(fail_scores=3)
-    async with lms(tmp_path, platform) as env:
+    # An ended class unloads at once, but not before its scores are in the outbox.
+    async with lms(tmp_path, platform, class_ended_s=0.0) as env:
         srv = env.server
         class_id, teacher = await env.joined(TEACHER)
         _, ada = await env.joined(ADA)
@@ -285,9 +290,14 @@ async def test_quiz_scores_reach_the_gradebook_despite_failures(tmp_path: Path) 
             )["ok"]
             assert (await peers["bob"].call("poll:vote", {"poll_id": poll_id, "answer": [0]}))["ok"]
             assert (await peers["teacher"].call("poll:close", {"poll_id": poll_id}))["ok"]
+        runtime = srv.app[REGISTRY].runtimes[class_id]
+        enqueued_at_unload: list[int] = []
+        runtime.on_close(lambda: enqueued_at_unload.append(len(_enqueued(srv, class_id))))
         assert (await peers["teacher"].call("class:end", {}))["ok"]
 
         scores = await _scores(platform, 2)
+        await _until(lambda: bool(enqueued_at_unload))
+        assert enqueued_at_unload == [2]
         by_user = {s["userId"]: s for s in scores}
         assert by_user["s-1"]["scoreGiven"] == 2 and by_user["s-2"]["scoreGiven"] == 0
         for score in scores:
@@ -402,3 +412,9 @@ async def _until(done: Any, tries: int = 300) -> None:
 async def _scores(platform: Platform, count: int) -> list[dict[str, Any]]:
     await _until(lambda: len(platform.scores) >= count, tries=600)
     return platform.scores
+
+
+def _enqueued(srv: Server, class_id: str) -> list[str]:
+    """The ids of a class's scores in the tool's outbox."""
+    entries = srv.app[LTI].grades.outbox.state.entries
+    return [msg_id for msg_id in entries if msg_id.startswith(f"lti_{class_id}_")]
