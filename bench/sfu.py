@@ -7,12 +7,16 @@ server. The servers, one after the other in the same invocation:
 1. the classroom server (`python -m server serve --media-host 127.0.0.1`):
    the publisher's RTP packets are forwarded, their headers rewritten per
    subscriber; with `--workers N`, again with that many media workers;
+   and again (`--low-layer`) with the publisher also sending its camera's
+   low layer (320x180 at 15 fps and 150 kbit/s, as pages do) and every
+   subscriber showing it small (`rtc:view`): the cost of a low-layer stream;
 2. with `--before <commit>` (by default the last commit that forwarded
    frames), the classroom server of that commit, run from a `git archive`
    of it: encoded frames reassembled once, packetized for each subscriber;
-3. the baseline: a bare aiortc server that decodes the publisher's track and
-   re-encodes it once per subscriber (aiortc's `MediaRelay` feeding one
-   encoding sender each), the usual way to fan out a track with aiortc;
+3. the baseline (bench/sfu_baseline.py): a bare aiortc server that decodes
+   the publisher's track and re-encodes it once per subscriber (aiortc's
+   `MediaRelay` feeding one encoding sender each), the usual way to fan out
+   a track with aiortc;
 4. bench/sfu_floor.py: SRTP protect plus one sendto, the floor per packet.
 
 For each, the server's own CPU (user + system from /proc/<pid>/stat) is
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fractions
 import json
 import os
 import subprocess
@@ -42,7 +47,6 @@ from typing import Any
 
 import aiohttp
 import av
-from aiohttp import web
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -51,7 +55,6 @@ from aiortc import (
     VideoStreamTrack,
 )
 from aiortc.codecs import vpx
-from aiortc.contrib.media import MediaRelay
 
 from bench import sfu_floor
 from bench.harness import cpu_seconds, free_port, server_module
@@ -64,6 +67,8 @@ SECRET = os.environ.get("SFU_BENCH_SECRET", "sfu-bench-secret-with-enough-length
 ADMIN = "sfu-bench-admin"
 ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 640, 480
+LOW = (320, 180, 15)
+"""The camera's low layer, as the page sends it: width, height, frames a second."""
 WARM_FRAMES = 30
 """Frames every subscriber must have before the measurement starts."""
 
@@ -77,21 +82,28 @@ class MovingPattern(VideoStreamTrack):
     frame, at a bitrate a camera would produce (a fully scrolling picture would make the
     encoder drop frames to hold its bitrate)."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT, fps: int = 30) -> None:
         super().__init__()
-        self._ramp = bytes(range(256)) * (WIDTH * HEIGHT // 256 + 4)
+        self.width, self.height, self.fps = width, height, fps
+        self._ramp = bytes(range(256)) * (width * height // 256 + 4)
         self._count = 0
+        self._start = 0.0
 
     async def recv(self) -> av.VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        frame = av.VideoFrame(width=WIDTH, height=HEIGHT, format="yuv420p")
+        if self._count:
+            await asyncio.sleep(max(0.0, self._start + self._count / self.fps - time.time()))
+        else:
+            self._start = time.time()
+        pts, time_base = round(self._count * 90000 / self.fps), fractions.Fraction(1, 90000)
+        width, height = self.width, self.height
+        frame = av.VideoFrame(width=width, height=height, format="yuv420p")
         luma, *chroma = frame.planes
         picture = bytearray(self._ramp[: luma.buffer_size])
-        bar = (self._count * 8) % (WIDTH - 24)
-        for row in range(HEIGHT):
+        bar = (self._count * 8) % (width - 24)
+        for row in range(height):
             start = row * luma.line_size + bar
             picture[start : start + 24] = b"\xeb" * 24
-        band = (self._count * 4) % (HEIGHT - 16) * luma.line_size
+        band = (self._count * 4) % (height - 16) * luma.line_size
         picture[band : band + 16 * luma.line_size] = b"\x10" * (16 * luma.line_size)
         luma.update(bytes(picture))
         for plane in chroma:
@@ -107,13 +119,21 @@ class MovingPattern(VideoStreamTrack):
 BITRATE = 1_000_000
 """The publisher's VP8 bitrate, a camera's at 640x480 (held: the SFU's bandwidth estimate
 would otherwise move it, and the packets per frame with it, from one run to the next)."""
+LOW_BITRATE = 150_000
+"""The low layer's, as pages send it. aiortc holds one bitrate for all its encoders: with a
+low layer, the full picture (which then only reaches the server) is sent at this one too."""
 
 
-async def publisher(url: str, token: str, baseline: bool) -> None:
-    vpx.MIN_BITRATE = vpx.MAX_BITRATE = vpx.DEFAULT_BITRATE = BITRATE
+async def publisher(url: str, token: str, baseline: bool, low: bool) -> None:
+    vpx.MIN_BITRATE = vpx.MAX_BITRATE = vpx.DEFAULT_BITRATE = LOW_BITRATE if low else BITRATE
     pc = RTCPeerConnection(config())
     source = MovingPattern()
     pc.addTransceiver(source, direction="sendonly")
+    body: dict[str, Any] = {"sources": {"0": "camera"}}
+    if low:  # what the subscribers get: the low layer
+        source = MovingPattern(*LOW)
+        pc.addTransceiver(source, direction="sendonly")
+        body = {"sources": {"0": "camera", "1": "camera"}, "layers": {"1": "low"}}
     await pc.setLocalDescription(await pc.createOffer())
     offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
     async with aiohttp.ClientSession() as http:
@@ -124,7 +144,7 @@ async def publisher(url: str, token: str, baseline: bool) -> None:
         else:
             sio = SioClient(http, url, lambda name, data: None)
             await sio.connect({"token": token})
-            answer = await sio.call("rtc:publish", offer | {"sources": {"0": "camera"}})
+            answer = await sio.call("rtc:publish", offer | body)
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         print("published", flush=True)
         loop = asyncio.get_running_loop()
@@ -139,9 +159,12 @@ async def publisher(url: str, token: str, baseline: bool) -> None:
 
 
 class Subscriber:
-    def __init__(self, decode: bool, warm_frames: int = WARM_FRAMES) -> None:
+    def __init__(self, decode: bool, warm_frames: int = WARM_FRAMES, low: bool = False) -> None:
         self.decode = decode
         self.warm_frames = warm_frames
+        self.low = low
+        """Show the camera small: receive its low layer."""
+        self.shown: set[str] = set()
         self.pc = RTCPeerConnection(config())
         self.frames = 0
         self.warm = asyncio.Event()
@@ -176,6 +199,8 @@ class Subscriber:
         def on_event(name: str, data: Any) -> None:
             if name == "rtc:offer":
                 self._spawn(self._answer(data))
+            elif name in ("class:state", "rtc:tracks") and self.low:
+                self._spawn(self._show_small(data.get("tracks") or []))
 
         self.sio = SioClient(http, url, on_event)
         await self.sio.connect({"token": token}, wait_s=120)
@@ -189,6 +214,13 @@ class Subscriber:
             assert self.sio is not None
             answer = {"sdp": self.pc.localDescription.sdp, "type": "answer"}
             await self.sio.call("rtc:answer", answer, wait_s=120)
+
+    async def _show_small(self, tracks: list[dict[str, Any]]) -> None:
+        videos = {t["track_id"] for t in tracks if t["kind"] == "video"}
+        if videos and videos != self.shown and self.sio is not None:
+            self.shown = videos
+            view = [{"track_id": t, "layer": "low"} for t in sorted(videos)]
+            await self.sio.call("rtc:view", {"tracks": view}, wait_s=120)
 
     async def join_baseline(self, http: aiohttp.ClientSession, url: str) -> None:
         self.pc.addTransceiver("video", direction="recvonly")
@@ -207,7 +239,7 @@ class Subscriber:
 
 
 async def subscribers(args: argparse.Namespace) -> None:
-    subs = [Subscriber(i < args.decoding, args.warm_frames) for i in range(args.count)]
+    subs = [Subscriber(i < args.decoding, args.warm_frames, args.low) for i in range(args.count)]
     loop = asyncio.get_running_loop()
     print("started", flush=True)  # imports done: join when told
     await loop.run_in_executor(None, sys.stdin.readline)
@@ -236,69 +268,6 @@ async def subscribers(args: argparse.Namespace) -> None:
         print(json.dumps({"frames": counts, "decoded": decoded}), flush=True)
         for sub in subs:
             await sub.close()
-
-
-# -- child: the transcoding baseline server --------------------------------------------
-
-
-class Counted(MediaStreamTrack):
-    """Passes a track's frames on, counting them (each is one encode by its sender)."""
-
-    kind = "video"
-
-    def __init__(self, inner: MediaStreamTrack, counter: list[int]) -> None:
-        super().__init__()
-        self.inner, self.counter = inner, counter
-
-    async def recv(self) -> Any:
-        frame = await self.inner.recv()
-        self.counter[0] += 1
-        return frame
-
-
-async def baseline_server(port: int) -> None:
-    relay = MediaRelay()
-    encoded = [0]
-    source: list[MediaStreamTrack] = []
-    ready = asyncio.Event()
-    pcs: list[RTCPeerConnection] = []
-
-    async def answer(pc: RTCPeerConnection, request: web.Request) -> web.Response:
-        offer = await request.json()
-        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
-        await pc.setLocalDescription(await pc.createAnswer())
-        pcs.append(pc)
-        return web.json_response({"sdp": pc.localDescription.sdp, "type": "answer"})
-
-    async def publish(request: web.Request) -> web.Response:
-        pc = RTCPeerConnection(config())
-
-        def on_track(track: MediaStreamTrack) -> None:
-            source.append(track)  # a decoding receiver: frames come out as pictures
-            ready.set()
-
-        pc.on("track", on_track)
-        return await answer(pc, request)
-
-    async def subscribe(request: web.Request) -> web.Response:
-        await ready.wait()
-        pc = RTCPeerConnection(config())
-        pc.addTrack(Counted(relay.subscribe(source[0]), encoded))  # each sender encodes a copy
-        return await answer(pc, request)
-
-    app = web.Application()
-    app.router.add_post("/publish", publish)
-    app.router.add_post("/subscribe", subscribe)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    print("listening", flush=True)
-    loop = asyncio.get_running_loop()
-    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() == "count":
-        print(json.dumps({"sent": encoded[0]}), flush=True)
-    for pc in pcs:
-        await pc.close()
-    await runner.cleanup()
 
 
 # -- the orchestrator ----------------------------------------------------------------------
@@ -376,7 +345,7 @@ async def classroom_server(data_dir: str, how: Server) -> AsyncIterator[tuple[st
 @asynccontextmanager
 async def baseline(_: str, __: Server) -> AsyncIterator[tuple[str, Child]]:
     port = free_port()
-    server = await Child.start("-m", "bench.sfu", "--role", "baseline", "--port", str(port))
+    server = await Child.start("-m", "bench.sfu_baseline", "--port", str(port))
     try:
         await server.expect("listening", 60)
         yield f"http://127.0.0.1:{port}", server
@@ -429,7 +398,9 @@ def children(pid: int) -> list[int]:
         return sorted(int(child) for child in found.read().split())
 
 
-async def start_subscribers(me: list[str], count: int, args: argparse.Namespace) -> list[Child]:
+async def start_subscribers(
+    me: list[str], count: int, args: argparse.Namespace, low: bool
+) -> list[Child]:
     """Subscriber processes, spread evenly; they join when told."""
     per_proc = -(-count // args.processes)
     children = []
@@ -443,6 +414,7 @@ async def start_subscribers(me: list[str], count: int, args: argparse.Namespace)
                 *me,
                 *("--role", "subscribers", "--count", str(n), "--prefix", f"s{p}-"),
                 *("--decoding", str(decoding), "--warm-frames", str(args.warm_frames)),
+                *(["--low"] if low else []),
             )
         )
     return children
@@ -452,6 +424,8 @@ async def phase(
     name: str, count: int, args: argparse.Namespace, how: Server | None = None
 ) -> dict[str, Any]:
     how = how or Server()
+    low = name == "low"
+    lows = ["--low"] if low else []
     is_baseline = name == "baseline"
     host = baseline if is_baseline else classroom_server
     with tempfile.TemporaryDirectory() as data:
@@ -460,8 +434,8 @@ async def phase(
             token = "" if is_baseline else mint(SECRET, cid, "teacher", "Teacher", "host")
             role = ["--baseline"] if is_baseline else [f"--class-id={cid}"]
             me = ["-m", "bench.sfu", "--url", url, *role]
-            pub = await Child.start(*me, "--role", "publisher", "--token", token or "-")
-            subs = await start_subscribers(me, count, args)
+            pub = await Child.start(*me, "--role", "publisher", "--token", token or "-", *lows)
+            subs = await start_subscribers(me, count, args, low)
             everyone = [pub, *subs]
             try:
                 await pub.expect("published")
@@ -497,6 +471,7 @@ async def phase(
     return {
         "name": name,
         "subscribers": count,
+        "rate": LOW[2] if low else 30,
         "alone": alone[0],
         "loaded": loaded[0],
         "per_stream": (loaded[0] - alone[0]) / count,
@@ -539,6 +514,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         how = Server((*here, "--media-workers", str(args.workers)))
         out["workers"] = await phase("workers", args.subscribers, args, how)
         report(out["workers"])
+    if args.low_layer:
+        out["low"] = await phase(
+            "low", args.subscribers, args, Server((*here, "--media-workers", "0"))
+        )
+        report(out["low"])
     if args.before:
         with snapshot(args.before) as tree:
             if tree is not None:
@@ -567,6 +547,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--workers", type=int, default=2, help="media workers of a second run (0: none)")
     p.add_argument(
+        "--low-layer",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure the camera's low layer too",
+    )
+    p.add_argument(
         "--before", default=FRAMES_COMMIT, help="commit of the frame forwarding SFU ('': skip it)"
     )
     p.add_argument("--floor-packets", type=int, default=20000, help="packets of the floor test")
@@ -578,9 +564,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help=argparse.SUPPRESS)
     p.add_argument("--class-id", help=argparse.SUPPRESS)
     p.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--low", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--count", type=int, help=argparse.SUPPRESS)
     p.add_argument("--prefix", default="s", help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return p
 
 
@@ -588,11 +574,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     gather_on(["127.0.0.1"])  # every connection of the benchmark stays on loopback
     if args.role == "publisher":
-        asyncio.run(publisher(args.url, args.token, args.baseline))
+        asyncio.run(publisher(args.url, args.token, args.baseline, args.low))
     elif args.role == "subscribers":
         asyncio.run(subscribers(args))
-    elif args.role == "baseline":
-        asyncio.run(baseline_server(args.port))
     else:
         asyncio.run(orchestrate(args))
 

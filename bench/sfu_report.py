@@ -1,9 +1,10 @@
 """Figures of bench/sfu.py: one run printed, several runs as tables of medians, and a model.
 
 A run (`bench.sfu.measure`) holds phases by name: `sfu` (packet forwarding in
-the server process), `workers` (the same with media workers), `frames` (the
-frame forwarding SFU of an earlier commit), `baseline` (transcoding), and
-`floor` (bench/sfu_floor.py's per-packet figures).
+the server process), `workers` (the same with media workers), `low` (the
+camera's low layer, shown small), `frames` (the frame forwarding SFU of an
+earlier commit), `baseline` (transcoding), and `floor` (bench/sfu_floor.py's
+per-packet figures).
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def worst_loss(r: Phase) -> float:
 
 
 def streams_per_core(r: Phase) -> float:
+    """At the stream's own frame rate (30 fps, 15 for the low layer)."""
     per_frame = per_frame_s(r)
-    return 1 / (30 * per_frame) if per_frame > 0 else float("nan")
+    return 1 / (r.get("rate", 30) * per_frame) if per_frame > 0 else float("nan")
 
 
 def relay_per_stream(r: Phase) -> float:
@@ -88,6 +90,7 @@ def report(r: Phase) -> None:
     title = {
         "sfu": "SFU, RTP packets forwarded in the server process",
         "workers": f"SFU, RTP packets forwarded by {len(r.get('workers') or [])} media workers",
+        "low": "SFU, the camera's low layer (320x180, 15 fps) to subscribers showing it small",
         "frames": "SFU before: encoded frames reassembled, packetized per subscriber",
         "baseline": "Transcoding baseline (MediaRelay, one VP8 encode per subscriber)",
     }[r["name"]]
@@ -109,7 +112,7 @@ def report(r: Phase) -> None:
     print(f"  worst subscriber's frame loss:  {100 * worst_loss(r):6.2f} %")
     if per_frame_s(r) > 0:
         print(f"  server CPU per frame sent:      {1e6 * per_frame_s(r):6.0f} us per subscriber")
-        print(f"  30 fps streams one core carries: {streams_per_core(r):5.0f}")
+        print(f"  streams one core carries:        {streams_per_core(r):5.0f}")
     if r["decoded_fps"]:
         decoded = ", ".join(f"{f:.1f}" for f in r["decoded_fps"])
         print(f"  decoding subscribers:           {decoded} fps decoded")
@@ -127,10 +130,11 @@ ROWS: list[Row] = [
     ("frame loss, worst subscriber", lambda r: 100 * worst_loss(r), 2, "%"),
     ("RTP packets per frame", packets_per_frame, 2, ""),
     ("server CPU per frame sent to one subscriber", lambda r: 1e6 * per_frame_s(r), 0, "µs"),
-    ("30 fps subscriber streams per core", streams_per_core, 0, ""),
+    ("subscriber streams per core (at their frame rate)", streams_per_core, 0, ""),
 ]
 SIDES = {
     "sfu": "packet forwarding",
+    "low": "low layer, 320x180 15 fps",
     "frames": "frame forwarding (before)",
     "baseline": "transcoding baseline",
 }
@@ -214,30 +218,43 @@ def _floor(runs: Sequence[Run]) -> str:
 
 
 def _model(runs: Sequence[Run]) -> str:
-    """Cores a lecture and a seminar need, from the measured per-packet costs."""
-    packet = [per_packet_s(r["sfu"]) for r in runs]
-    video = [packets_each(r["sfu"]) for r in runs]
-    relay = [relay_per_packet(r["workers"]) for r in runs if "workers" in r]
-    lecture = [LECTURE * (2 * v + AUDIO_PPS) * c for v, c in zip(video, packet, strict=True)]
-    seminar = [
-        SEMINAR * (PAGE * v + (SEMINAR - 1) * AUDIO_PPS) * c
-        for v, c in zip(video, packet, strict=True)
-    ]
+    """Cores a lecture and a seminar need, from the measured cost of a stream of each layer."""
+    have = [r for r in runs if "sfu" in r]
+    if not have:
+        return ""
+    full = statistics.median(r["sfu"]["per_stream"] for r in have)
+    audio = AUDIO_PPS * statistics.median(per_packet_s(r["sfu"]) for r in have)
+    lows = [r["low"]["per_stream"] for r in have if "low" in r]
+    small = statistics.median(lows) if lows else float("nan")
+    others = SEMINAR - 1
+    classes = [
+        (f"lecture: {LECTURE} students, camera and screen in full, and the microphone",
+         LECTURE, 2, 0, 1),
+        (f"lecture: {LECTURE} students, the screen large, the camera small (its low layer)",
+         LECTURE, 1, 1, 1),
+        (f"seminar: {SEMINAR} cameras, everyone receives every camera in full",
+         SEMINAR, others, 0, others),
+        (f"seminar: {SEMINAR} cameras, a gallery page of {PAGE} in full",
+         SEMINAR, PAGE, 0, others),
+        (f"seminar: {SEMINAR} cameras, a page of {PAGE}: the speaker in full, {PAGE - 1} small",
+         SEMINAR, 1, PAGE - 1, others),
+    ]  # fmt: skip
     rows = [
         [
-            f"lecture: {LECTURE} students receive camera, screen and microphone",
-            f"{LECTURE * 3:,}",
-            cell(lecture, 2, ""),
-        ],
-        [
-            f"seminar: {SEMINAR} cameras, each sees a gallery page of {PAGE} and hears everyone",
-            f"{SEMINAR * PAGE:,} + {SEMINAR * (SEMINAR - 1):,}",
-            cell(seminar, 2, ""),
-        ],
+            name,
+            f"{people * high:,} + {people * low:,} + {people * sounds:,}",
+            f"{people * (high * full + low * small + sounds * audio):.2f}",
+        ]
+        for name, people, high, low, sounds in classes
     ]
-    text = "**Modeled classes** (cores of subscriber-side forwarding)\n\n" + table(
-        ["", "subscriber streams (video + audio)", "cores"], rows
+    text = (
+        "**Modeled classes** (cores of subscriber-side forwarding, at the measured cost of a "
+        f"stream: {100 * full:.3f} % of a core in full, {100 * small:.3f} % small, "
+        f"{100 * audio:.3f} % of audio)\n\n"
     )
+    text += table(["", "subscriber streams: full + small + audio", "cores"], rows)
+    video = [packets_each(r["sfu"]) for r in have]
+    relay = [relay_per_packet(r["workers"]) for r in have if "workers" in r]
     if relay:
         relay_us = statistics.median(relay) * 1e6
         text += (

@@ -306,6 +306,8 @@ class QaModeration(Command):
 # -- media ------------------------------------------------------------------
 
 Source = Literal["camera", "mic", "screen"]
+Layer = Literal["high", "low"]
+"""A video track's full picture, or the small one its publisher also sends for small tiles."""
 
 
 class MediaMute(Command):

@@ -6,11 +6,16 @@ each track started and stopped, who was muted, who spoke.
 
 A track belongs to its publisher, so it is in whatever room its publisher is
 in: a room move needs no media event.
+
+A video track may have a second, low layer: the same picture, smaller, sent
+by its publisher on an m-line of its own for small tiles. It is a layer of
+that track, not a track: it has the track's id, no event of its own, and the
+SFU forwards whichever layer each subscriber shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,11 +47,15 @@ class Track:
 
 @dataclass(frozen=True)
 class NewTrack:
-    """A track a publisher offers; `key` is how the SFU names it (the SDP mid)."""
+    """A track a publisher offers; `key` is how the SFU names it (the SDP mid).
+
+    With `layer="low"` it is the low layer of the same source's video track,
+    published with it or before it."""
 
     key: str
     kind: e.TrackKind
     source: e.TrackSource
+    layer: c.Layer = "high"
 
 
 @dataclass
@@ -79,29 +88,53 @@ class MediaState:
 
     # -- commands --------------------------------------------------------
 
-    def check_publish(self, actor: Member, offered: list[NewTrack]) -> None:
-        """Refuse tracks the actor may not publish now (checked again when they are)."""
+    def check_publish(
+        self,
+        actor: Member,
+        offered: list[NewTrack],
+        layered: Collection[e.TrackSource] = (),
+    ) -> None:
+        """Refuse tracks the actor may not publish now (checked again when they are);
+        `layered`: the actor's sources that already have a low layer."""
         if not self.may_publish(actor):
             raise DomainError("forbidden", "the host has not allowed participants to publish")
         mine = self.of_user(actor.user_id)
         taken = {(t.source, t.kind) for t in mine}
-        for new in offered:
+        tracks = [t for t in offered if t.layer == "high"]
+        for new in tracks:
             if new.kind not in SOURCE_KINDS[new.source]:
                 raise DomainError("bad_request", f"a {new.source} track cannot be {new.kind}")
             if (new.source, new.kind) in taken:
                 raise DomainError("conflict", f"you already publish {new.kind} from {new.source}")
             taken.add((new.source, new.kind))
-        if len(mine) + len(offered) > MAX_TRACKS_PER_USER:
+        if len(mine) + len(tracks) > MAX_TRACKS_PER_USER:
             raise DomainError("conflict", f"at most {MAX_TRACKS_PER_USER} tracks per user")
+        low = set(layered)
+        for new in offered:
+            if new.layer == "high":
+                continue
+            if new.kind != "video" or (new.source, "video") not in taken:
+                needs = f"a low layer needs its {new.source} video, sent with it or before"
+                raise DomainError("bad_request", needs)
+            if new.source in low:
+                raise DomainError("conflict", f"your {new.source} video already has a low layer")
+            low.add(new.source)
 
     def publish(
-        self, actor: Member, offered: list[NewTrack], new_id: Callable[[], str]
+        self,
+        actor: Member,
+        offered: list[NewTrack],
+        new_id: Callable[[], str],
+        layered: Collection[e.TrackSource] = (),
     ) -> tuple[list[e.Event], dict[str, str]]:
-        """Events for newly published tracks, and each offered key's new track id."""
-        self.check_publish(actor, offered)
+        """Events for newly published tracks, and each offered key's track id (a low
+        layer's is the id of the track it is a layer of)."""
+        self.check_publish(actor, offered, layered)
         events: list[e.Event] = []
         ids: dict[str, str] = {}
         for new in offered:
+            if new.layer != "high":
+                continue
             ids[new.key] = track_id = new_id()
             events.append(
                 e.TrackPublished(
@@ -114,6 +147,11 @@ class MediaState:
                     muted=self.is_muted(actor.user_id, new.source),
                 )
             )
+        videos = {t.source: t.track_id for t in self.of_user(actor.user_id) if t.kind == "video"}
+        videos |= {t.source: ids[t.key] for t in offered if t.layer == "high" and t.kind == "video"}
+        for new in offered:
+            if new.layer != "high":
+                ids[new.key] = videos[new.source]
         return events, ids
 
     def unpublish(

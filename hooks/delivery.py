@@ -176,8 +176,11 @@ class Deliverer:
         if self._unrecorded:
             wait = RECORD_RETRY_S if wait is None else min(wait, RECORD_RETRY_S)
         self._wake.clear()
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancel that
+        # arrives as the wake-up does, and the loop would outlive the server's shutdown.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), wait)
+            async with asyncio.timeout(wait):
+                await self._wake.wait()
 
     def _dispatch(self) -> None:
         now = self.outbox.clock()

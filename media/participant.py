@@ -4,8 +4,9 @@
 sends, and each of its receivers is tapped (`media.encoded.tap`) into a
 `Feed`. `sub` is a `Downlink` (here, or in a media worker) offered by the
 SFU: one sending m-line per slot, each slot bound to the feed of one track
-the participant receives, or idle (`inactive`) until reused. The participant
-keeps what each slot is bound to. Every task a participant starts is its
+the participant receives (of the layer it shows), or idle (`inactive`)
+until reused. The participant keeps what each slot is bound to, and what it
+said it shows (`rtc:view`). Every task a participant starts is its
 own, so leaving cancels them all.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
 
+from classroom.commands import Layer
 from media.downlink import Downlink
 from media.encoded import request_keyframe, restart_reassembly, tap
 from media.tracks import Feed, Tally
@@ -58,12 +60,17 @@ class Participant:
         """pub mid -> the feed its receiver is tapped into (published or not)."""
         self.published: dict[str, str] = {}
         """pub mid -> published track id."""
+        self.lows: dict[str, str] = {}
+        """pub mid -> the track id it is the low layer of."""
         self.slots: list[Binding] = []
         self.bound: dict[str, int] = {}
         """track id -> the slot that sends it to this participant."""
         self.sub_mids: dict[str, int] = {}
         """sub mid -> slot, as the latest offer says."""
         self.unsubscribed: set[str] = set()
+        self.view: dict[str, Layer] | None = None
+        """The video tracks shown and at which layer (`rtc:view`); None: all, in full."""
+        self.audio_only = False
         self.dirty = False
         self.renew = False
         """The next offer starts a new `sub` connection (the previous one was lost)."""
@@ -144,10 +151,23 @@ class Participant:
             feed.close()
         self.taps.clear()
         self.published.clear()
+        self.lows.clear()
         if pc is not None:
             await pc.close()
 
+    def sent(self) -> dict[str, str]:
+        """pub mid -> the track id it carries, a track's own m-line or its low layer."""
+        return self.published | self.lows
+
     # -- sub ------------------------------------------------------------------
+
+    def shows(self, track_id: str) -> Layer | None:
+        """Which layer of a video track this participant receives, if any."""
+        if self.audio_only:
+            return None
+        if self.view is None:
+            return "high"
+        return self.view.get(track_id)
 
     def open_sub(self) -> Downlink:
         if self.sub is None:

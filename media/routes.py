@@ -6,7 +6,14 @@ Each has a schema with size limits, the "rtc" rate family and a role check.
 
 `rtc:publish` may name the source of each sent m-line: `sources: {mid:
 "camera"|"mic"|"screen"}`. Unnamed audio is the mic; unnamed video is the
-camera, or the screen when the camera is already published.
+camera, or the screen when the camera is already published. `layers: {mid:
+"low"}` makes an m-line the low layer of its source's video (the camera
+unless `sources` says otherwise).
+
+`rtc:view {tracks, audio_only}` says which video the receiver shows, each
+track at the layer its tile needs; audio is always received, video not at
+all with `audio_only`. The ack says which layer is forwarded of each video
+track (the full one when its publisher sends no low layer).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from classroom.commands import Command, Source
+from classroom.commands import Command, Layer, Source
 from classroom.errors import DomainError
 from classroom.roles import Action
 from media import sdp
@@ -37,6 +44,7 @@ class RtcPublish(Command):
     sdp: SdpText
     type: Literal["offer"]
     sources: Annotated[dict[Mid, Source], msgspec.Meta(max_length=8)] | None = None
+    layers: Annotated[dict[Mid, Layer], msgspec.Meta(max_length=8)] | None = None
 
 
 class RtcAnswer(Command):
@@ -60,6 +68,22 @@ class RtcUnsubscribe(RtcSubscribe):
     pass
 
 
+class ShownTrack(msgspec.Struct, forbid_unknown_fields=True):
+    track_id: TrackId
+    layer: Layer = "high"
+
+
+MAX_SHOWN = 64
+
+
+class RtcView(Command):
+    """`rtc:view`: the video tracks shown (null: all, in full), or audio only."""
+
+    action = Action.MEDIA_RECEIVE
+    tracks: Annotated[list[ShownTrack], msgspec.Meta(max_length=MAX_SHOWN)] | None = None
+    audio_only: bool = False
+
+
 def register(gateway: Gateway, node: MediaNode) -> None:
     for event, schema, handler in (
         ("rtc:publish", RtcPublish, _publish),
@@ -67,6 +91,7 @@ def register(gateway: Gateway, node: MediaNode) -> None:
         ("rtc:candidate", RtcCandidate, _candidate),
         ("rtc:subscribe", RtcSubscribe, _subscribe),
         ("rtc:unsubscribe", RtcUnsubscribe, _subscribe),
+        ("rtc:view", RtcView, _view),
     ):
         gateway.route(event, schema, "rtc", _serve(node, handler))
     gateway.route("rtc:signal", RtcSignal, "rtc", relay)
@@ -89,7 +114,8 @@ def _serve(node: MediaNode, handler: Handler) -> Service:
 
 async def _publish(sfu: Sfu, session: Session, cmd: RtcPublish) -> Reply:
     offer = sdp.parse(cmd.sdp, "offer", sfu.ice.admits)
-    answer = await sfu.publish(session.user_id, session.sid, offer, dict(cmd.sources or {}))
+    sources, layers = dict(cmd.sources or {}), dict(cmd.layers or {})
+    answer = await sfu.publish(session.user_id, session.sid, offer, sources, layers)
     return {"ok": True, "sdp": answer, "type": "answer"}
 
 
@@ -117,3 +143,11 @@ async def _subscribe(sfu: Sfu, session: Session, cmd: RtcSubscribe) -> Reply:
     on = not isinstance(cmd, RtcUnsubscribe)
     sfu.subscribe(session.user_id, session.sid, list(cmd.track_ids), on)
     return {"ok": True}
+
+
+async def _view(sfu: Sfu, session: Session, cmd: RtcView) -> Reply:
+    shown = None if cmd.tracks is None else {t.track_id: t.layer for t in cmd.tracks}
+    if shown is not None and cmd.tracks is not None and len(shown) < len(cmd.tracks):
+        raise DomainError("bad_request", "a track is listed twice")
+    layers = sfu.view(session.user_id, session.sid, shown, cmd.audio_only)
+    return {"ok": True, "layers": layers}

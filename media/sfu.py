@@ -4,9 +4,16 @@ The class's events drive it (it is one of the runtime's listeners): a track
 published or unpublished, a source muted, someone moving room or leaving.
 After each, every participant's set of tracks to receive is recomputed — the
 tracks of the room they are in now, minus their own, minus what they
-unsubscribed from — and a participant whose set changed gets a new offer on
-their `sub` connection. Room moves are noticed by comparing each participant's
-known room with the class state after every event, whatever event moved them.
+unsubscribed from, minus the video they do not show (`rtc:view`) — and a
+participant whose set changed gets a new offer on their `sub` connection.
+Room moves are noticed by comparing each participant's known room with the
+class state after every event, whatever event moved them.
+
+A video track may have a low layer (`rtc:publish` with `layers`): a feed of
+its own, not in `feeds`, kept in `lows` under the track's id. A subscriber
+showing a track small gets its low layer when there is one: the same slot
+is rebound from one layer's feed to the other's, which keeps the stream
+continuous and needs no new offer.
 
 The SFU never commits from inside a listener call (the runtime is flushing):
 journal writes it causes (a publisher's connection failing, a new active
@@ -25,6 +32,7 @@ from typing import Any
 from aiortc import RTCSessionDescription
 
 from classroom import events as e
+from classroom.commands import Layer
 from classroom.errors import DomainError
 from classroom.live import Member
 from classroom.media_state import NewTrack
@@ -58,6 +66,8 @@ class Sfu:
         self.people: dict[str, Participant] = {}
         self.feeds: dict[str, Feed] = {}
         """Published track id -> its feed."""
+        self.lows: dict[str, Feed] = {}
+        """Published track id -> the feed of its low layer, if its publisher sends one."""
         self.speakers = Speakers()
         self.closed = False
         self._clock = clock
@@ -120,7 +130,12 @@ class Sfu:
     # -- publishing ---------------------------------------------------------------
 
     async def publish(
-        self, user_id: str, sid: str, offer: sdp.Description, sources: dict[str, e.TrackSource]
+        self,
+        user_id: str,
+        sid: str,
+        offer: sdp.Description,
+        sources: dict[str, e.TrackSource],
+        layers: dict[str, Layer] | None = None,
     ) -> str:
         """Answer a publish offer; the tracks it starts are published once it is answered."""
         p = self.participant(user_id, sid)
@@ -132,41 +147,62 @@ class Sfu:
             if p.closed:
                 raise DomainError("conflict", "a newer connection of yours took over")
             sending = sdp.check_publishable(offer)
-            offered = self._new_tracks(p, sending, sources)
-            self.runtime.room.media.check_publish(member, offered)  # before negotiating
+            offered = self._new_tracks(p, sending, sources, layers or {})
+            dropped = [mid for mid in p.lows if not _still_sent(offer, mid)]
+            kept = {tid for mid, tid in p.lows.items() if mid not in dropped}
+            layered = {
+                t.source for t in self.runtime.room.media.of_user(user_id) if t.track_id in kept
+            }
+            self.runtime.room.media.check_publish(member, offered, layered)  # before negotiating
             stopped = [tid for mid, tid in p.published.items() if not _still_sent(offer, mid)]
             resumed = set(p.taps)
             answer = await self._negotiate_pub(p, offer)
             negotiated = sdp.sections(answer)
             offered = [t for t in offered if t.key in p.taps and _receiving(negotiated, t.key)]
             member = self.member(user_id)
+            media = self.runtime.room.media
             try:
-                published, ids = self.runtime.room.media.publish(member, offered, self.runtime.ids)
+                published, ids = media.publish(member, offered, self.runtime.ids, layered)
             except DomainError:
                 if not p.published:
                     await p.close_pub()
                 raise
+            for mid in dropped:
+                self._drop_low(p, mid)
             for new in offered:
                 if new.key in resumed:  # an m-line sending again after a pause
                     p.restart(new.key)
                 feed = p.taps[new.key]
                 feed.mime = _mime(new.kind, negotiated, new.key)
                 feed.source, feed.track_id, feed.user_id = new.source, ids[new.key], user_id
-                feed.muted = self.runtime.room.media.is_muted(user_id, new.source)
-                p.published[new.key] = ids[new.key]
-                self.feeds[ids[new.key]] = feed
+                feed.layer, feed.muted = new.layer, media.is_muted(user_id, new.source)
+                if new.layer == "low":
+                    p.lows[new.key] = ids[new.key]
+                    self.lows[ids[new.key]] = feed
+                else:
+                    p.published[new.key] = ids[new.key]
+                    self.feeds[ids[new.key]] = feed
             await self.runtime.commit(self._unpublish(stopped, "stopped") + published)
+            if dropped or any(new.layer == "low" for new in offered):
+                self._kick_present()  # a layer came or went: move the subscribers showing it small
             return sdp.announce(answer, self.ice.announce)
 
     def _new_tracks(
-        self, p: Participant, sending: list[sdp.Section], sources: dict[str, e.TrackSource]
+        self,
+        p: Participant,
+        sending: list[sdp.Section],
+        sources: dict[str, e.TrackSource],
+        layers: dict[str, Layer],
     ) -> list[NewTrack]:
         taken = {(f.source, f.kind) for mid, f in p.taps.items() if mid in p.published}
         out: list[NewTrack] = []
         for sec in sending:
-            if sec.mid in p.published:
+            if sec.mid in p.published or sec.mid in p.lows:
                 continue
             kind: e.TrackKind = "audio" if sec.kind == "audio" else "video"
+            if layers.get(sec.mid) == "low":
+                out.append(NewTrack(sec.mid, kind, sources.get(sec.mid) or "camera", "low"))
+                continue
             source = sources.get(sec.mid) or _default_source(kind, taken)
             taken.add((source, kind))
             out.append(NewTrack(sec.mid, kind, source))
@@ -199,6 +235,14 @@ class Sfu:
                 self._commit_later(lambda: self._unpublish(gone, "failed"))
 
         pc.on("connectionstatechange", changed)
+
+    def _drop_low(self, p: Participant, mid: str) -> None:
+        """A low layer's m-line stopped sending: its subscribers go back to the full picture."""
+        track_id = p.lows.pop(mid)
+        feed = self.lows.get(track_id)
+        if feed is not None and feed is p.taps.get(mid):
+            del self.lows[track_id]
+            feed.close()
 
     def _unpublish(self, track_ids: list[str], reason: str) -> list[e.Event]:
         known = [t for t in track_ids if t in self.runtime.room.media.tracks]
@@ -249,15 +293,47 @@ class Sfu:
             p.unsubscribed.update(track_ids)
         self._kick(p)
 
-    def wanted(self, p: Participant) -> dict[str, Feed]:
+    def view(
+        self, user_id: str, sid: str, tracks: dict[str, Layer] | None, audio_only: bool
+    ) -> dict[str, Layer]:
+        """What the participant shows now; returns the layer forwarded of each video track."""
+        p = self.participant(user_id, sid)
         live, media = self.runtime.room.live, self.runtime.room.media
-        return {
-            t.track_id: self.feeds[t.track_id]
-            for t in media.in_room(live, p.room)
-            if t.user_id != p.user_id
-            and t.track_id in self.feeds
-            and t.track_id not in p.unsubscribed
-        }
+        room = {t.track_id: t for t in media.in_room(live, p.room)}
+        for track_id in tracks or {}:
+            track = room.get(track_id)
+            if track is None:
+                raise DomainError("not_found", f"no track {track_id!r} in your room")
+            if track.kind != "video":
+                raise DomainError("bad_request", f"{track_id!r} is audio: audio is always received")
+        p.view = None if tracks is None else dict(tracks)
+        p.audio_only = audio_only
+        self._kick(p)
+        return {t: f.layer for t, f in self.wanted(p).items() if f.kind == "video"}
+
+    def wanted(self, p: Participant) -> dict[str, Feed]:
+        """Track id -> the feed `p` should receive it from (for video, of the layer shown)."""
+        live, media = self.runtime.room.live, self.runtime.room.media
+        out: dict[str, Feed] = {}
+        for t in media.in_room(live, p.room):
+            feed = self.feeds.get(t.track_id)
+            if t.user_id == p.user_id or feed is None or t.track_id in p.unsubscribed:
+                continue
+            if t.kind == "video":
+                layer = p.shows(t.track_id)
+                if layer is None:
+                    continue
+                if layer == "low":
+                    feed = self.lows.get(t.track_id, feed)
+            out[t.track_id] = feed
+        return out
+
+    def _kick_present(self) -> None:
+        for member in self.runtime.room.live.present():
+            # A member whose join is applied but not yet broadcast has no socket
+            # in its rooms: an offer now would be lost. Its own join kicks it.
+            if self.runtime.reachable(member.user_id):
+                self._kick(self.participant(member.user_id))
 
     def _kick(self, p: Participant) -> None:
         """Bind what `p` should receive now; renegotiate `sub` once it is stable."""
@@ -265,9 +341,14 @@ class Sfu:
             return
         wanted = self.wanted(p)
         for track_id, index in list(p.bound.items()):
-            if track_id not in wanted or wanted[track_id] is not p.slots[index].feed:
-                p.bind(index, None)
-                del p.bound[track_id]
+            feed, slot = wanted.get(track_id), p.slots[index]
+            if feed is slot.feed:
+                continue
+            if feed is not None and feed.mime == slot.mime:
+                p.bind(index, feed)  # the other layer of the same track: same m-line, no offer
+                continue
+            p.bind(index, None)
+            del p.bound[track_id]
         for track_id, feed in wanted.items():
             if track_id not in p.bound:
                 index = p.slot_for(feed)
@@ -358,11 +439,7 @@ class Sfu:
         movers = self._moves()
         rooms |= {room for pair in movers.values() for room in pair}
         if rooms:
-            for member in self.runtime.room.live.present():
-                # A member whose join is applied but not yet broadcast has no socket
-                # in its rooms: an offer now would be lost. Its own join kicks it.
-                if self.runtime.reachable(member.user_id):
-                    self._kick(self.participant(member.user_id))
+            self._kick_present()
             for room in rooms:
                 await self._send_tracks(room)
         for user_id in movers:
@@ -372,13 +449,18 @@ class Sfu:
 
     def _track_gone(self, ev: e.TrackUnpublished) -> None:
         feed = self.feeds.pop(ev.track_id, None)
-        if feed is not None:
-            feed.close()
+        low = self.lows.pop(ev.track_id, None)
+        for gone in (feed, low):
+            if gone is not None:
+                gone.close()
         for p in self.people.values():
             p.unsubscribed.discard(ev.track_id)
-            for mid, track_id in list(p.published.items()):
-                if track_id == ev.track_id:
-                    del p.published[mid]
+            if p.view is not None:
+                p.view.pop(ev.track_id, None)
+            for sent in (p.published, p.lows):
+                for mid, track_id in list(sent.items()):
+                    if track_id == ev.track_id:
+                        del sent[mid]
         if feed is not None and feed.source == "mic":
             self._announce_speakers(self.speakers.forget(ev.user_id))
 
@@ -386,7 +468,7 @@ class Sfu:
         publisher = self.people.get(ev.user_id)
         if publisher is None:
             return
-        for mid in publisher.published:
+        for mid in publisher.sent():
             feed = publisher.taps.get(mid)
             if feed is not None and feed.source == ev.source:
                 feed.set_muted(ev.muted)
@@ -462,9 +544,10 @@ class Sfu:
         self.closed = True
         people, self.people = list(self.people.values()), {}
         await asyncio.gather(*(p.close() for p in people), return_exceptions=True)
-        for feed in self.feeds.values():
+        for feed in [*self.feeds.values(), *self.lows.values()]:
             feed.close()
         self.feeds.clear()
+        self.lows.clear()
         await self.settle()
 
 

@@ -37,6 +37,7 @@ from aiortc.clock import current_ntp_time
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
+from classroom.commands import Layer
 from media import packets as rtp
 from media.encoded import (
     BEHIND,
@@ -100,6 +101,8 @@ class Feed:
         self.track_id = ""
         """Set once published."""
         self.user_id = ""
+        self.layer: Layer = "high"
+        """Or "low": the small picture of the same track."""
         self.number = 0
         """The node-wide number media workers know this feed by."""
         self.slots: set[Slot] = set()
@@ -239,6 +242,7 @@ class Slot(MediaStreamTrack):
         self.kind = kind
         self.mime = mime
         self.feed: Feed | None = None
+        self.terms: Negotiated | None = None
         self.header: Header | None = None
         self.wire: Writer | None = None
         self.sending = False
@@ -368,6 +372,11 @@ class Slot(MediaStreamTrack):
     # -- what the subscriber tells us (encoded.Driver) -----------------------------------
 
     def negotiated(self, terms: Negotiated, wire: Writer) -> None:
+        """Called at every negotiation of the connection: one that changes nothing for this
+        m-line (a page of the gallery turned) leaves its stream going."""
+        if terms == self.terms and self.wire is not None:
+            return
+        self.terms = terms
         self.header = Header(terms.ssrc, terms.payload_type, terms.extensions, terms.mid, terms.rtx)
         self.wire = wire
         self.restart()

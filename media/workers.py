@@ -248,10 +248,11 @@ class WorkerPool:
         self._watching = [asyncio.ensure_future(w.watch()) for w in self.workers]
 
     def number(self, feed: Feed) -> int:
-        """The feed's node-wide number, given on first use."""
+        """The feed's node-wide number, given on first use (and known again after `forget`:
+        a slot may be bound back to a feed no worker had left)."""
         if not feed.number:
             feed.number = next(self._feed_numbers)
-            self.feeds[feed.number] = feed
+        self.feeds[feed.number] = feed
         return feed.number
 
     def place(self) -> RemoteDownlink:

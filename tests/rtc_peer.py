@@ -30,6 +30,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from media.encoded import EncodedFrame, tap
+from media.packets import vp8_start
 from tests.peer import WAIT_S, Peer
 
 
@@ -141,7 +142,11 @@ class Received:
         self.kind = kind
         self.frames = 0
         self.sizes: set[tuple[int, int]] = set()
+        self.size: tuple[int, int] | None = None
+        """The latest decoded frame's."""
         self.encoded: list[bytes] = []
+        self.starts: list[bool] = []
+        """With tap=True, video: whether each packet received starts a keyframe."""
 
 
 class RtcClient:
@@ -167,9 +172,14 @@ class RtcClient:
     # -- publishing -----------------------------------------------------------
 
     async def publish(
-        self, *tracks: MediaStreamTrack, sources: list[str] | None = None, extra: Any = None
+        self,
+        *tracks: MediaStreamTrack,
+        sources: list[str] | None = None,
+        layers: list[str | None] | None = None,
+        extra: Any = None,
     ) -> Any:
-        """Add tracks to `pub` and (re)negotiate; returns the ack."""
+        """Add tracks to `pub` and (re)negotiate; returns the ack. `layers`: "low" for a
+        track that is the low layer of its source's video."""
         first = self.pub is None
         pc = self.pub = self.pub or RTCPeerConnection(config())
         added = [pc.addTransceiver(t, direction="sendonly") for t in tracks]
@@ -177,6 +187,9 @@ class RtcClient:
         body: dict[str, Any] = {"sdp": pc.localDescription.sdp, "type": "offer"}
         if sources is not None:
             body["sources"] = {t.mid: s for t, s in zip(added, sources, strict=True)}
+        if layers is not None:
+            named = zip(added, layers, strict=True)
+            body["layers"] = {t.mid: layer for t, layer in named if layer is not None}
         if extra is not None:
             body |= extra
         ack = await self.peer.call("rtc:publish", body)
@@ -240,7 +253,12 @@ class RtcClient:
         mid = str(transceiver.mid)
         got = self.by_mid[mid] = Received(track.kind)
         if self.tap:
-            tap(transceiver.receiver, lambda f: self._encoded(mid, got, f))
+            starts = (
+                (lambda p: got.starts.append(vp8_start(p.payload)[0]))
+                if got.kind == "video"
+                else None
+            )
+            tap(transceiver.receiver, lambda f: self._encoded(mid, got, f), on_packet=starts)
             return
         task = asyncio.create_task(self._consume(mid, got, track))
         self._tasks.add(task)
@@ -255,7 +273,8 @@ class RtcClient:
             while True:
                 frame = await track.recv()
                 if isinstance(frame, av.VideoFrame):
-                    got.sizes.add((frame.width, frame.height))
+                    got.size = (frame.width, frame.height)
+                    got.sizes.add(got.size)
                 self._count(mid, got)
         except MediaStreamError:
             pass

@@ -62,6 +62,7 @@ TABLE: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
     "rtc:candidate": ({"pc": "pub", "candidate": None}, ALL),
     "rtc:subscribe": ({"track_ids": []}, ALL),
     "rtc:unsubscribe": ({"track_ids": []}, ALL),
+    "rtc:view": ({"tracks": [], "audio_only": True}, ALL),
     "rtc:signal": ({"to": "target", "data": {}}, ALL),
     "rtc:mute": ({"source": "mic", "muted": True}, ALL),
     "rtc:mute_user": ({"user_id": "target", "source": "mic"}, STAFF),

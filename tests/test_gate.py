@@ -33,6 +33,7 @@ SERVED = {
     "rtc:candidate": {"pc": "sub", "candidate": None},
     "rtc:subscribe": {"track_ids": ["t1"]},
     "rtc:unsubscribe": {"track_ids": ["t1"]},
+    "rtc:view": {"tracks": [{"track_id": "t1", "layer": "low"}]},
     "rtc:signal": {"to": "bob", "data": {"type": "rollback"}},  # the mesh relay
 }
 STAFF_ONLY = ["poll:close", "poll:export", "poll:leaderboard"]

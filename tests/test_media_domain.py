@@ -68,6 +68,51 @@ def test_refused_publications(h: Harness, tracks: list[tuple[str, str, str]], co
     assert h.room.media.tracks == {}
 
 
+def test_a_low_layer_is_a_layer_of_its_video_not_a_track(h: Harness) -> None:
+    ann = h.room.live.members["ann"]
+    offered = [
+        NewTrack("0", "video", "camera"),
+        NewTrack("1", "video", "camera", "low"),
+        NewTrack("2", "audio", "mic"),
+        NewTrack("3", "video", "screen"),
+        NewTrack("4", "audio", "screen"),
+    ]
+    events, ids = h.room.media.publish(ann, offered, h.ctx().new_id)
+    h.commit(events)
+    assert ids["1"] == ids["0"] and len(h.room.media.tracks) == 4  # at most 4, and not counted
+    # A later low layer of a video published before: the id of that video.
+    _, later = h.room.media.publish(ann, [NewTrack("5", "video", "screen", "low")], h.ctx().new_id)
+    assert later == {"5": ids["3"]}
+
+
+@pytest.mark.parametrize(
+    ("tracks", "layered", "code"),
+    [
+        ([NewTrack("0", "video", "camera", "low")], (), "bad_request"),
+        ([NewTrack("0", "audio", "mic"), NewTrack("1", "audio", "mic", "low")], (), "bad_request"),
+        (
+            [
+                NewTrack("0", "video", "camera"),
+                *[NewTrack(k, "video", "camera", "low") for k in "12"],
+            ],
+            (),
+            "conflict",
+        ),
+        (
+            [NewTrack("0", "video", "camera"), NewTrack("1", "video", "camera", "low")],
+            ("camera",),
+            "conflict",
+        ),
+    ],
+)
+def test_refused_layers(
+    h: Harness, tracks: list[NewTrack], layered: tuple[e.TrackSource, ...], code: str
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        h.room.media.publish(h.room.live.members["ann"], tracks, h.ctx().new_id, layered)
+    assert refused.value.code == code
+
+
 def test_leaving_unpublishes_before_the_leave(h: Harness) -> None:
     (cam,) = publish(h, "ann", ("0", "video", "camera"))
     events = h.commit(h.room.leave("ann", "disconnected"))

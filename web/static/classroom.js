@@ -15,7 +15,7 @@ import * as qa from "./js/qa.js";
 import * as recording from "./js/recording.js";
 import { amStaff, apply, createState } from "./js/state.js";
 import { setupTabs } from "./js/tabs.js";
-import { renderStage } from "./js/video.js";
+import { renderStage, setupStage } from "./js/video.js";
 
 const classId = decodeURIComponent(location.pathname.split("/").pop());
 const params = new URLSearchParams(location.hash.slice(1));
@@ -212,6 +212,7 @@ function classroom(token, media) {
     },
   });
 
+  setupStage(media);
   renders = [chat.setup(ctx), people.setup(ctx), polls.setup(ctx), qa.setup(ctx), breakouts.setup(ctx), recording.setup(ctx)];
 
   $("mic").addEventListener("click", async () => {

@@ -1,14 +1,21 @@
 // WebRTC with the server's SFU: two peer connections per participant.
 //   pub: we offer what we send (rtc:publish, answered in the ack), naming the
 //        source of each m-line (camera, mic, screen);
-//   sub: the server offers everything else in our room (rtc:offer, with a
-//        mid -> track id map) and we answer (rtc:answer).
+//   sub: the server offers what we receive (rtc:offer, with a mid -> track
+//        id map) and we answer (rtc:answer).
+// The camera goes out twice: in full, and as a low layer (about 320x180 at
+// 15 fps, an m-line of its own) for others' small tiles. We say which video
+// we show and at which layer (rtc:view, from js/video.js), or audio only;
+// the server forwards that and every sound of our room.
 // Our ICE candidates trickle with rtc:candidate once the server holds the
 // description they belong to. In a mesh class (js/mesh.js) we connect to each
 // other person in the room instead.
 
 import { Mesh } from "./mesh.js";
+import { Quality } from "./quality.js";
 import { isMuted, myRoom } from "./state.js";
+
+const LOW_LAYER = { height: 180, fps: 15, bitrate: 150_000 };
 
 export class Media {
   constructor({ send, changed, notice }) {
@@ -25,6 +32,12 @@ export class Media {
     this.sub = null;
     this.mids = {};             // sub mid -> track id
     this.sources = new Map();   // pub transceiver -> source
+    this.lows = new Set();      // pub transceivers that send a low layer
+    this.lowCam = null;         // the camera track's clone the low layer sends
+    this.audioOnly = false;     // the person chose to receive no video
+    this.poorConnection = null; // called when the video we receive keeps arriving badly
+    this.quality = new Quality(() => this.sub, () => this.poorConnection?.());
+    this._view = { wanted: null, sent: null, busy: false };
     this.published = false;
     this.mesh = null;
     this.offers = 0;            // sub offers received (for diagnostics)
@@ -64,6 +77,12 @@ export class Media {
   releaseLocal() {
     for (const t of this.local?.getTracks() ?? []) t.stop();
     this.local = null;
+    this._dropLowCam();
+  }
+
+  _dropLowCam() {
+    this.lowCam?.stop();
+    this.lowCam = null;
   }
 
   static async devices() {
@@ -78,6 +97,7 @@ export class Media {
     const cam = this.track("video");
     if (mic) mic.enabled = this.mic;
     if (cam) cam.enabled = this.cam;
+    if (this.lowCam) this.lowCam.enabled = this.cam;
   }
 
   // -- session ----------------------------------------------------------------
@@ -105,9 +125,33 @@ export class Media {
       const t = this.pub.addTransceiver(track, { direction: "sendonly", streams: [this.local] });
       this.sources.set(t, track.kind === "audio" ? "mic" : "camera");
     }
+    this._addLowLayer();
     const screen = this.screen?.getVideoTracks()[0];
     if (screen) this._addScreen(screen);
     await this.negotiate();
+  }
+
+  // The camera's low layer: a clone of its track, scaled down by the encoder.
+  // aiortc negotiates no simulcast, so it is a second m-line that rtc:publish
+  // names a layer of the camera.
+  _addLowLayer() {
+    const cam = this.track("video");
+    if (!cam) return;
+    this._dropLowCam();
+    this.lowCam = cam.clone();
+    this.lowCam.enabled = this.cam;
+    const height = cam.getSettings().height || LOW_LAYER.height;
+    const t = this.pub.addTransceiver(this.lowCam, {
+      direction: "sendonly",
+      streams: [this.local],
+      sendEncodings: [{
+        scaleResolutionDownBy: Math.max(1, height / LOW_LAYER.height),
+        maxFramerate: LOW_LAYER.fps,
+        maxBitrate: LOW_LAYER.bitrate,
+      }],
+    });
+    this.sources.set(t, "camera");
+    this.lows.add(t);
   }
 
   stop() {
@@ -115,9 +159,13 @@ export class Media {
     this.pub?.close();
     this.sub?.close();
     this.mesh?.close();
+    this.quality.stop();
+    this._dropLowCam();
     this.pub = this.sub = this.mesh = null;
     this.mids = {};
     this.sources = new Map();
+    this.lows = new Set();
+    this._view = { wanted: null, sent: null, busy: false };
     this.published = false;
     this._resetStarted();
     this.changed();
@@ -169,8 +217,10 @@ export class Media {
     if (!pc || pc.signalingState === "closed") return;
     await pc.setLocalDescription(await pc.createOffer());
     const sources = {};
+    const layers = {};
     for (const [t, source] of this.sources) if (t.mid != null) sources[t.mid] = source;
-    const ack = await this.send("rtc:publish", { sdp: pc.localDescription.sdp, type: "offer", sources });
+    for (const t of this.lows) if (t.mid != null) layers[t.mid] = "low";
+    const ack = await this.send("rtc:publish", { sdp: pc.localDescription.sdp, type: "offer", sources, layers });
     if (pc !== this.pub) return;
     if (!ack.ok) {
       await pc.setLocalDescription({ type: "rollback" }).catch(() => {});
@@ -205,6 +255,7 @@ export class Media {
     if (!this.sub) {
       this.sub = this._newPc("sub");
       this.sub.ontrack = () => this.changed();
+      this.quality.start();
     }
     const pc = this.sub;
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
@@ -237,6 +288,42 @@ export class Media {
   peerRejoined(userId) { this.mesh?.restart(userId); }
 
   // -- what to show -----------------------------------------------------------
+
+  // The video the stage shows, [{track_id, layer}]: sent as rtc:view when it
+  // (or audio only) changes, one request at a time, the latest winning.
+  setView(tracks) {
+    if (this.mesh || !this._isStarted) return;
+    this._view.wanted = JSON.stringify({ tracks, audio_only: this.audioOnly });
+    this._sendView();
+  }
+
+  async _sendView() {
+    const view = this._view;
+    if (view.busy || view.wanted === view.sent) return;
+    view.busy = true;
+    const body = view.wanted;
+    // A refused view (a track that just ended) is not sent again as it was:
+    // the track list that follows changes the view anyway.
+    const ack = await this.send("rtc:view", JSON.parse(body));
+    view.sent = body;
+    view.busy = false;
+    if (ack.error?.code === "rate_limited") {
+      setTimeout(() => { if (view.sent === body) view.sent = null; this._sendView(); }, 1000);
+    }
+    if (view === this._view) this._sendView();
+  }
+
+  setAudioOnly(on) {
+    this.audioOnly = on;
+    this.changed();
+  }
+
+  // The id of the video track that brings `source` of `userId` (shown or not).
+  videoTrackId(s, userId, source) {
+    if (this.mesh) return null;
+    return [...s.tracks.values()].find((x) => x.user_id === userId && x.source === source
+      && x.kind === "video")?.track_id ?? null;
+  }
 
   // The track that brings us `source` ("camera", "screen", "mic") of `userId`.
   trackOf(s, userId, source) {
