@@ -21,14 +21,15 @@ import heapq
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
 import redis.asyncio as redis
-from standardwebhooks import Webhook
 
 from hooks import sender
 from hooks.outbox import Outbox
+from hooks.payloads import Message
 from hooks.records import RETRY_DELAYS_S, Attempted, Delivery, Entry, Outcome, retry_at
 from hooks.sender import Endpoint, Result
 from journal import Fence, JournalFenced
@@ -44,6 +45,10 @@ lease."""
 RECORD_RETRY_S = 2.0
 CLOSE_GRACE_S = 2.0
 """How long shutting down waits for tries under way; those cut short are sent again later."""
+
+
+Send = Callable[[aiohttp.ClientSession, Endpoint, Message], Awaitable[Result]]
+"""One try of one message to one endpoint (webhooks: `sender.poster`)."""
 
 
 class Lease(Protocol):
@@ -79,15 +84,21 @@ class Deliverer:
         self,
         outbox: Outbox,
         endpoints: list[Endpoint],
-        sign: Webhook,
+        send: Send,
         lease: Lease,
         rng: random.Random | None = None,
         delays: tuple[float, ...] = RETRY_DELAYS_S,
+        label: str = "webhooks",
+        announce: bool = True,
     ) -> None:
+        self.label = label
+        """What the logs call these deliveries."""
+        self.announce = announce
+        """Log where this node delivers to when it takes over."""
         self.outbox = outbox
         self.delays = delays
         self.endpoints = {ep.id: ep for ep in endpoints}
-        self.sign = sign
+        self.send = send
         self.lease = lease
         self.rng = rng or random.Random()
         self._heap: list[tuple[int, int, str, str]] = []
@@ -130,7 +141,7 @@ class Deliverer:
                     await self._record_unrecorded()
                     self._dispatch()
             except Exception:
-                log.exception("webhooks: the delivery loop failed a round; going on")
+                log.exception("%s: the delivery loop failed a round; going on", self.label)
             await self._sleep(holding)
 
     async def _look_around(self) -> bool:
@@ -149,8 +160,11 @@ class Deliverer:
         await self.outbox.sync()  # everything the last deliverer recorded
         for _entry, delivery in self.outbox.state.pending():
             self.schedule(delivery)
-        log.info(
-            "webhooks: delivering to %s", ", ".join(ep.shown for ep in self.endpoints.values())
+        log.log(
+            logging.INFO if self.announce else logging.DEBUG,
+            "%s: delivering to %s",
+            self.label,
+            ", ".join(ep.shown for ep in self.endpoints.values()),
         )
         return True
 
@@ -210,10 +224,12 @@ class Deliverer:
             record = Attempted(msg.id, delivery.endpoint, attempt, now, "dropped", error=gone)
         else:
             assert self._http is not None
-            result = await sender.post(self._http, self.sign, to, msg)
+            result = await self.send(self._http, to, msg)
             record = self._outcome(msg.id, delivery.endpoint, attempt, result)
             if not result.ok:
-                log.info("webhooks: %s to %s, try %d: %s", msg.id, to.shown, attempt, result.error)
+                log.info(
+                    "%s: %s to %s, try %d: %s", self.label, msg.id, to.shown, attempt, result.error
+                )
         await self._record(record)
 
     def _outcome(self, msg_id: str, eid: str, attempt: int, result: Result) -> Attempted:
@@ -229,11 +245,11 @@ class Deliverer:
             await self.outbox.append([record], self.lease.fence())
         except JournalFenced:
             log.warning(
-                "webhooks: lost the delivery lease; the next deliverer retries %s", record.id
+                "%s: lost the delivery lease; the next deliverer retries %s", self.label, record.id
             )
         except Exception as exc:
             # Kept, and written again before anything else: a 2xx never to be sent again.
-            log.warning("webhooks: cannot record a try of %s yet: %s", record.id, exc)
+            log.warning("%s: cannot record a try of %s yet: %s", self.label, record.id, exc)
             self._unrecorded.append(record)
 
     async def _record_unrecorded(self) -> None:
@@ -260,13 +276,14 @@ class Deliverer:
 
 
 class RedisLease:
-    """A cluster: the node holding `{prefix}:webhooks:lease:delivery` delivers."""
+    """A cluster: the node holding `{prefix}:lease:delivery` delivers."""
 
     shared = True
     NAME = "delivery"
 
     def __init__(self, client: redis.Redis, node_url: str, ttl_ms: int, prefix: str) -> None:
-        self._leases = LeaseOwnership(client, node_url, self._lost, ttl_ms, f"{prefix}:webhooks")
+        self._prefix = prefix
+        self._leases = LeaseOwnership(client, node_url, self._lost, ttl_ms, prefix)
         self._started = False
 
     async def acquire(self) -> bool:
@@ -285,7 +302,7 @@ class RedisLease:
         return self._leases.fence(self.NAME)
 
     async def _lost(self, name: str) -> None:
-        log.warning("webhooks: the delivery lease was lost; another node delivers")
+        log.warning("%s: the delivery lease was lost; another node delivers", self._prefix)
 
     async def close(self) -> None:
         await self._leases.close()

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -105,6 +106,17 @@ def session() -> aiohttp.ClientSession:
     # No proxies from the environment: the operator names each URL, and that is where it goes.
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S, sock_connect=CONNECT_TIMEOUT_S)
     return aiohttp.ClientSession(timeout=timeout, trust_env=False)
+
+
+def poster(
+    sign: Webhook,
+) -> Callable[[aiohttp.ClientSession, Endpoint, Message], Awaitable[Result]]:
+    """The deliverer's way to try a message: signed with `sign`, posted."""
+
+    async def send(http: aiohttp.ClientSession, to: Endpoint, msg: Message) -> Result:
+        return await post(http, sign, to, msg)
+
+    return send
 
 
 async def post(http: aiohttp.ClientSession, sign: Webhook, to: Endpoint, msg: Message) -> Result:

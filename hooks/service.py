@@ -19,7 +19,7 @@ from hooks.feeds import Feeds
 from hooks.outbox import Outbox
 from hooks.payloads import Message, iso, question_asked, recording_published
 from hooks.records import RETRY_DELAYS_S, Delivery, Enqueued, Entry, Outcome
-from hooks.sender import Endpoint, endpoint, signer
+from hooks.sender import Endpoint, endpoint, poster, signer
 from journal import Journal
 from journal.files import FileJournal
 from journal.streams import RedisJournal
@@ -62,7 +62,7 @@ class Webhooks:
         )
         delays = settings.retry_delays_s or RETRY_DELAYS_S
         lease = _lease(settings)
-        self.deliverer = Deliverer(self.outbox, self.endpoints, sign, lease, rng, delays)
+        self.deliverer = Deliverer(self.outbox, self.endpoints, poster(sign), lease, rng, delays)
         self.clock = clock
         self._tasks = TaskSet()
 
@@ -135,7 +135,7 @@ def _lease(settings: HooksConfig) -> Lease:
     if not settings.redis_url:
         return SoleNode()
     client = redis.Redis.from_url(settings.redis_url)
-    return RedisLease(client, settings.node_url, settings.lease_ttl_ms, "classroom")
+    return RedisLease(client, settings.node_url, settings.lease_ttl_ms, "classroom:webhooks")
 
 
 class LoggedAttempt(msgspec.Struct):

@@ -40,6 +40,7 @@ from web import (
     api,
     console_api,
     hooks_api,
+    lti_api,
     openapi,
     pages,
     polls_api,
@@ -116,6 +117,7 @@ def create_app(settings: Settings, journal_layer: JournalLayer | None = None) ->
     replay_api.add_routes(app)
     hooks_api.add_routes(app)
     slides_api.add_routes(app)
+    lti_api.add_routes(app)
     openapi.add_routes(app)
     return app
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lti import cli as lti_cli
 from web.settings import Settings
 
 DEMO_CLASS = "demo"
@@ -162,6 +163,7 @@ def parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--secret", default=_env("SECRET"))
     token.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "data")))
+    lti_cli.add_parser(sub)
     return top
 
 
@@ -436,6 +438,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.command == "webhook":
         webhook(args)
+        return
+    if args.command == "lti":
+        lti_cli.run(args)
         return
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

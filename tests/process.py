@@ -20,6 +20,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def run_cli(*args: str) -> tuple[int, str]:
+    """`classroom ...` as its own process: its exit status and what it printed."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "server",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    async with asyncio.timeout(60):
+        out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
 class ServerProcess:
     def __init__(self, data_dir: Path, *extra: str, port: int | None = None) -> None:
         self.data_dir = data_dir

@@ -1,6 +1,6 @@
 """The import contract: packages depend one way, and the domain stays pure.
 
-  classroom <- journal <- signaling <- media, hooks, slides <- recorder <- web <- server
+  classroom <- journal <- signaling <- media, hooks, slides <- recorder, lti <- web <- server
 
 `classroom/` is the domain: the standard library and msgspec only. Every
 other package may import only the packages below it; `media/`, `hooks/` and
@@ -26,8 +26,19 @@ ALLOWED: dict[str, set[str]] = {
     "hooks": {"classroom", "journal", "signaling"},
     "slides": {"classroom", "journal", "signaling"},
     "recorder": {"classroom", "journal", "signaling", "media", "slides"},
-    "web": {"classroom", "journal", "signaling", "media", "hooks", "slides", "recorder"},
-    "server": {"classroom", "journal", "signaling", "media", "hooks", "slides", "recorder", "web"},
+    "lti": {"classroom", "journal", "signaling", "hooks"},
+    "web": {"classroom", "journal", "signaling", "media", "hooks", "slides", "recorder", "lti"},
+    "server": {
+        "classroom",
+        "journal",
+        "signaling",
+        "media",
+        "hooks",
+        "slides",
+        "recorder",
+        "lti",
+        "web",
+    },
 }
 OURS = set(ALLOWED)
 

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import random
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from hooks.records import RETRY_DELAYS_S, retry_at
 from journal.files import FileJournal
 from journal.hosted import HostedSet
 from tests.conftest import ADMIN, Server, running, settings_for
-from tests.process import ServerProcess
+from tests.process import ServerProcess, run_cli
 from tests.webhook_receiver import SECRET, Receiver
 from web.settings import Settings
 
@@ -184,30 +183,14 @@ async def test_the_delivery_log_is_for_the_admin(tmp_path: Path) -> None:
 
 async def test_webhook_test_command_signs_and_reports(tmp_path: Path) -> None:
     async with receiving() as receiver:
-        ok = await _run_cli(
-            "webhook", "test", "--webhook", receiver.url, "--webhook-secret", SECRET
-        )
+        ok = await run_cli("webhook", "test", "--webhook", receiver.url, "--webhook-secret", SECRET)
         assert ok[0] == 0, ok[1]
         assert list(receiver.types().values()) == ["webhook.test"]
         assert "not-in-logs" not in ok[1] and "delivered (HTTP 200)" in ok[1]
-    down = await _run_cli("webhook", "test", "--webhook", receiver.url, "--webhook-secret", SECRET)
+    down = await run_cli("webhook", "test", "--webhook", receiver.url, "--webhook-secret", SECRET)
     assert down[0] == 1 and "failed" in down[1]
-    bad = await _run_cli("webhook", "test", "--webhook", receiver.url, "--webhook-secret", "x")
+    bad = await run_cli("webhook", "test", "--webhook", receiver.url, "--webhook-secret", "x")
     assert bad[0] == 1 and "whsec_" in bad[1]
-
-
-async def _run_cli(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "server",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    async with asyncio.timeout(60):
-        out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
 
 
 async def test_the_outbox_survives_kill_9(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 from aiohttp import web
 from standardwebhooks import Webhook
 
+from tests.loopback import serve
+
 SECRET = "whsec_" + base64.b64encode(b"a test signing key of 32 bytes!!").decode()
 
 
@@ -62,11 +64,7 @@ class Receiver:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/hooks", self._receive)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve(app, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

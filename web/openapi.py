@@ -17,12 +17,15 @@ import msgspec
 from aiohttp import web
 
 from classroom.replay_report import Digest, RecordingReport
-from classroom.reports import ClassReport
 from hooks.service import DeliveryLog
+from lti.platforms import NewPlatform, Platform
+from lti.roster import RosteredReport
+from lti.service import ChoiceOptions, Placed, Placing
 from web import schemas as s
 from web.api import JoinByInvite, NewToken
 from web.console_api import ClassesQuery, LinksRequest, NewClass, RosterQuery, RosterRequest
 from web.hooks_api import DeliveriesQuery
+from web.lti_api import KeySet, LaunchForm, LoginForm, PlatformList, ToolUrls
 from web.pages import STATIC
 from web.polls_api import PollsQuery
 from web.recordings_api import (
@@ -37,8 +40,8 @@ from web.reports_api import ReportQuery
 from web.slides_api import UploadQuery
 
 Auth = Literal["none", "admin", "bearer", "bearer_or_signed"]
-Answer = type[msgspec.Struct] | str
-"""A struct (JSON), or a media type."""
+Answer = type[msgspec.Struct] | str | None
+"""A struct (JSON), a media type, or None (no content: a redirect)."""
 
 ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 PATH_PATTERNS = {
@@ -47,6 +50,8 @@ PATH_PATTERNS = {
     "name": r"^[A-Za-z0-9_-]{1,64}\.(json|vtt|mkv|webm|webp)$",
     "deck_id": "^d[0-9a-f]{16}$",
     "page": "^[0-9]{1,4}$",
+    "choice_id": r"^[A-Za-z0-9_-]{16,64}$",
+    "platform_id": r"^[0-9a-f]{12}$",
 }
 ERRORS = {
     307: "the class is hosted by another node: the same request there (cluster)",
@@ -54,11 +59,11 @@ ERRORS = {
     401: "no credentials, or invalid ones",
     403: "the credentials do not allow this (or an invite made all the identities it may)",
     404: "no such class, recording or file",
-    409: "not in this state",
+    409: "not in this state (LTI: a class no instructor opened yet, a replay not shared)",
     413: "the body is too large (16 KiB; a roster 512 KiB; an upload: its cap)",
     415: "the upload is not a PDF",
     429: "too many requests: wait `Retry-After` seconds",
-    503: "the journal cannot be read now, or (health) Redis is unreachable",
+    503: "the journal (or the LTI store) cannot be read now, or (health) Redis is unreachable",
 }
 
 
@@ -79,12 +84,121 @@ class Route:
     errors: tuple[int, ...] = ()
     also: tuple[tuple[int, Answer], ...] = ()
     """Other successful answers (a CSV form, a partial file)."""
+    form: bool = False
+    """The body is a form (application/x-www-form-urlencoded), not JSON."""
+    page: bool = False
+    """A browser's route: errors are small HTML pages, not JSON."""
 
 
 CLASS = "Classes"
 REC = "Recordings"
 OPS = "Operations"
+LTI = "LTI"
+LAUNCH_ERRORS = (400, 401, 403, 404, 409, 413, 429, 503)
 BODY_ERRORS = (400, 413)
+
+LTI_ROUTES = (
+    Route("get", "/.well-known/jwks.json", "The LTI tool's public keys", LTI, answer=KeySet),
+    Route(
+        "get",
+        "/lti/login",
+        "LTI: a platform's login initiation (redirects to the platform)",
+        LTI,
+        answer=None,
+        status=302,
+        query=LoginForm,
+        errors=LAUNCH_ERRORS,
+        page=True,
+    ),
+    Route(
+        "post",
+        "/lti/login",
+        "LTI: a platform's login initiation, posted",
+        LTI,
+        answer=None,
+        status=302,
+        body=LoginForm,
+        form=True,
+        errors=LAUNCH_ERRORS,
+        page=True,
+    ),
+    Route(
+        "post",
+        "/lti/launch",
+        "LTI: a launch (redirects to the class, the replay, or the deep-linking page)",
+        LTI,
+        answer=None,
+        status=303,
+        body=LaunchForm,
+        form=True,
+        errors=LAUNCH_ERRORS,
+        page=True,
+    ),
+    Route(
+        "get",
+        "/lti/deep-link/{choice_id}",
+        "LTI: the page to place a class or a replay in a course",
+        LTI,
+        answer="text/html",
+        errors=(400, 404, 503),
+        page=True,
+    ),
+    Route(
+        "get",
+        "/lti/deep-link/{choice_id}/options",
+        "LTI: what the deep-linking page offers",
+        LTI,
+        answer=ChoiceOptions,
+        errors=(404, 503),
+    ),
+    Route(
+        "post",
+        "/lti/deep-link/{choice_id}",
+        "LTI: place the choice; the signed answer to post to the platform",
+        LTI,
+        answer=Placed,
+        body=Placing,
+        errors=(*BODY_ERRORS, 403, 404, 503),
+    ),
+    Route(
+        "get",
+        "/api/lti/tool",
+        "LTI: the URLs to register the tool with",
+        LTI,
+        "admin",
+        ToolUrls,
+        errors=(401, 403, 503),
+    ),
+    Route(
+        "get",
+        "/api/lti/platforms",
+        "LTI: the registered platforms",
+        LTI,
+        "admin",
+        PlatformList,
+        errors=(401, 403, 503),
+    ),
+    Route(
+        "post",
+        "/api/lti/platforms",
+        "LTI: register a platform (again: update it)",
+        LTI,
+        "admin",
+        Platform,
+        201,
+        NewPlatform,
+        errors=(*BODY_ERRORS, 401, 403, 503),
+    ),
+    Route(
+        "delete",
+        "/api/lti/platforms/{platform_id}",
+        "LTI: remove a platform",
+        LTI,
+        "admin",
+        s.Done,
+        errors=(401, 403, 404, 503),
+    ),
+)
 
 ROUTES = (
     Route("get", "/healthz", "Health of this node", OPS, answer=s.Health, also=((503, s.Health),)),
@@ -194,10 +308,10 @@ ROUTES = (
     Route(
         "get",
         "/api/classes/{class_id}/report",
-        "The class report (JSON, or attendance as CSV)",
+        "The class report (JSON, or attendance as CSV); with the course's roster, from LTI",
         CLASS,
         "bearer",
-        ClassReport,
+        RosteredReport,
         query=ReportQuery,
         errors=(400, 401, 403, 404, 503),
         also=((200, "text/csv"),),
@@ -352,12 +466,13 @@ ROUTES = (
         s.Done,
         errors=(401, 403, 404, 409),
     ),
+    *LTI_ROUTES,
 )
 
 
 def document() -> dict[str, Any]:
-    structs = {r.answer for r in ROUTES if not isinstance(r.answer, str)}
-    structs |= {a for r in ROUTES for _, a in r.also if not isinstance(a, str)}
+    structs = {r.answer for r in ROUTES if isinstance(r.answer, type)}
+    structs |= {a for r in ROUTES for _, a in r.also if isinstance(a, type)}
     structs |= {t for r in ROUTES for t in (r.body, r.query) if t is not None}
     structs.add(s.ErrorBody)
     ordered = sorted(structs, key=lambda t: t.__name__)
@@ -406,9 +521,10 @@ def _operation(
     if params:
         op["parameters"] = params
     if route.body is not None:
+        media = "application/x-www-form-urlencoded" if route.form else "application/json"
         op["requestBody"] = {
             "required": route.body_required,
-            "content": {"application/json": {"schema": ref[route.body]}},
+            "content": {media: {"schema": ref[route.body]}},
         }
     if route.raw_body is not None:
         op["requestBody"] = {
@@ -425,22 +541,32 @@ def _operation(
 def _responses(route: Route, ref: dict[type, dict[str, Any]]) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for status, answer in ((route.status, route.answer), *route.also):
-        entry = answers.setdefault(str(status), {"description": _described(status), "content": {}})
-        entry["content"].update(_content(answer, ref))
+        entry = answers.setdefault(str(status), {"description": _described(status)})
+        content = _content(answer, ref)
+        if content:
+            entry.setdefault("content", {}).update(content)
     for status in route.errors:
         answers[str(status)] = {"description": ERRORS[status]}
-        if status != 307:
+        if route.page:
+            answers[str(status)]["content"] = {"text/html": {"schema": {"type": "string"}}}
+            if route.query and status == 400:
+                # A query string longer than the request line the server reads (8190 bytes)
+                # is refused before any handler, in plain text.
+                answers["400"]["content"]["text/plain"] = {"schema": {"type": "string"}}
+        elif status != 307:
             answers[str(status)]["content"] = {"application/json": {"schema": ref[s.ErrorBody]}}
     return answers
 
 
 def _described(status: int) -> str:
-    return {200: "OK", 201: "Created", 202: "Accepted", 206: "Partial content"}.get(
-        status, "the node is not healthy"
-    )
+    described = {200: "OK", 201: "Created", 202: "Accepted", 206: "Partial content"}
+    described |= {302: "To the platform", 303: "To where the launch lands"}
+    return described.get(status, "the node is not healthy")
 
 
 def _content(answer: Answer, ref: dict[type, dict[str, Any]]) -> dict[str, Any]:
+    if answer is None:
+        return {}
     if isinstance(answer, str):
         schemas: dict[str, dict[str, Any]] = {"application/json": {"type": "object"}, "*/*": {}}
         return {answer: {"schema": schemas.get(answer, {"type": "string"})}}

@@ -22,13 +22,13 @@ import hmac
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import msgspec
 from aiohttp import web
 
 from classroom import events as e
-from classroom.reports import JournalGap, ReportFold
+from classroom.reports import ClassReport, JournalGap, ReportFold
 from classroom.reports_export import attendance_csv
 from classroom.roles import is_staff
 from classroom.xapi import class_statements
@@ -81,6 +81,15 @@ def _fold_then(fold: ReportFold, records: list[bytes], work: Callable[[ReportFol
 
 
 REPORTS = web.AppKey("reports", ReportBook)
+
+
+class ReportExtension(Protocol):
+    """What another part adds to a class's JSON report (the LTI course roster, say)."""
+
+    async def __call__(self, class_id: str, report: ClassReport) -> msgspec.Struct: ...
+
+
+REPORT_EXTENSION = web.AppKey("report_extension", ReportExtension)
 
 
 class ReportQuery(msgspec.Struct):
@@ -143,7 +152,10 @@ async def report_route(request: web.Request) -> web.Response:
             charset="utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"', **_PRIVATE},
         )
-    body = await _report(request, lambda fold: msgspec.json.encode(fold.report(now)))
+    report = await _report(request, lambda fold: fold.report(now))
+    extend = request.app.get(REPORT_EXTENSION)
+    answer = report if extend is None else await extend(request.match_info["class_id"], report)
+    body = await asyncio.to_thread(msgspec.json.encode, answer)
     return web.Response(body=body, content_type="application/json", headers=_PRIVATE)
 
 

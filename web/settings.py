@@ -72,6 +72,8 @@ class Settings:
     """The Standard Webhooks signing secret, `whsec_<base64>`."""
     webhook_retry_delays_s: tuple[float, ...] = ()
     """Waits before each retry; empty: the standard schedule (hooks/records.py), 27.6 h."""
+    lti_retry_delays_s: tuple[float, ...] = ()
+    """Waits before each retry of an LTI score; empty: the webhooks' standard schedule."""
 
     @property
     def base_url(self) -> str:
