@@ -214,7 +214,9 @@ def _classes(
             Publisher(store, journal, _captions(settings), DeckStore(settings.data_dir / "slides")),
         )
         recorder.media = app[MEDIA]
-        replays = ReplayHost(replay_journal, registry, StoredRecordings(store))
+        replays = ReplayHost(
+            replay_journal, registry, StoredRecordings(store), settings.class_idle_s
+        )
 
         async def lost(name: str) -> None:
             await (replays.unload(name) if is_stream(name) else registry.unload(name))
@@ -242,6 +244,7 @@ def _classes(
             registry.ownership = LocalOwnership(settings.node_base_url)
             log.info("rebuilt %d hosted classes from the journal", await registry.load_hosted())
         registry.start()
+        replays.start()
         await recorder.resume_unfinished()
         app[REGISTRY] = registry
         app[REPLAYS] = replays

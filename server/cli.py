@@ -77,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
         serve,
         "--class-idle-s",
         900.0,
-        "unload a class nobody has been connected to for this long (it reloads on first use)",
+        "unload a class, or a replay stream, nobody has been connected to for this long",
     )
     _seconds(serve, "--class-ended-s", 60.0, "unload an ended class after this long")
     serve.add_argument(

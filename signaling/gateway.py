@@ -337,6 +337,10 @@ class Gateway:
     ) -> None:
         try:
             await runtime.attach(sid, watcher, last_seq)
+        except DomainError as refused:  # the stream stopped or unloaded just now
+            rid = runtime.recording_id
+            log.info("joining %s to recording %s: %s", watcher.user_id, rid, refused)
+            await self.sio.disconnect(sid)
         except Exception:
             log.exception(
                 "joining %s to recording %s failed", watcher.user_id, runtime.recording_id

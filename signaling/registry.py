@@ -25,7 +25,7 @@ from journal.hosted import HostedSet
 from signaling.cluster import LocalOwnership, Ownership
 from signaling.metrics import Metrics
 from signaling.runtime import TAIL, ClassRuntime, Listener, now_ms
-from signaling.tasks import TaskSet
+from signaling.tasks import TaskSet, every
 from signaling.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -84,18 +84,13 @@ class Registry:
 
     def start(self) -> None:
         """Unload the classes nobody uses, from now on."""
-        self._sweeper = asyncio.create_task(self._sweep_forever())
-
-    async def _sweep_forever(self) -> None:
         period = max(0.05, min(self.idle_s, self.ended_s) / 4)
-        while True:
-            await asyncio.sleep(period)
-            for runtime in list(self.runtimes.values()):
-                try:
-                    if runtime.ended_for(self.ended_s) or runtime.idle_for(self.idle_s):
-                        self._retire(runtime)
-                except Exception:  # one class's trouble leaves the others swept
-                    log.exception("class %s could not be unloaded", runtime.class_id)
+        self._sweeper = asyncio.create_task(every(period, self._sweep, "unloading classes"))
+
+    def _sweep(self) -> None:
+        for runtime in list(self.runtimes.values()):
+            if runtime.ended_for(self.ended_s) or runtime.idle_for(self.idle_s):
+                self._retire(runtime)
 
     def _retire(self, runtime: ClassRuntime) -> None:
         """Unload a class nobody uses; it loads again from its journal when asked for."""

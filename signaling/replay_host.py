@@ -21,7 +21,7 @@ from journal import Journal
 from signaling.auth import ReplayClaims
 from signaling.registry import Registry
 from signaling.replay_runtime import TAIL, ReplayRuntime
-from signaling.tasks import TaskSet
+from signaling.tasks import TaskSet, every
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class RecordingSource(Protocol):
 
 
 class ReplayHost:
-    def __init__(self, journal: Journal, registry: Registry, source: RecordingSource) -> None:
+    def __init__(
+        self, journal: Journal, registry: Registry, source: RecordingSource, idle_s: float = 900.0
+    ) -> None:
         self.journal = journal
         self.registry = registry
         """Whose transport and ownership the streams share with the classes."""
@@ -56,6 +58,27 @@ class ReplayHost:
         """Services attached to every stream this node loads (webhooks)."""
         self._loading: dict[str, asyncio.Task[ReplayRuntime | None]] = {}
         self._closing = TaskSet()
+        self.idle_s = idle_s
+        """How long a stream nobody watches stays loaded (as a class does)."""
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Unload the streams nobody watches, from now on."""
+        period = max(0.05, self.idle_s / 4)
+        self._sweeper = asyncio.create_task(every(period, self._sweep, "unloading replays"))
+
+    def _sweep(self) -> None:
+        for runtime in list(self.runtimes.values()):
+            if runtime.idle_for(self.idle_s):
+                del self.runtimes[runtime.recording_id]
+                runtime.failed = True  # a socket that reached it just now connects again
+                self._closing.spawn(self._unload(runtime))
+
+    async def _unload(self, runtime: ReplayRuntime) -> None:
+        await runtime.close()
+        if runtime.recording_id not in self.runtimes:  # not loaded again meanwhile
+            await self.registry.ownership.release(stream_name(runtime.recording_id))
+        log.info("recording %s: its stream unloaded (idle)", runtime.recording_id)
 
     async def get(self, recording_id: str) -> ReplayRuntime | None:
         """The recording's stream on this node, loading (and claiming) it if needed;
@@ -111,6 +134,9 @@ class ReplayHost:
         self._closing.spawn(runtime.close())
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         for runtime in self.runtimes.values():
             await runtime.close()
         await self._closing.wait()

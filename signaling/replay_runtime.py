@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,6 +107,17 @@ class ReplayRuntime:
         self._listeners: list[Listener] = []
         self._tasks = TaskSet()
         self._closed = False
+        self.closed = asyncio.Event()
+        """Set once the stream has closed here (unloaded, stopped or shut down)."""
+        self._idle_since: float | None = time.monotonic()
+        """When its last socket left (None while one is connected)."""
+
+    def idle_for(self, seconds: float) -> bool:
+        """Whether nobody has watched for `seconds` and nothing is left to write, send or
+        hand to a listener: the stream can unload, to be rebuilt when next asked for."""
+        if self._idle_since is None or time.monotonic() - self._idle_since < seconds:
+            return False
+        return not self._unsent and not self._dirty and not len(self._tasks)
 
     def listen(self, listener: Listener) -> None:
         """Hear each event once it is durable and broadcast, in a task of its own (off the
@@ -231,6 +243,8 @@ class ReplayRuntime:
 
     async def attach(self, sid: str, watcher: Watcher, last_seq: int | None) -> None:
         """Join a socket: a visit (unless it resumes), then its state or catch-up, then live."""
+        self._refuse_if_stopped()  # unloaded just now: the client connects again
+        self._idle_since = None
         self.sessions[sid] = Watching(sid, watcher)
         resuming = last_seq is not None and self._can_replay(last_seq)
         if not resuming and not watcher.guest:
@@ -279,6 +293,8 @@ class ReplayRuntime:
 
     def detach(self, sid: str) -> None:
         self.sessions.pop(sid, None)
+        if not self.sessions:
+            self._idle_since = time.monotonic()
 
     async def close(self) -> None:
         if self._closed:
@@ -288,3 +304,4 @@ class ReplayRuntime:
         if self._pacer is not None:
             self._pacer.cancel()
         self._tasks.cancel()
+        self.closed.set()

@@ -8,10 +8,23 @@ done, and cancels or awaits what is left when the component closes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+async def every(period_s: float, work: Callable[[], None], what: str) -> None:
+    """Run `work` every `period_s` seconds until cancelled; a round that fails is
+    logged and the next one runs all the same."""
+    while True:
+        await asyncio.sleep(period_s)
+        try:
+            work()
+        except Exception:
+            log.exception("%s: a round failed", what)
 
 
 class TaskSet:

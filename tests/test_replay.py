@@ -12,6 +12,7 @@ is disturbed.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -27,6 +28,7 @@ from tests.replay_domain import QUIZ
 from tests.replay_package import published_for_replay
 from tests.test_recording_privacy import AsAdmin, fetch, ready
 from tests.test_webhooks import hooked, receiving
+from web.keys import REPLAYS
 
 
 async def poll(host: Peer, spec: dict[str, Any], votes: dict[Peer, Any]) -> str:
@@ -287,3 +289,22 @@ async def test_a_question_asked_in_a_replay_is_a_webhook(tmp_path: Path) -> None
         "author": {"user_id": "ann", "name": "Ann"},
     }
     assert second["question"]["author"] is None
+
+
+async def test_a_stream_nobody_watches_unloads_and_comes_back(tmp_path: Path) -> None:
+    async with running(settings_for(tmp_path, class_idle_s=1.0)) as server:
+        rid, polls = await recorded_class(server)
+        dee = await watch(server, rid, "dee")
+        assert (await dee.call("replay:vote", {"poll_id": polls["quiz"], "answer": [0]}))["ok"]
+        asked = (await dee.call("replay:ask", {"text": "Why?", "at_ms": 0}))["question_id"]
+        stream = server.app[REPLAYS].runtimes[rid]
+        await dee.close()
+        async with asyncio.timeout(10):
+            await stream.closed.wait()
+        assert rid not in server.app[REPLAYS].runtimes
+        back = await watch(server, rid, "dee")
+        state = back.received("replay:state")[0]
+        assert [q["id"] for q in state["questions"]] == [asked]
+        quiz = next(p for p in state["polls"] if p["poll_id"] == polls["quiz"])
+        assert quiz["your_answer"] == [0]
+        assert server.app[REPLAYS].runtimes[rid] is not stream

@@ -23,7 +23,8 @@ class Settings:
     node_url: str = ""
     """This node's own URL, which other nodes send clients to (cluster mode)."""
     class_idle_s: float = 900.0
-    """How long a class nobody is connected to stays in memory (it reloads on first use)."""
+    """How long a class, or a recording's replay stream, nobody is connected to stays in
+    memory (it reloads on first use)."""
     class_ended_s: float = 60.0
     """How long an ended class stays in memory."""
     lease_ttl_ms: int = 10_000
