@@ -25,7 +25,7 @@ from journal.hosted import HostedSet
 from signaling.cluster import LocalOwnership, Ownership
 from signaling.metrics import Metrics
 from signaling.runtime import TAIL, ClassRuntime, Listener, now_ms
-from signaling.tasks import TaskSet, every
+from signaling.tasks import OneAtATime, TaskSet, every
 from signaling.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class Registry:
     ) -> None:
         self.journal = journal
         self.ownership: Ownership = ownership or LocalOwnership("")
-        self._loading: dict[str, asyncio.Task[ClassRuntime | None]] = {}
+        self._loading = OneAtATime(self._claim_and_load)
         self.on_runtime: list[Callable[[ClassRuntime], object]] = []
         """The class's services: each is called with every runtime this node creates,
         before it serves anything, and attaches itself with `runtime.listen` and
@@ -123,12 +123,7 @@ class Registry:
         runtime = self.runtimes.get(class_id)
         if runtime is not None and not runtime.failed:
             return runtime
-        loading = self._loading.get(class_id)
-        if loading is None:
-            loading = asyncio.create_task(self._claim_and_load(class_id))
-            self._loading[class_id] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(class_id, None))
-        return await asyncio.shield(loading)
+        return await self._loading(class_id)
 
     async def _claim_and_load(self, class_id: str) -> ClassRuntime | None:
         stale = self.runtimes.pop(class_id, None)

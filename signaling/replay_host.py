@@ -21,7 +21,7 @@ from journal import Journal
 from signaling.auth import ReplayClaims
 from signaling.registry import Registry
 from signaling.replay_runtime import TAIL, ReplayRuntime
-from signaling.tasks import TaskSet, every
+from signaling.tasks import OneAtATime, TaskSet, every
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class ReplayHost:
         self.runtimes: dict[str, ReplayRuntime] = {}
         self.on_runtime: list[Callable[[ReplayRuntime], object]] = []
         """Services attached to every stream this node loads (webhooks)."""
-        self._loading: dict[str, asyncio.Task[ReplayRuntime | None]] = {}
+        self._loading = OneAtATime(self._claim_and_load)
         self._closing = TaskSet()
         self.idle_s = idle_s
         """How long a stream nobody watches stays loaded (as a class does)."""
@@ -86,12 +86,7 @@ class ReplayHost:
         runtime = self.runtimes.get(recording_id)
         if runtime is not None and not runtime.failed:
             return runtime
-        loading = self._loading.get(recording_id)
-        if loading is None:
-            loading = asyncio.create_task(self._claim_and_load(recording_id))
-            self._loading[recording_id] = loading
-            loading.add_done_callback(lambda _: self._loading.pop(recording_id, None))
-        return await asyncio.shield(loading)
+        return await self._loading(recording_id)
 
     async def _claim_and_load(self, recording_id: str) -> ReplayRuntime | None:
         stale = self.runtimes.pop(recording_id, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -50,3 +50,21 @@ class TaskSet:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+
+class OneAtATime(Generic[T]):
+    """`work(key)` run once at a time per key: who asks meanwhile waits for the same
+    run (a class or a stream loads once, however many sockets arrive together)."""
+
+    def __init__(self, work: Callable[[str], Awaitable[T]]) -> None:
+        self.work = work
+        self._running: dict[str, asyncio.Task[T]] = {}
+
+    async def __call__(self, key: str) -> T:
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(self.work(key))
+            self._running[key] = running
+            running.add_done_callback(lambda _: self._running.pop(key, None))
+        # Shielded: a caller that gives up does not cancel the others' load.
+        return await asyncio.shield(running)
