@@ -8,7 +8,14 @@ import asyncio
 
 import pytest
 
-from tests.browser import BrowserEnv, Person, browser_env, env, reported  # noqa: F401  (fixtures)
+from tests.browser import (  # noqa: F401  (fixtures)
+    VIDEO_WAIT_MS,
+    BrowserEnv,
+    Person,
+    browser_env,
+    env,
+    reported,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 TILES_ARE = "(n) => document.querySelectorAll('#grid .tile, #spotlight .tile').length === n"
@@ -28,7 +35,7 @@ async def test_a_class_in_three_browsers(env: BrowserEnv) -> None:  # noqa: F811
     )
     everyone = (host, ana, ben)
     for person in everyone:
-        await person.page.wait_for_function(TILES_ARE, arg=3)
+        await person.page.wait_for_function(TILES_ARE, arg=3, timeout=VIDEO_WAIT_MS)
     # Each sees the other two's video playing: frames decoded on the sub connection.
     await asyncio.gather(*(p.wait_videos(2) for p in everyone))
     # All three fake microphones talk at once (tests/browser.py): the SFU names one speaker.
@@ -116,7 +123,7 @@ async def breakout_round(host: Person, ana: Person, ben: Person) -> None:
         await learner.page.wait_for_selector("#breakout-bar", state="hidden")
     # Back in the main room: everyone's video again.
     for person in (host, ana, ben):
-        await person.page.wait_for_function(TILES_ARE, arg=3)
+        await person.page.wait_for_function(TILES_ARE, arg=3, timeout=VIDEO_WAIT_MS)
 
 
 async def watch_replay(env: BrowserEnv, url: str) -> None:  # noqa: F811
