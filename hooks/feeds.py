@@ -1,13 +1,14 @@
-"""Following each class for the outbox: a listener, off the acknowledgement path, and a catch-up.
+"""Following each class and each recording's stream for the outbox: a listener, off the
+acknowledgement path, and a catch-up.
 
-A class's listener only queues the event; a task of the class's own folds
-it and appends the messages it makes to the outbox. When a class is loaded
-(started, rebuilt after a restart, taken over from another node) its task
-first folds the journal from the start: messages of events that a crash or
-a shutdown kept from the outbox are appended then, if they are recent
-(`CATCH_UP_MS`) and not there already. The journal is the source: a queue
-that overflows is dropped and the journal read again from where the fold
-stands.
+A stream's listener only queues the event; a task of the stream's own folds
+it and appends the messages it makes to the outbox. When a class or a
+recording's stream is loaded (started, rebuilt after a restart, taken over
+from another node) its task first folds the journal from the start: messages
+of events that a crash or a shutdown kept from the outbox are appended then,
+if they are recent (`CATCH_UP_MS`) and not there already. The journal is the
+source: a queue that overflows is dropped and the journal read again from
+where the fold stands.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from classroom import events as e
+from classroom import replay_events as r
 from hooks.outbox import Outbox
-from hooks.payloads import ClassFeed, Message
+from hooks.payloads import ClassFeed, Message, ReplayFeed
 from hooks.records import Enqueued
 from journal import Journal
+from signaling.replay_host import stream_name
+from signaling.replay_runtime import ReplayRuntime
 from signaling.runtime import ClassRuntime
 
 log = logging.getLogger(__name__)
@@ -33,13 +38,40 @@ MAX_QUEUED = 1000
 RETRY_S = (0.5, 1, 2, 5, 10, 30)
 
 
-class Follower:
-    """One class's feed: its fold, its queue of heard events, and the task that drains them."""
+class Fold(Protocol):
+    """The messages a stream's events make, folded in seq order from its start."""
 
-    def __init__(self, class_id: str, feeds: Feeds) -> None:
-        self.class_id = class_id
+    seq: int
+
+    def fold(self, ev: Any) -> Message | None: ...
+
+
+class Followed(Protocol):
+    """A loaded stream (a class, a recording's) that a follower hears and keeps loaded."""
+
+    def listen(self, listener: Callable[[Any], Awaitable[None]]) -> object: ...
+
+    def keep_loaded_while(self, busy: Callable[[], bool]) -> None: ...
+
+    def on_close(self, closer: Callable[[], None]) -> None: ...
+
+
+class Follower:
+    """One stream's feed: its fold, its queue of heard events, and the task that drains them."""
+
+    def __init__(
+        self,
+        name: str,
+        fold: Fold,
+        journal: Journal,
+        decode: Callable[[bytes], e.Event],
+        feeds: Feeds,
+    ) -> None:
+        self.name = name
+        self.fold = fold
+        self.journal = journal
+        self.decode = decode
         self.feeds = feeds
-        self.fold = ClassFeed(class_id)
         self._heard: deque[e.Event] = deque()
         self._reread = True
         """Read the journal from where the fold stands (at first, and after a gap)."""
@@ -70,18 +102,18 @@ class Follower:
                 await self._send()
                 failures = 0
             except Exception as exc:  # the journal or the outbox is down: try again later
-                log.warning("webhooks: class %s: cannot enqueue yet: %s", self.class_id, exc)
+                log.warning("webhooks: %s: cannot enqueue yet: %s", self.name, exc)
                 await asyncio.sleep(RETRY_S[min(failures, len(RETRY_S) - 1)])
                 failures += 1
 
     async def _read_journal(self) -> None:
-        async for _seq, data in self.feeds.journal.read(self.class_id, self.fold.seq):
-            made = self.fold.fold(e.decode(data))
+        async for _seq, data in self.journal.read(self.name, self.fold.seq):
+            made = self.fold.fold(self.decode(data))
             if made is not None and made.created_at >= self.feeds.clock() - CATCH_UP_MS:
                 self._unsent.append(made)
         self._reread = False  # only once the read went through
         if self._unsent and self.feeds.outbox_shared:
-            await self.feeds.outbox.sync()  # what other nodes enqueued for this class
+            await self.feeds.outbox.sync()  # what other nodes enqueued for this stream
 
     def _fold_heard(self) -> list[Message]:
         made = []
@@ -129,15 +161,34 @@ class Feeds:
 
     def attach(self, runtime: ClassRuntime) -> None:
         """A registry hook: follow every class this node hosts."""
-        follower = Follower(runtime.class_id, self)
-        self.followers[runtime.class_id] = follower
+        fold = ClassFeed(runtime.class_id)
+        self._follow(runtime, runtime.class_id, runtime.class_id, fold, self.journal, e.decode)
+
+    def attach_replay(self, runtime: ReplayRuntime, journal: Journal) -> None:
+        """A replay host's hook: follow every recording's stream this node hosts."""
+        rec = runtime.stream.recording
+        fold = ReplayFeed(rec.recording_id, rec.title)
+        key = stream_name(runtime.recording_id)  # never a class id: those hold no colon
+        self._follow(runtime, key, runtime.recording_id, fold, journal, r.decode)
+
+    def _follow(
+        self,
+        runtime: Followed,
+        key: str,
+        name: str,
+        fold: Fold,
+        journal: Journal,
+        decode: Callable[[bytes], e.Event],
+    ) -> None:
+        follower = Follower(name, fold, journal, decode, self)
+        self.followers[key] = follower
         runtime.listen(follower.heard)
         runtime.keep_loaded_while(follower.behind)
 
         def closed() -> None:
             follower.close()
-            if self.followers.get(runtime.class_id) is follower:
-                del self.followers[runtime.class_id]
+            if self.followers.get(key) is follower:
+                del self.followers[key]
 
         runtime.on_close(closed)
 

@@ -4,7 +4,8 @@ A message's id is derived from what it reports (the class and the seq of
 the event, say), so an event handed to the outbox twice, after a crash or by
 a catch-up, is the same message, and a retry carries the id of the first
 try. `ClassFeed` is a fold over one class's events, in seq order, that
-yields the messages those events make.
+yields the messages those events make; `ReplayFeed` the same over a
+recording's stream.
 """
 
 from __future__ import annotations
@@ -92,6 +93,21 @@ def question_asked(recording_id: str, title: str, ev: r.AsyncAsked) -> Message:
     question = {"id": q.id, "text": q.text, "at_ms": q.at_ms, "author": author}
     data = {"recording_id": recording_id, "title": title, "seq": ev.seq, "question": question}
     return message(f"msg_replay_{recording_id}_{ev.seq}", "replay.question_asked", ev.ts, data)
+
+
+@dataclass
+class ReplayFeed:
+    """The messages a recording's stream makes (`replay.question_asked`), folded in seq order."""
+
+    recording_id: str
+    title: str
+    seq: int = 0
+
+    def fold(self, ev: e.Event) -> Message | None:
+        self.seq = ev.seq
+        if isinstance(ev, r.AsyncAsked):
+            return question_asked(self.recording_id, self.title, ev)
+        return None
 
 
 @dataclass

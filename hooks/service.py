@@ -12,12 +12,10 @@ from typing import Any, Literal
 import msgspec
 import redis.asyncio as redis
 
-from classroom.events import Event
-from classroom.replay_events import AsyncAsked
 from hooks.delivery import Deliverer, Lease, RedisLease, SoleNode
 from hooks.feeds import Feeds
 from hooks.outbox import Outbox
-from hooks.payloads import Message, iso, question_asked, recording_published
+from hooks.payloads import Message, iso, recording_published
 from hooks.records import RETRY_DELAYS_S, Delivery, Enqueued, Entry, Outcome
 from hooks.sender import Endpoint, endpoint, poster, signer
 from journal import Journal
@@ -76,14 +74,9 @@ class Webhooks:
         self.feeds.attach(runtime)
 
     def attach_replay(self, runtime: ReplayRuntime) -> None:
-        """A replay host's hook: each question asked in the recording's stream, once durable."""
-        rec = runtime.stream.recording
-
-        async def asked(ev: Event) -> None:
-            if isinstance(ev, AsyncAsked):
-                await self.enqueue([question_asked(rec.recording_id, rec.title, ev)])
-
-        runtime.listen(asked)
+        """A replay host's hook: each question asked in the recording's stream, through a
+        follower like a class's (a crash between the two writes is caught up on load)."""
+        self.feeds.attach_replay(runtime, runtime.journal)
 
     async def enqueue(self, messages: list[Message]) -> None:
         """Hand messages to the outbox (those it holds already are left out).

@@ -208,8 +208,11 @@ def _classes(
         store = RecordingStore(settings.data_dir / "recordings")
         recorder = Recorder(store, Publisher(store, journal, _captions(settings)))
         recorder.media = app[MEDIA]
+        replays_hosted = (
+            None if settings.redis_url else HostedSet(settings.data_dir / "replays" / "hosted")
+        )
         replays = ReplayHost(
-            replay_journal, registry, StoredRecordings(store), settings.class_idle_s
+            replay_journal, registry, StoredRecordings(store), settings.class_idle_s, replays_hosted
         )
 
         async def lost(name: str) -> None:
@@ -237,6 +240,7 @@ def _classes(
         else:
             registry.ownership = LocalOwnership(settings.node_base_url)
             log.info("rebuilt %d hosted classes from the journal", await registry.load_hosted())
+            log.info("rebuilt %d hosted replay streams", await replays.load_hosted())
         registry.start()
         replays.start()
         await recorder.resume_unfinished()

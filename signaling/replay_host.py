@@ -3,7 +3,9 @@
 Hosted as classes are (signaling/registry.py): one node at a time, under a
 lease of the class registry's ownership named `replay:{recording id}` (no
 class id holds a colon, so the names never meet), journaled in a journal of
-their own, rebuilt from it wherever they are next asked for. What a stream
+their own, rebuilt from it wherever they are next asked for (without a
+cluster, those hosted when the server stopped or died are rebuilt at start,
+as classes are, so that their services catch up at once). What a stream
 folds over (the published package's polls, title and length) and who may
 watch come from the recordings' store, through `RecordingSource`.
 """
@@ -18,6 +20,7 @@ from typing import Protocol
 from classroom import replay_events as r
 from classroom.replay import Recording, Replay
 from journal import Journal
+from journal.hosted import HostedSet
 from signaling.auth import ReplayClaims
 from signaling.registry import Registry
 from signaling.replay_runtime import TAIL, ReplayRuntime
@@ -47,7 +50,12 @@ class RecordingSource(Protocol):
 
 class ReplayHost:
     def __init__(
-        self, journal: Journal, registry: Registry, source: RecordingSource, idle_s: float = 900.0
+        self,
+        journal: Journal,
+        registry: Registry,
+        source: RecordingSource,
+        idle_s: float = 900.0,
+        hosted: HostedSet | None = None,
     ) -> None:
         self.journal = journal
         self.registry = registry
@@ -61,6 +69,16 @@ class ReplayHost:
         self.idle_s = idle_s
         """How long a stream nobody watches stays loaded (as a class does)."""
         self._sweeper: asyncio.Task[None] | None = None
+        self.hosted = hosted
+
+    async def load_hosted(self) -> int:
+        """Rebuild the streams this server hosted when it stopped; returns how many."""
+        for recording_id in self.hosted.load() if self.hosted is not None else []:
+            try:
+                await self.get(recording_id)
+            except Exception:
+                log.exception("recording %s: its stream could not be rebuilt", recording_id)
+        return len(self.runtimes)
 
     def start(self) -> None:
         """Unload the streams nobody watches, from now on."""
@@ -78,6 +96,8 @@ class ReplayHost:
         await runtime.close()
         if runtime.recording_id not in self.runtimes:  # not loaded again meanwhile
             await self.registry.ownership.release(stream_name(runtime.recording_id))
+            if self.hosted is not None:
+                await self.hosted.discard(runtime.recording_id)
         log.info("recording %s: its stream unloaded (idle)", runtime.recording_id)
 
     async def get(self, recording_id: str) -> ReplayRuntime | None:
@@ -94,6 +114,8 @@ class ReplayHost:
             await stale.close()
         recording = self.source.recording(recording_id)
         if recording is None:
+            if self.hosted is not None:
+                await self.hosted.discard(recording_id)  # unpublished since
             return None
         ownership = self.registry.ownership
         name = stream_name(recording_id)
@@ -115,6 +137,8 @@ class ReplayHost:
         for hook in self.on_runtime:
             hook(runtime)
         self.runtimes[recording_id] = runtime
+        if self.hosted is not None:
+            await self.hosted.add(recording_id)
         return runtime
 
     async def unload(self, name: str) -> None:

@@ -88,6 +88,7 @@ class ReplayRuntime:
     ) -> None:
         self.recording_id = recording_id
         self.stream = stream
+        self.journal = journal
         self.transport = transport
         self.clock = clock
         self.ids = ids
@@ -105,6 +106,8 @@ class ReplayRuntime:
         """Tallies changed since they were last sent: ("poll" | "qa", id)."""
         self._pacer: asyncio.Task[None] | None = None
         self._listeners: list[Listener] = []
+        self._busy: list[Callable[[], bool]] = []
+        self._closers: list[Callable[[], None]] = []
         self._tasks = TaskSet()
         self._closed = False
         self.closed = asyncio.Event()
@@ -117,12 +120,22 @@ class ReplayRuntime:
         hand to a listener: the stream can unload, to be rebuilt when next asked for."""
         if self._idle_since is None or time.monotonic() - self._idle_since < seconds:
             return False
-        return not self._unsent and not self._dirty and not len(self._tasks)
+        busy = any(busy() for busy in self._busy)
+        return not self._unsent and not self._dirty and not len(self._tasks) and not busy
 
     def listen(self, listener: Listener) -> None:
         """Hear each event once it is durable and broadcast, in a task of its own (off the
         acknowledgement path; one that fails is logged and harms nothing else)."""
         self._listeners.append(listener)
+
+    def keep_loaded_while(self, busy: Callable[[], bool]) -> None:
+        """Keep the stream loaded while `busy()` is true (a service still has its events to
+        hand on), even with nobody watching."""
+        self._busy.append(busy)
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run `closer` when the stream closes here."""
+        self._closers.append(closer)
 
     def _notify(self, ev: e.Event) -> None:
         for listener in self._listeners:
@@ -304,4 +317,6 @@ class ReplayRuntime:
         if self._pacer is not None:
             self._pacer.cancel()
         self._tasks.cancel()
+        for closer in self._closers:
+            closer()
         self.closed.set()

@@ -48,6 +48,8 @@ async def webhooks(app: web.Application) -> AsyncIterator[None]:
         hooks.attach(runtime)
     app[RECORDER].publisher.on_published.append(hooks.published)
     app[REPLAYS].on_runtime.append(hooks.attach_replay)
+    for stream in list(app[REPLAYS].runtimes.values()):
+        hooks.attach_replay(stream)
     yield
     await hooks.close()
 
