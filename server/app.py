@@ -250,6 +250,7 @@ def _classes(
             settings.max_participants,
             settings.invite_identities,
             networks(settings.trusted_proxies),
+            settings.max_replay_viewers,
         )
         app[GATEWAY] = Gateway(
             sio, registry, settings.secret, app[METRICS], admission=admission, replays=replays

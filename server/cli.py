@@ -90,6 +90,12 @@ def parser() -> argparse.ArgumentParser:
         serve, "--max-participants", 1000, "participants in one class at once (staff not counted)"
     )
     _number(serve, "--invite-identities", 1000, "people one class invite link may admit")
+    _number(
+        serve,
+        "--max-replay-viewers",
+        1000,
+        "viewers of one recording's replay at once (staff not counted)",
+    )
     serve.add_argument(
         "--trusted-proxy",
         default=_env("TRUSTED_PROXY", "127.0.0.0/8,::1"),
@@ -302,6 +308,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ws_compression=args.ws_compression,
         max_participants=args.max_participants,
         invite_identities=args.invite_identities,
+        max_replay_viewers=args.max_replay_viewers,
         trusted_proxies=proxies,
         webhook_urls=_webhooks(args),
         webhook_secret=args.webhook_secret,

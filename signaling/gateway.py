@@ -2,7 +2,9 @@
 
 A connect is admitted by a rate limit per client address, the token, the
 class's state, its capacity (the class's own, at most `max_participants`;
-hosts and moderators excepted) and, for an identity an invite made, the invite's cap. Every
+hosts and moderators excepted) and, for an identity an invite made, the invite's cap; a
+socket of a recording's stream by the same address limit, the stream's capacity
+(`max_replay_viewers`, staff excepted) and `WINDOWS` per viewer. Every
 inbound event then passes the same gate: a known session, a rate limit per
 (class, user), a schema, the role check (in the domain), then the class
 runtime. Frames that could not be decoded arrive as `BAD_FRAME` and are
@@ -65,6 +67,13 @@ class Admission:
     """Identities one invite link may make (each counted once it has connected)."""
     proxies: tuple[Network, ...] = networks(LOOPBACK)
     """Reverse proxies whose X-Forwarded-For is believed."""
+    max_replay_viewers: int = 1000
+    """Viewers connected to one recording's stream at once (hosts and moderators are not
+    counted)."""
+
+
+WINDOWS = 4
+"""Sockets one viewer may have open on a recording's stream (a replay in a few tabs)."""
 
 
 @dataclass
@@ -76,10 +85,10 @@ class Seats:
     participants: set[str] = field(default_factory=set)
     """The users among them holding a participant's seat (staff do not count)."""
 
-    def take(self, claims: Claims) -> None:
-        self.sockets[claims.user_id] = self.sockets.get(claims.user_id, 0) + 1
-        if not is_staff(claims.role):
-            self.participants.add(claims.user_id)
+    def take(self, user_id: str, staff: bool) -> None:
+        self.sockets[user_id] = self.sockets.get(user_id, 0) + 1
+        if not staff:
+            self.participants.add(user_id)
 
     def free(self, user_id: str) -> bool:
         """One socket of the user went; whether it was the last."""
@@ -141,6 +150,8 @@ class Gateway:
         self.watching: dict[str, tuple[str, Watcher]] = {}
         """Sockets of a recording's stream: sid -> (recording id, who)."""
         self.seated: dict[str, Seats] = {}
+        self.audiences: dict[str, Seats] = {}
+        """Who watches each recording's stream, by recording id (as `seated` for classes)."""
         self.routes: dict[str, Route] = {}
         self._tasks = TaskSet()
         sio.on("connect", self.on_connect)
@@ -166,7 +177,7 @@ class Gateway:
             raise
         session = Session(sid, claims.user_id, claims.name, claims.role, claims.class_id)
         self.sessions[sid] = session
-        self.seated.setdefault(claims.class_id, Seats()).take(claims)
+        self.seated.setdefault(claims.class_id, Seats()).take(claims.user_id, is_staff(claims.role))
         self.metrics.sockets.inc()
         # The snapshot must follow Socket.IO's CONNECT packet, which is sent when
         # this handler returns: join in a task of its own.
@@ -250,6 +261,9 @@ class Gateway:
         stream = self.replays.runtimes.get(recording_id) if self.replays else None
         if stream is not None:
             stream.detach(sid)
+        audience = self.audiences.get(recording_id)
+        if audience is not None and audience.free(watcher.user_id) and not audience.sockets:
+            del self.audiences[recording_id]
         if (recording_id, watcher) not in self.watching.values():
             self.limiter.forget(("rec:" + recording_id, watcher.user_id))
 
@@ -328,9 +342,20 @@ class Gateway:
         if runtime is None:
             raise refuse("unauthorized", "the replay token is for an unknown recording")
         watcher = Watcher(claims.user_id, claims.name, claims.role)
+        self._check_audience(rid, watcher)
         self.watching[sid] = (rid, watcher)
+        self.audiences.setdefault(rid, Seats()).take(watcher.user_id, watcher.staff)
         self.metrics.sockets.inc()
         self._spawn(self._attach_replay(runtime, sid, watcher, _last_seq(auth)))
+
+    def _check_audience(self, recording_id: str, watcher: Watcher) -> None:
+        audience = self.audiences.get(recording_id, Seats())
+        if audience.sockets.get(watcher.user_id, 0) >= WINDOWS:
+            raise refuse("full", f"this replay is open in {WINDOWS} windows already; close one")
+        if watcher.user_id in audience.sockets or watcher.staff:
+            return
+        if len(audience.participants) >= self.admission.max_replay_viewers:
+            raise refuse("full", "this replay has as many viewers as it can take; try later")
 
     async def _attach_replay(
         self, runtime: ReplayRuntime, sid: str, watcher: Watcher, last_seq: int | None

@@ -126,7 +126,7 @@ class RawClient:
         elif isinstance(event, CloseConnection):
             self.messages.append("")  # the server closed
 
-    async def join(self, token: str) -> dict[str, Any]:
+    async def join(self, token: str, expect: str = "class:state") -> dict[str, Any]:
         """Engine.IO open, Socket.IO connect with the token; returns the snapshot."""
         opened = await self.receive()
         assert isinstance(opened, str) and opened.startswith("0"), opened
@@ -136,7 +136,7 @@ class RawClient:
             if packet.get("type") == 4:
                 raise ConnectionError(f"connect refused: {packet.get('data')}")
             data = packet.get("data")
-            if packet.get("type") == 2 and data and data[0] == "class:state":
+            if packet.get("type") == 2 and data and data[0] == expect:
                 return dict(data[1])
 
     async def packet(self) -> dict[str, Any]:

@@ -54,6 +54,8 @@ class Settings:
     max_participants: int = 1000
     """Participants connected to one class at once (hosts and moderators are not counted)."""
     invite_identities: int = 1000
+    max_replay_viewers: int = 1000
+    """Viewers connected to one recording's replay stream at once (staff are not counted)."""
     """Identities one invite link may make."""
     trusted_proxies: tuple[str, ...] = ("127.0.0.0/8", "::1")
     """Reverse proxies (addresses or networks) whose X-Forwarded-For is believed."""
