@@ -35,7 +35,7 @@ from web.recordings_api import (
     ShareOptions,
     SignedFileQuery,
 )
-from web.replay_api import DigestQuery
+from web.replay_api import DigestQuery, FeedLink, FeedLinkOptions
 from web.reports_api import ReportQuery
 
 Auth = Literal["none", "admin", "bearer", "bearer_or_signed"]
@@ -406,11 +406,23 @@ ROUTES = (
         "/api/recordings/{recording_id}/digest",
         "What happened in the replay since a moment (JSON, or an Atom feed)",
         REC,
-        "bearer",
+        "bearer_or_signed",
         Digest,
         query=DigestQuery,
         errors=(400, 401, 403, 404, 503),
         also=((200, "application/atom+xml"),),
+    ),
+    Route(
+        "post",
+        "/api/recordings/{recording_id}/digest/link",
+        "A signed URL of the Atom digest, for feed readers that send no Authorization header",
+        REC,
+        "bearer",
+        FeedLink,
+        201,
+        FeedLinkOptions,
+        body_required=False,
+        errors=(*BODY_ERRORS, 401, 403, 404),
     ),
     Route(
         "get",

@@ -3,7 +3,8 @@
 What each credential may see is classroom/sharing.py's to say. Credentials
 come as `Authorization: Bearer` (the admin key, or a replay token of this
 recording) or, for the package's files, as the signed and expiring URLs the
-manifest hands out, which a `<video>` element can load.
+manifest hands out, which a `<video>` element can load; the staff's Atom
+digest has signed URLs of its own, for feed readers that send no header.
 Credentials are checked before the store is read: a request without them
 learns nothing about a recording, not even whether it exists.
 """
@@ -100,9 +101,11 @@ def require_permitted(meta: dict[str, Any], access: Access) -> None:
 # -- signed file URLs ----------------------------------------------------------
 
 
-def _key(secret: str) -> bytes:
-    """A key of its own for URLs, derived from the server secret."""
-    return hmac.new(secret.encode(), b"classroom: replay file URLs", hashlib.sha256).digest()
+def _mac(secret: str, purpose: bytes, message: str) -> str:
+    """A URL's signature, under a key of its own per purpose, derived from the server secret."""
+    key = hmac.new(secret.encode(), purpose, hashlib.sha256).digest()
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def _grant_tag(access: Access) -> str:
@@ -110,9 +113,8 @@ def _grant_tag(access: Access) -> str:
 
 
 def _signature(secret: str, recording_id: str, name: str, expires: int, tag: str) -> str:
-    message = f"{recording_id}\n{name}\n{expires}\n{tag}".encode()
-    digest = hmac.new(_key(secret), message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    message = f"{recording_id}\n{name}\n{expires}\n{tag}"
+    return _mac(secret, b"classroom: replay file URLs", message)
 
 
 def file_url(secret: str, recording_id: str, name: str, access: Access, expires: int) -> str:
@@ -143,3 +145,20 @@ def signed_access(request: web.Request, recording_id: str, name: str) -> Access:
     if tag.startswith("link-") and tag[5:].isdigit():
         return Access("link", expires, int(tag[5:]))
     return Access("staff" if tag == "staff" else "learner", expires)
+
+
+# -- signed digest feed URLs ---------------------------------------------------
+
+
+def feed_signature(secret: str, recording_id: str, expires: int) -> str:
+    """Opens the Atom digest of this recording, and nothing else, until `expires`."""
+    return _mac(secret, b"classroom: digest feed URLs", f"{recording_id}\n{expires}")
+
+
+def check_feed(request: web.Request, recording_id: str, expires: int, sig: str) -> None:
+    """401 unless `sig` is this recording's feed signature and has not expired."""
+    expected = feed_signature(request.app[SETTINGS].secret, recording_id, expires)
+    if not hmac.compare_digest(sig.encode(), expected.encode()):
+        raise unauthorized("this feed link is not valid")
+    if expires < time.time():
+        raise unauthorized("this feed link has expired: ask the replay for a new one")

@@ -2,7 +2,11 @@
 feed) and its xAPI statements.
 
 Allowed with the admin key, or a host's or moderator's token (a join token of
-the recording's class or a replay token). Each is a fold of the recording's
+the recording's class or a replay token), sent as `Authorization: Bearer`; the
+Atom digest also with a signed feed URL that staff ask for (`POST .../digest/link`),
+for feed readers that send no header: it opens that feed only, expires within
+`MAX_FEED_TTL_S`, and carries no token (a URL ends up in logs and in feed
+services; a replay token there would open the replay itself). Each is a fold of the recording's
 stream journal, which every node can read, so any node answers; decoding and
 folding run in a worker thread.
 """
@@ -10,9 +14,11 @@ folding run in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
+from urllib.parse import quote, urlencode
 
 import msgspec
 from aiohttp import web
@@ -25,25 +31,50 @@ from classroom.replay_xapi import replay_statements
 from classroom.xapi import iso
 from journal import JournalError
 from signaling.runtime import now_ms
-from web.api import ApiError, query_of
+from web.api import ApiError, body_of, query_of
 from web.keys import REPLAYS, SETTINGS
 from web.recordings_api import as_staff
+from web.replay_access import check_feed, feed_signature
 
 T = TypeVar("T")
 DAY_MS = 24 * 3600 * 1000
 _PRIVATE = {"Cache-Control": "no-store"}
+FEED_TTL_S = 7 * 24 * 3600
+MAX_FEED_TTL_S = 30 * 24 * 3600
 
 
 class DigestQuery(msgspec.Struct):
     since: int | None = None
     """Epoch ms; the last day when left out."""
     format: Literal["json", "atom"] = "json"
+    exp: int | None = None
+    """A signed feed URL's expiry (epoch s), with `sig`."""
+    sig: str | None = None
 
 
-async def _folded(request: web.Request, work: Callable[[Replay, list[Event]], T]) -> T:
+class FeedLinkOptions(msgspec.Struct):
+    ttl_s: Annotated[int, msgspec.Meta(ge=60, le=MAX_FEED_TTL_S)] = FEED_TTL_S
+
+
+class FeedLink(msgspec.Struct):
+    url: str
+    """The Atom digest, opened without credentials until `expires_at`."""
+    expires_at: int
+    """Epoch s."""
+
+
+def _staff(request: web.Request) -> None:
+    as_staff(request, request.match_info["recording_id"])
+
+
+async def _folded(
+    request: web.Request,
+    work: Callable[[Replay, list[Event]], T],
+    check: Callable[[web.Request], None] = _staff,
+) -> T:
     """Check the caller, then run `work` on the recording's stream as its journal has it."""
     recording_id = request.match_info["recording_id"]
-    as_staff(request, recording_id)
+    check(request)
     host = request.app[REPLAYS]
     recording = host.source.recording(recording_id)
     if recording is None:
@@ -72,13 +103,38 @@ async def digest_route(request: web.Request) -> web.Response:
     query = query_of(request, DigestQuery)
     until = now_ms()
     since = until - DAY_MS if query.since is None else query.since
-    made = await _folded(request, lambda stream, history: digest(stream, history, since, until))
+    check = _staff if query.sig is None else _feed_check(query)
+    made = await _folded(
+        request, lambda stream, history: digest(stream, history, since, until), check
+    )
     if query.format == "json":
         return _json(msgspec.json.encode(made))
     page = f"{request.app[SETTINGS].base_url.rstrip('/')}/replay/{made.recording_id}"
     return web.Response(
         body=atom(made, page), content_type="application/atom+xml", headers=_PRIVATE
     )
+
+
+def _feed_check(query: DigestQuery) -> Callable[[web.Request], None]:
+    def check(request: web.Request) -> None:
+        check_feed(request, request.match_info["recording_id"], query.exp or 0, query.sig or "")
+        if query.format != "atom":
+            raise ApiError(403, "forbidden", "a feed link opens the Atom digest only")
+
+    return check
+
+
+async def feed_link_route(request: web.Request) -> web.Response:
+    """A signed URL of the Atom digest, for a feed reader that cannot send a bearer header."""
+    recording_id = request.match_info["recording_id"]
+    as_staff(request, recording_id)
+    spec = await body_of(request, FeedLinkOptions)
+    expires = int(time.time()) + spec.ttl_s
+    sig = feed_signature(request.app[SETTINGS].secret, recording_id, expires)
+    query = urlencode({"format": "atom", "exp": expires, "sig": sig})
+    base = request.app[SETTINGS].base_url.rstrip("/")
+    url = f"{base}/api/recordings/{quote(recording_id)}/digest?{query}"
+    return web.json_response(msgspec.to_builtins(FeedLink(url, expires)), status=201)
 
 
 def atom(made: Digest, page: str) -> bytes:
@@ -122,4 +178,5 @@ async def xapi_route(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/recordings/{recording_id}/report", report_route)
     app.router.add_get("/api/recordings/{recording_id}/digest", digest_route)
+    app.router.add_post("/api/recordings/{recording_id}/digest/link", feed_link_route)
     app.router.add_get("/api/recordings/{recording_id}/xapi", xapi_route)
