@@ -13,9 +13,11 @@ ErrorCode = Literal[
     "too_large",
     "unavailable",
     "internal",
+    "name_required",
 ]
 """`unavailable`: the class stopped after a fault (a failed journal write, a lost lease)
-and is rebuilt from its journal; the client reconnects and catches up."""
+and is rebuilt from its journal; the client reconnects and catches up. `name_required`:
+someone watching a replay without a name (a guest) tried to take part in it."""
 
 
 class DomainError(Exception):

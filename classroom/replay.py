@@ -120,6 +120,8 @@ class Replay:
         """The async cohort of each recorded poll."""
         self.questions: dict[str, Thread] = {}
         """Asking order."""
+        self.anonymous_views = 0
+        """Views by guests (without a name): a count, and nothing else of theirs."""
 
     @classmethod
     def replay(cls, recording: Recording, history: Iterable[e.Event]) -> Replay:
@@ -138,11 +140,15 @@ class Replay:
         """A viewer opens the replay (a resumed connection is no new visit)."""
         return [r.ViewerVisited(actor=user_id, user_id=user_id, name=name, role=role)]
 
+    def guest_watched(self) -> list[e.Event]:
+        """A guest opens the replay (watching only, without a name)."""
+        return [r.GuestWatched()]
+
     def admit(self, user_id: str, cmd: c.Command) -> Viewer:
-        """The gate: the sender opened the replay, and their role grants the action."""
+        """The gate: the sender opened the replay with a name, and their role grants it."""
         viewer = self.viewers.get(user_id)
         if viewer is None:
-            raise DomainError("forbidden", "open the replay with your name to take part")
+            raise DomainError("name_required", "open the replay with your name to take part")
         require(acting_role(viewer.role), cmd.action)
         return viewer
 
@@ -269,6 +275,8 @@ class Replay:
         match ev:
             case r.ViewerVisited():
                 self._visited(ev)
+            case r.GuestWatched():
+                self.anonymous_views += 1
             case r.AsyncVoted():
                 self._voted(ev)
             case r.AsyncAsked():

@@ -28,6 +28,14 @@ class ViewerVisited(Event, tag="replay.visited"):
     role: ReplayRole
 
 
+class GuestWatched(Event, tag="replay.guest_watched"):
+    """Someone opened the replay without a name (a share link's guest): counted, never named.
+
+    It holds nothing of theirs (its `actor` is empty): guests are counted
+    apart from the named viewers, and only as a number of views.
+    """
+
+
 class AsyncVoted(Event, tag="replay.voted"):
     """One ballot of the async cohort, replacing the voter's previous one on that poll.
 
@@ -107,6 +115,7 @@ class ProgressNoted(Event, tag="replay.progress"):
 
 AnyReplayEvent = (
     ViewerVisited
+    | GuestWatched
     | AsyncVoted
     | AsyncAsked
     | AsyncReplied

@@ -54,6 +54,8 @@ class RecordingReport(msgspec.Struct):
     polls: list[PollRow]
     questions: int
     answered: int
+    anonymous_views: int = 0
+    """Views by share-link guests, who watch without a name: counted apart, never named."""
 
 
 def report(stream: Replay) -> RecordingReport:
@@ -93,6 +95,7 @@ def report(stream: Replay) -> RecordingReport:
         polls=[_poll_row(stream, poll_id) for poll_id in stream.recorded],
         questions=len(stream.questions),
         answered=sum(t.question.status == "answered" for t in stream.questions.values()),
+        anonymous_views=stream.anonymous_views,
     )
 
 
@@ -130,7 +133,9 @@ class Digest(msgspec.Struct):
     since: int
     until: int
     viewers: int
-    """People who opened the replay since."""
+    """People who opened the replay since (with a name)."""
+    anonymous_views: int
+    """Views by guests without a name since: a count only."""
     ballots: int
     questions: list[DigestQuestion]
     waiting: int
@@ -162,6 +167,7 @@ def digest(stream: Replay, history: list[Event], since: int, until: int) -> Dige
         since=since,
         until=until,
         viewers=len({ev.user_id for ev in recent if isinstance(ev, r.ViewerVisited)}),
+        anonymous_views=sum(isinstance(ev, r.GuestWatched) for ev in recent),
         ballots=sum(isinstance(ev, r.AsyncVoted) for ev in recent),
         questions=questions,
         waiting=sum(t.question.status == "open" for t in stream.questions.values()),

@@ -9,6 +9,10 @@ admin, and the hosts and moderators of its class):
                generation (leaving `link` starts a new generation, so a share
                link that leaked stays dead when the recording is shared again)
 
+With `link`, the host may also let a share link's holders watch without a
+name (`anonymous_viewing`, off by default): such guests only watch, and they
+lose access as soon as the host turns it off.
+
 Pure rules on a recording's metadata (`visibility`, `share_generation`), used
 by the HTTP routes and by anything else that admits replay viewers.
 """
@@ -32,18 +36,25 @@ class Access:
     """When the credential expires (epoch s); None for the admin key."""
     link: int | None = None
     """The share-link generation a `link` grant belongs to."""
+    guest: bool = False
+    """A `link` grant redeemed without a name: watching only, while the recording allows it."""
 
 
 ADMIN = Access("staff")
 
 
-def access_for(role: str, expires: int, link: int | None) -> Access:
+def access_for(role: str, expires: int, link: int | None, guest: bool = False) -> Access:
     """The access of a replay token: its role, and the share link it came from if any."""
     if role != "viewer":
         return Access("staff", expires)
-    if link is not None:
-        return Access("link", expires, link)
+    if link is not None or guest:
+        return Access("link", expires, link, guest)
     return Access("learner", expires)
+
+
+def anonymous_viewing(meta: Mapping[str, Any]) -> bool:
+    """Whether a share link's holders may watch without a name (the host's choice)."""
+    return meta.get("visibility") == "link" and bool(meta.get("anonymous_viewing", False))
 
 
 def generation(meta: Mapping[str, Any]) -> int:
@@ -59,7 +70,8 @@ def permits(meta: Mapping[str, Any], access: Access) -> bool:
         case "learner":
             return visibility in ("learners", "link")
         case "link":
-            return visibility == "link" and access.link == generation(meta)
+            current = visibility == "link" and access.link == generation(meta)
+            return current and (not access.guest or anonymous_viewing(meta))
     return False
 
 

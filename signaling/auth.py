@@ -71,6 +71,7 @@ class _ReplaySchema(msgspec.Struct):
     role: ReplayRole
     exp: int
     lnk: int | None = None
+    gst: bool = False
 
 
 class _ReplayInviteSchema(msgspec.Struct):
@@ -187,6 +188,8 @@ class ReplayClaims:
     expires: int
     link: int | None = None
     """The share links' generation when redeemed from one (None: a personal token)."""
+    guest: bool = False
+    """Redeemed without a name, to watch only (where the recording allows it)."""
 
 
 def mint_replay(
@@ -197,12 +200,15 @@ def mint_replay(
     role: ReplayRole = "viewer",
     ttl_s: int = REPLAY_TTL_S,
     link: int | None = None,
+    guest: bool = False,
 ) -> str:
     now = int(time.time())
     claims: dict[str, Any] = {"sub": user_id, "name": name, "rec": recording_id, "role": role}
     claims |= {"iat": now, "exp": now + ttl_s}
     if link is not None:
         claims["lnk"] = link
+    if guest:
+        claims["gst"] = True
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -224,7 +230,9 @@ def verify_replay(secret: str, token: object, recording_id: str | None = None) -
         raise TokenError(f"invalid replay token claims: {exc}") from exc
     if recording_id is not None and parsed.rec != recording_id:
         raise TokenError("the replay token is for another recording")
-    return ReplayClaims(parsed.sub, parsed.name, parsed.rec, parsed.role, parsed.exp, parsed.lnk)
+    return ReplayClaims(
+        parsed.sub, parsed.name, parsed.rec, parsed.role, parsed.exp, parsed.lnk, parsed.gst
+    )
 
 
 def is_replay_token(token: object) -> bool:

@@ -341,7 +341,7 @@ class Gateway:
         runtime = await _hosted("recording", rid, replays.get(rid))
         if runtime is None:
             raise refuse("unauthorized", "the replay token is for an unknown recording")
-        watcher = Watcher(claims.user_id, claims.name, claims.role)
+        watcher = Watcher(claims.user_id, claims.name, claims.role, claims.guest)
         self._check_audience(rid, watcher)
         self.watching[sid] = (rid, watcher)
         self.audiences.setdefault(rid, Seats()).take(watcher.user_id, watcher.staff)

@@ -260,7 +260,9 @@ class ReplayRuntime:
         self._idle_since = None
         self.sessions[sid] = Watching(sid, watcher)
         resuming = last_seq is not None and self._can_replay(last_seq)
-        if not resuming and not watcher.guest:
+        if watcher.guest and not resuming:
+            await self.commit(self.stream.guest_watched())
+        elif not resuming:
             await self.commit(self.stream.visit(watcher.user_id, watcher.name, watcher.role))
         async with self._flush_lock:
             await self._settle()

@@ -169,9 +169,11 @@ def test_only_hosts_and_moderators_answer_and_dismiss(h: StreamHarness, cmd: c.C
     h.do("mo", cmd)
 
 
-def test_a_sender_must_have_opened_the_replay(h: StreamHarness) -> None:
-    refused(h, "stranger", c.ReplayVote(poll_id="quiz", answer=[0]), "forbidden")
-    refused(h, "stranger", c.ReplayProgress(position_ms=0), "forbidden")
+def test_a_sender_must_have_opened_the_replay_with_a_name(h: StreamHarness) -> None:
+    refused(h, "stranger", c.ReplayVote(poll_id="quiz", answer=[0]), "name_required")
+    refused(h, "stranger", c.ReplayProgress(position_ms=0), "name_required")
+    h.stream.commit(h.stream.guest_watched(), 1)  # a guest is counted, and never a viewer
+    assert h.stream.anonymous_views == 1 and "" not in h.stream.viewers
 
 
 # -- progress ----------------------------------------------------------------------

@@ -48,6 +48,8 @@ from web.replay_access import (
 Ttl = Annotated[int, msgspec.Meta(ge=60, le=365 * 24 * 3600)]
 Trim = Annotated[int, msgspec.Meta(ge=0)] | None
 SHARE_TTL_S = 30 * 24 * 3600
+GUEST_NAME = "Guest"
+"""What a token redeemed without a name calls its holder (never shown to others)."""
 JOIN_RATES = {"address": Rate(0.5, 10), "invite": Rate(5, 50)}
 """Share-link redemptions: a burst of 10 then one per 2 s per address; 50 then 5/s per link."""
 
@@ -56,6 +58,8 @@ class PublishOptions(msgspec.Struct, forbid_unknown_fields=True):
     """Each field left out keeps its current value."""
 
     visibility: Visibility | msgspec.UnsetType = msgspec.UNSET
+    anonymous_viewing: bool | msgspec.UnsetType = msgspec.UNSET
+    """With `link` visibility: a share link's holders may watch without a name."""
     pseudonyms: bool | msgspec.UnsetType = msgspec.UNSET
     trim_start_ms: Trim | msgspec.UnsetType = msgspec.UNSET
     trim_end_ms: Trim | msgspec.UnsetType = msgspec.UNSET
@@ -74,7 +78,8 @@ class ShareOptions(msgspec.Struct, forbid_unknown_fields=True):
 
 class JoinByShareLink(msgspec.Struct, forbid_unknown_fields=True):
     invite: Annotated[str, msgspec.Meta(max_length=4096)]
-    name: Name
+    name: Name | None = None
+    """Left out: watch without a name, where the recording allows it (a guest)."""
 
 
 class SignedFileQuery(msgspec.Struct):
@@ -139,6 +144,7 @@ def status(request: web.Request, recording_id: str, meta: dict[str, Any], access
     keys = ("id", "class_id", "title", "started_at", "stopped_at", "state", "stage", "percent")
     out = {k: meta.get(k) for k in keys} | {"error": meta.get("error")}
     out |= {"visibility": meta.get("visibility", "private"), "manifest": None}
+    out["anonymous_viewing"] = bool(meta.get("anonymous_viewing", False))
     if access.grant == "staff":
         out["options"] = DEFAULT_OPTIONS | meta.get("options", {})
     # Others only see a package built with the options set now (say, with pseudonyms).
@@ -200,7 +206,9 @@ async def publish(request: web.Request) -> web.Response:
         raise ApiError(409, "conflict", "stop the recording first")
     recorder = request.app[RECORDER]
     visibility = options.pop("visibility", meta.get("visibility", "private"))
-    recorder.store.update(recording_id, **sharing.share(meta, visibility))
+    anonymous = options.pop("anonymous_viewing", meta.get("anonymous_viewing", False))
+    shared = sharing.share(meta, visibility) | {"anonymous_viewing": anonymous}
+    recorder.store.update(recording_id, **shared)
     build = DEFAULT_OPTIONS | meta.get("options", {}) | options
     await recorder.publisher.set_options(recording_id, build)
     await recorder.publisher.start(recording_id)
@@ -265,8 +273,14 @@ async def join_by_share_link(request: web.Request) -> web.Response:
     meta = _meta(request, recording_id)
     if meta.get("visibility") != "link" or generation != sharing.generation(meta):
         raise ApiError(403, "forbidden", "this recording is not shared by this link (any more)")
+    if spec.name is not None:
+        name, guest = spec.name, False
+    elif sharing.anonymous_viewing(meta):
+        name, guest = GUEST_NAME, True
+    else:
+        raise ApiError(403, "name_required", "give a name to watch this recording")
     token = mint_replay(
-        settings.secret, recording_id, new_user_id(), spec.name, "viewer", link=generation
+        settings.secret, recording_id, new_user_id(), name, "viewer", link=generation, guest=guest
     )
     return web.json_response({"token": token}, status=201)
 

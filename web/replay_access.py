@@ -63,7 +63,9 @@ class Caller:
         if self.admin:
             return ADMIN
         claims = self.replay
-        return None if claims is None else access_for(claims.role, claims.expires, claims.link)
+        if claims is None:
+            return None
+        return access_for(claims.role, claims.expires, claims.link, claims.guest)
 
     def staff_role(self, meta: dict[str, Any]) -> Role | None:
         """ "host" or "moderator" when the caller is staff of this recording's class."""
@@ -109,7 +111,9 @@ def _mac(secret: str, purpose: bytes, message: str) -> str:
 
 
 def _grant_tag(access: Access) -> str:
-    return f"link-{access.link}" if access.grant == "link" else access.grant
+    if access.grant != "link":
+        return access.grant
+    return f"{'guest' if access.guest else 'link'}-{access.link}"
 
 
 def _signature(secret: str, recording_id: str, name: str, expires: int, tag: str) -> str:
@@ -142,8 +146,9 @@ def signed_access(request: web.Request, recording_id: str, name: str) -> Access:
         raise unauthorized("this file link is not valid")
     if expires < time.time():
         raise unauthorized("this file link has expired: reload the replay")
-    if tag.startswith("link-") and tag[5:].isdigit():
-        return Access("link", expires, int(tag[5:]))
+    kind, _, generation = tag.partition("-")
+    if kind in ("link", "guest") and generation.isdigit():
+        return Access("link", expires, int(generation), guest=kind == "guest")
     return Access("staff" if tag == "staff" else "learner", expires)
 
 

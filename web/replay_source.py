@@ -33,5 +33,5 @@ class StoredRecordings:
 
     def admits(self, claims: ReplayClaims) -> bool:
         meta = self.store.load(claims.recording_id)
-        access = access_for(claims.role, claims.expires, claims.link)
+        access = access_for(claims.role, claims.expires, claims.link, claims.guest)
         return meta is not None and permits(meta, access)

@@ -115,6 +115,8 @@ class RecordingStatus(msgspec.Struct):
     percent: int | None
     error: str | None
     visibility: Visibility
+    anonymous_viewing: bool
+    """With `link` visibility: whether a share link's holders may watch without a name."""
     manifest: dict[str, Any] | None
     """With a signed URL for each file (`files`) and when they expire (`files_expire_at`)."""
     class_id: str | msgspec.UnsetType | None = msgspec.UNSET
