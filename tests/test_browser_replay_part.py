@@ -113,3 +113,26 @@ async def test_a_learner_answers_asks_and_resumes(env: BrowserEnv) -> None:  # n
     await ana.wait_text("#part-polls .yours", "Your answer: Triangle")
     for person in (ana, host):
         assert person.csp_violations() == [] and person.errors == []
+
+
+@reported
+async def test_a_guest_watches_without_a_name(env: BrowserEnv) -> None:  # noqa: F811
+    rid = "r-guest"
+    published(env, rid)
+    store = env.server.app[RECORDER].store
+    store.update(rid, anonymous_viewing=True)
+    status, body = await env.server.http("POST", f"/api/recordings/{rid}/share", {})
+    assert status == 201, body
+    guest = await env.open(f"{env.server.url}/replay/{rid}#{body['link'].split('#', 1)[1]}")
+    await guest.page.wait_for_selector("#name-form:not([hidden]) #name-skip:not([hidden])")
+    await guest.page.click("#name-skip")
+    await taking_part(guest)
+    await guest.wait_text("#part-status", "watching without a name")
+    await guest.wait_text("#part-polls .card", "Which shape has three sides?")
+    # Nothing to take part with: no ballot, no asking; the video plays.
+    assert await guest.page.locator("#part-polls form.vote").count() == 0
+    assert await guest.page.locator("#ask-form").is_hidden()
+    await guest.page.evaluate(f"() => {{ {VIDEO}.muted = true; return {VIDEO}.play(); }}")
+    await guest.page.wait_for_function(f"() => {VIDEO}.currentTime > 2.5")
+    assert env.server.app[GATEWAY].replays.runtimes[rid].stream.anonymous_views == 1
+    assert guest.csp_violations() == [] and guest.errors == []

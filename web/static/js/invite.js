@@ -13,19 +13,19 @@ import { $ } from "./dom.js";
 const LATER_MS = 60 * 1000;
 const MAX_WAITS = 30;
 
-// Show the page's name form; resolves with the name given.
-function askName(setStatus, prompt, { prefill = "", problem = false } = {}) {
+// Show the page's name form; resolves with the name given (null: "just watch", where offered).
+function askName(setStatus, prompt, { prefill = "", problem = false, skip = false } = {}) {
   const form = $("name-form");
   form.hidden = false;
+  const skipper = $("name-skip");
+  if (skipper) skipper.hidden = !skip;
   setStatus(prompt, problem ? "error" : "");
   if (prefill) $("name-input").value = prefill;
   $("name-input").focus();
   return new Promise((resolve) => {
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      form.hidden = true;
-      resolve($("name-input").value.trim());
-    }, { once: true });
+    const done = (name) => { form.hidden = true; resolve(name); };
+    form.addEventListener("submit", (ev) => { ev.preventDefault(); done($("name-input").value.trim()); }, { once: true });
+    if (skip) skipper.addEventListener("click", () => done(null), { once: true });
   });
 }
 
@@ -57,20 +57,29 @@ async function redeem(url, body, setStatus) {
 
 // Resolves with a token for the invite, or throws the server's reason.
 // `belongs(claims)` says whether a kept token is for this class or recording.
-export async function redeemInvite(url, invite, { setStatus, prompt, key = "", belongs = () => false }) {
+// `watchOnly` offers to go on without a name (a recording's guest, where its host allows it).
+export async function redeemInvite(url, invite, { setStatus, prompt, key = "", belongs = () => false, watchOnly = false }) {
   const earlier = key ? kept(key) : null;
   const claims = earlier ? claimsOf(earlier) : null;
   const ours = Boolean(claims) && belongs(claims);
   if (ours && claims.exp * 1000 > Date.now() + LATER_MS) return earlier;
   let name = ours ? claims.name : "";
   let problem = "";
+  let skip = watchOnly;
   for (;;) {
-    name = await askName(setStatus, problem || prompt, { prefill: name, problem: Boolean(problem) });
-    const answer = await redeem(url, { invite, name, ...(ours ? { token: earlier } : {}) }, setStatus);
+    const given = await askName(setStatus, problem || prompt, { prefill: name, problem: Boolean(problem), skip });
+    const body = given === null ? { invite } : { invite, name: given, ...(ours ? { token: earlier } : {}) };
+    const answer = await redeem(url, body, setStatus);
     if (answer.token) {
       if (key) keep(key, answer.token);
       return answer.token;
     }
+    if (answer.error?.code === "name_required") {
+      skip = false;
+      problem = "This recording asks for your name to watch it.";
+      continue;
+    }
+    name = given ?? "";
     if (answer.error?.code !== "bad_request") throw new Error(answer.error?.message ?? "the invite could not be used");
     problem = `Please choose another name: ${answer.error.message}`;
   }

@@ -46,7 +46,7 @@ const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 // A share link: the viewer gives a name and gets a replay token of their own.
 async function tokenFromInvite(invite) {
   try {
-    return await redeemInvite(api("/join"), invite, { setStatus, prompt: "Enter your name to watch." });
+    return await redeemInvite(api("/join"), invite, { setStatus, prompt: "Enter your name to watch.", watchOnly: true });
   } catch (err) {
     throw new Error(`This share link does not work: ${err.message}.`);
   }
@@ -267,6 +267,7 @@ class Replay {
     $("sharing").hidden = false;
     $("visibility").value = this.rec.visibility ?? "private";
     $("pseudonyms").checked = Boolean(this.rec.options?.pseudonyms);
+    $("anonymous-viewing").checked = Boolean(this.rec.anonymous_viewing);
     const post = async (path, body) => {
       const res = await fetch(api(path), authorized(this.token, {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
@@ -278,7 +279,9 @@ class Replay {
     $("share-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
-        const rec = await post("/publish", { visibility: $("visibility").value, pseudonyms: $("pseudonyms").checked });
+        const rec = await post("/publish", {
+          visibility: $("visibility").value, pseudonyms: $("pseudonyms").checked, anonymous_viewing: $("anonymous-viewing").checked,
+        });
         setStatus(rec.state === "publishing"
           ? "Sharing saved. The recording is being built again; viewers see it once that is done."
           : "Sharing saved.", "ok");

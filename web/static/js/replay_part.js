@@ -87,6 +87,9 @@ export class TakePart {
 
   get staff() { return this.state?.you?.role === "host" || this.state?.you?.role === "moderator"; }
 
+  // Watching without a name: sees everything shared with viewers, takes part in nothing.
+  get guest() { return Boolean(this.state?.you?.guest); }
+
   start(token) {
     $("tab-part").hidden = false;
     this.socket = io({
@@ -120,7 +123,10 @@ export class TakePart {
     this.state = s;
     this.questions = new Map(s.questions.map((q) => [q.id, q]));
     this.polls = new Map(s.polls.map((p) => [p.poll_id, p]));
-    setText($("part-status"), s.you.last_seen ? `Welcome back, ${s.you.name}.` : `Hello, ${s.you.name}.`);
+    setText($("part-status"), s.you.guest
+      ? "You are watching without a name: open the share link in a new tab and give one to answer polls and ask questions."
+      : s.you.last_seen ? `Welcome back, ${s.you.name}.` : `Hello, ${s.you.name}.`);
+    $("ask-form").hidden = s.you.guest;
     if (first) this.resume(s.progress);
     this.render();
   }
@@ -180,7 +186,7 @@ export class TakePart {
   }
 
   report(now) {
-    if (!this.state || (!now && Date.now() - this.lastSent < PROGRESS_EVERY_MS)) return;
+    if (!this.state || this.guest || (!now && Date.now() - this.lastSent < PROGRESS_EVERY_MS)) return;
     const watched = [...this.unsent];
     if (this.span && this.span[1] > this.span[0]) {
       watched.push([...this.span]);
@@ -196,7 +202,7 @@ export class TakePart {
   // A poll the playhead just reached is offered; a quiz question pauses the video.
   offer(t) {
     for (const poll of this.polls?.values() ?? []) {
-      if (this.offered.has(poll.poll_id) || poll.your_answer !== undefined || this.staff) continue;
+      if (this.offered.has(poll.poll_id) || poll.your_answer !== undefined || this.staff || this.guest) continue;
       if (t < poll.at_ms || t > poll.at_ms + 3000) continue;
       this.offered.add(poll.poll_id);
       this.current = poll.poll_id;
@@ -220,7 +226,7 @@ export class TakePart {
       this.replay.seekButton(poll.at_ms, poll.question),
       h("p", { class: "meta", text: [poll.quiz ? "Quiz question" : "Poll", poll.anonymous ? "anonymous" : ""].filter(Boolean).join(" · ") }));
     if (poll.your_answer !== undefined) el.append(h("p", { class: "yours", text: `Your answer: ${describe(poll.your_answer, poll)}` }));
-    else if (!this.staff) el.append(voteForm(poll, (p, a) => this.vote(p, a)));
+    else if (!this.staff && !this.guest) el.append(voteForm(poll, (p, a) => this.vote(p, a)));
     const shown = outcome(poll);
     if (shown) el.append(shown);
     return el;
@@ -241,7 +247,7 @@ export class TakePart {
   renderMissed(t) {
     const missed = [...(this.polls?.values() ?? [])]
       .filter((p) => p.at_ms <= t && p.your_answer === undefined && p.poll_id !== this.current);
-    $("polls-missed-note").hidden = this.staff || missed.length === 0;
+    $("polls-missed-note").hidden = this.staff || this.guest || missed.length === 0;
     setText($("polls-missed-note"), `${missed.length} ${missed.length === 1 ? "poll" : "polls"} you passed without answering: answer ${missed.length === 1 ? "it" : "them"} below.`);
   }
 
@@ -289,7 +295,7 @@ export class TakePart {
         h("li", {}, h("span", { class: "who", text: r.staff ? `${r.author.name} (staff)` : r.author.name }), " ", h("span", { text: r.text })))));
     }
     const buttons = h("div", { class: "buttons" });
-    if (q.status !== "dismissed") {
+    if (q.status !== "dismissed" && !this.guest) {
       const up = h("button", { type: "button", class: "small", "aria-pressed": String(Boolean(q.voted)), text: q.voted ? "Upvoted" : "Upvote" });
       up.addEventListener("click", async () => {
         const ack = await this.act(q.voted ? "replay:unvote" : "replay:upvote", { question_id: q.id }, up);
