@@ -25,7 +25,6 @@ from hooks.outbox import Outbox
 from hooks.payloads import ClassFeed, Message, ReplayFeed
 from hooks.records import Enqueued
 from journal import Journal
-from signaling.replay_host import stream_name
 from signaling.replay_runtime import ReplayRuntime
 from signaling.runtime import ClassRuntime
 
@@ -157,24 +156,26 @@ class Feeds:
         self.endpoint_ids = endpoint_ids
         self.clock = clock
         self.outbox_shared = outbox_shared
-        self.followers: dict[str, Follower] = {}
+        self.followers: dict[tuple[str, str], Follower] = {}
+        """By ("class" | "replay", id)."""
 
     def attach(self, runtime: ClassRuntime) -> None:
         """A registry hook: follow every class this node hosts."""
         fold = ClassFeed(runtime.class_id)
-        self._follow(runtime, runtime.class_id, runtime.class_id, fold, self.journal, e.decode)
+        key = ("class", runtime.class_id)
+        self._follow(runtime, key, runtime.class_id, fold, self.journal, e.decode)
 
     def attach_replay(self, runtime: ReplayRuntime, journal: Journal) -> None:
         """A replay host's hook: follow every recording's stream this node hosts."""
         rec = runtime.stream.recording
         fold = ReplayFeed(rec.recording_id, rec.title)
-        key = stream_name(runtime.recording_id)  # never a class id: those hold no colon
+        key = ("replay", runtime.recording_id)  # a recording and a class may share an id
         self._follow(runtime, key, runtime.recording_id, fold, journal, r.decode)
 
     def _follow(
         self,
         runtime: Followed,
-        key: str,
+        key: tuple[str, str],
         name: str,
         fold: Fold,
         journal: Journal,
