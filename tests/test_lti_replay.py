@@ -1,4 +1,4 @@
-"""A replay's quiz scores in the course's gradebook, against the simulated LMS (tests/lti_platform.py).
+"""A replay's quiz scores in the course's gradebook, against the simulated LMS.
 
 An instructor records a class with two quiz questions (their answers
 published in class), publishes it for learners and places the replay in the
