@@ -11,20 +11,52 @@ after it; a restart, or an outbox that lost the score, loses nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from classroom import commands as c
+from classroom.replay import Recording
+from lti.scores import ags_score, replay_score
 from tests.conftest import running
 from tests.lti_platform import Browser, Platform, browser_session
 from tests.peer import Peer
+from tests.replay_domain import QUIZ, UNPUBLISHED, WORDS, StreamHarness
 from tests.test_lti import ADA, TEACHER, Lms, _post, _until, lti_settings
 from tests.test_polls import new_poll
 from tests.test_recording import published
 from web.lti_api import LTI
 
 SCORE_KEYS = ("scoreGiven", "scoreMaximum", "activityProgress", "gradingProgress")
+
+
+def test_a_replay_score_counts_the_marked_quiz_questions_only() -> None:
+    second = dataclasses.replace(QUIZ, poll_id="quiz2", correct=[1])
+    h = StreamHarness(
+        Recording("rec1", "c1", "Geometry", 600_000, [QUIZ, UNPUBLISHED, WORDS, second])
+    )
+    h.visit("cy")
+    h.visit("teacher", "host")
+    assert replay_score(h.stream, "cy") is None  # no ballot yet
+    h.do("cy", c.ReplayVote(poll_id="unpub", answer=[0]))  # unrevealed: never marked
+    h.do("cy", c.ReplayVote(poll_id="words", answer="wave"))  # anonymous: never counts
+    assert replay_score(h.stream, "cy") is None
+    h.clock.advance(1000)
+    h.do("cy", c.ReplayVote(poll_id="quiz", answer=[0]))
+    score = replay_score(h.stream, "cy")
+    assert score is not None
+    assert (score.given, score.maximum, score.completed, score.at) == (1, 2, False, h.clock.now)
+    assert ags_score(score, "s-1")["activityProgress"] == "InProgress"
+    h.clock.advance(1000)
+    h.do("cy", c.ReplayVote(poll_id="quiz2", answer=[0]))
+    score = replay_score(h.stream, "cy")
+    assert score is not None
+    assert (score.given, score.maximum, score.completed, score.at) == (1, 2, True, h.clock.now)
+    assert ags_score(score, "s-1")["activityProgress"] == "Completed"
+    h.do("teacher", c.ReplayVote(poll_id="quiz", answer=[0]))
+    assert replay_score(h.stream, "teacher") is None  # staff get no score
 
 
 @dataclass
