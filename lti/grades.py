@@ -53,7 +53,15 @@ from journal.streams import RedisJournal
 from lti.claims import SCOPE_LINEITEM, SCOPE_SCORE
 from lti.links import Link, Links
 from lti.platforms import Platform, Tool
-from lti.scores import COHORT_LIVE, COHORT_REPLAY, Score, ags_score, quiz_scores, replay_score
+from lti.scores import (
+    COHORT_LIVE,
+    COHORT_REPLAY,
+    Score,
+    ags_score,
+    marked,
+    quiz_scores,
+    replay_score,
+)
 from lti.services import ServiceError, Tokens, find_or_create_lineitem, post_score
 from lti.store import StoreError
 from signaling.replay_runtime import ReplayRuntime
@@ -336,12 +344,7 @@ class Grades:
 
 def _scored(stream: Replay, poll_id: str) -> bool:
     recorded = stream.recorded.get(poll_id)
-    return (
-        recorded is not None
-        and recorded.quiz
-        and not recorded.anonymous
-        and (recorded.correct is not None)
-    )
+    return recorded is not None and marked(recorded)
 
 
 def _report(records: list[bytes], now: int) -> ClassReport:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from classroom.replay import Replay
+from classroom.replay import RecordedPoll, Replay
 from classroom.reports import ClassReport
 
 COHORT_LIVE = "live"
@@ -61,16 +61,17 @@ def quiz_scores(report: ClassReport) -> list[Score]:
     ]
 
 
+def marked(recorded: RecordedPoll) -> bool:
+    """A recorded poll that counts in a replay's score."""
+    return recorded.quiz and not recorded.anonymous and recorded.correct is not None
+
+
 def replay_score(stream: Replay, user_id: str) -> Score | None:
     """A viewer's score in the recording's stream; None for staff and for no ballot yet."""
     viewer = stream.viewers.get(user_id)
     if viewer is None or viewer.staff:
         return None
-    questions = [
-        stream.polls[p.poll_id]
-        for p in stream.recorded.values()
-        if p.quiz and not p.anonymous and p.correct is not None
-    ]
+    questions = [stream.polls[p.poll_id] for p in stream.recorded.values() if marked(p)]
     ballots = [(poll, poll.ballots[user_id]) for poll in questions if user_id in poll.ballots]
     if not ballots:
         return None
