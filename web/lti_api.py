@@ -127,6 +127,8 @@ async def lti_tool(app: web.Application) -> AsyncIterator[None]:
     for runtime in list(registry.runtimes.values()):
         tool.grades.attach(runtime)
     app[REPLAYS].on_runtime.append(tool.grades.attach_replay)
+    for stream in list(app[REPLAYS].runtimes.values()):  # rebuilt at start-up
+        tool.grades.attach_replay(stream)
 
     async def extend(class_id: str, report: ClassReport) -> RosteredReport:
         return with_roster(report, await tool.rosters.for_report(class_id, report))
