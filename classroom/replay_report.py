@@ -4,7 +4,8 @@ Pure functions of a folded stream (`Replay`). The report lists each viewer
 with what they watched (the union of their spans, so a stretch watched twice
 counts once, and its share of the recording), their visits, and their part
 in the async cohort; and each recorded poll with the async cohort's
-participation beside the class's. The digest is what happened since a
+participation and results beside the class's; and the coverage chart of
+the recording's length (classroom/replay_coverage.py). The digest is what happened since a
 moment: the new questions, replies and answers, and the ballots cast since.
 """
 
@@ -14,8 +15,9 @@ import msgspec
 
 from classroom import replay_events as r
 from classroom import spans
-from classroom.events import Event
+from classroom.events import Event, PollKind, PollResults
 from classroom.replay import Replay
+from classroom.replay_coverage import Coverage, coverage
 
 
 class ViewerRow(msgspec.Struct):
@@ -44,6 +46,15 @@ class PollRow(msgspec.Struct):
     async_voters: int
     async_correct: int | None
     """Async ballots that are right, for a quiz question published in class."""
+    kind: PollKind
+    options: list[str]
+    anonymous: bool
+    correct: list[int] | None
+    """The right options, for a quiz question published in class."""
+    live_results: PollResults | None
+    """The class's final tally (None when the package has none)."""
+    async_results: PollResults
+    """The replay's cohort's tally, counted the same way."""
 
 
 class RecordingReport(msgspec.Struct):
@@ -54,9 +65,12 @@ class RecordingReport(msgspec.Struct):
     polls: list[PollRow]
     questions: int
     answered: int
+    coverage: Coverage
+    """Learners along the recording's length."""
 
 
-def report(stream: Replay) -> RecordingReport:
+def report(stream: Replay, history: list[Event]) -> RecordingReport:
+    """The report of `stream`, whose events are `history` (for the rewatches)."""
     duration = stream.duration_ms
     asked: dict[str, int] = {}
     for thread in stream.questions.values():
@@ -93,6 +107,7 @@ def report(stream: Replay) -> RecordingReport:
         polls=[_poll_row(stream, poll_id) for poll_id in stream.recorded],
         questions=len(stream.questions),
         answered=sum(t.question.status == "answered" for t in stream.questions.values()),
+        coverage=coverage(stream, history),
     )
 
 
@@ -109,6 +124,12 @@ def _poll_row(stream: Replay, poll_id: str) -> PollRow:
         async_correct=sum(cohort.is_correct(b.answer) for b in cohort.ballots.values())
         if keyed
         else None,
+        kind=recorded.kind,
+        options=list(recorded.options),
+        anonymous=recorded.anonymous,
+        correct=recorded.correct,
+        live_results=recorded.live,
+        async_results=cohort.results(),
     )
 
 
