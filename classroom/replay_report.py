@@ -16,8 +16,11 @@ import msgspec
 from classroom import replay_events as r
 from classroom import spans
 from classroom.events import Event, PollKind, PollResults
-from classroom.replay import Replay
+from classroom.replay import RecordedPoll, Replay
 from classroom.replay_coverage import Coverage, coverage
+
+SINGLE_PICK = ("single", "truefalse")
+"""Poll kinds whose tally counts each right ballot once at the right option."""
 
 
 class ViewerRow(msgspec.Struct):
@@ -48,9 +51,13 @@ class PollRow(msgspec.Struct):
     """Async ballots that are right, for a quiz question published in class."""
     kind: PollKind
     options: list[str]
+    min: int | None
+    """Rating polls: the scale's first value (the tallies count from it)."""
     anonymous: bool
     correct: list[int] | None
     """The right options, for a quiz question published in class."""
+    live_correct: int | None
+    """Live ballots that are right, when the tally tells (a key, one pick per ballot)."""
     live_results: PollResults | None
     """The class's final tally (None when the package has none)."""
     async_results: PollResults
@@ -126,11 +133,20 @@ def _poll_row(stream: Replay, poll_id: str) -> PollRow:
         else None,
         kind=recorded.kind,
         options=list(recorded.options),
+        min=recorded.min,
         anonymous=recorded.anonymous,
         correct=recorded.correct,
+        live_correct=_live_correct(recorded),
         live_results=recorded.live,
         async_results=cohort.results(),
     )
+
+
+def _live_correct(recorded: RecordedPoll) -> int | None:
+    live, key = recorded.live, recorded.correct
+    if live is None or key is None or recorded.kind not in SINGLE_PICK or len(key) != 1:
+        return None
+    return live.counts[key[0]] if key[0] < len(live.counts) else 0
 
 
 class DigestQuestion(msgspec.Struct):

@@ -63,6 +63,7 @@ def test_both_cohorts_of_each_poll_side_by_side() -> None:
     rows = {p.poll_id: p for p in report(h.stream, h.history).polls}
     quiz = rows["quiz"]
     assert (quiz.live_voters, quiz.async_voters, quiz.async_correct) == (10, 2, 1)
+    assert quiz.live_correct == 7
     assert (quiz.kind, quiz.options, quiz.correct) == ("single", ["Triangle", "Square"], [0])
     assert quiz.live_results == e.PollResults(kind="single", counts=[7, 3], total=10, voters=10)
     assert quiz.async_results == e.PollResults(kind="single", counts=[1, 1], total=2, voters=2)
@@ -73,6 +74,7 @@ def test_both_cohorts_of_each_poll_side_by_side() -> None:
     assert rate.live_results is None and rate.async_results.mean == 4.0
     assert rate.async_results.counts == [0, 0, 0, 1, 0]
     unpublished = rows["unpub"]
+    assert (unpublished.live_correct, words.live_correct, rate.live_correct) == (None,) * 3
     assert (unpublished.async_voters, unpublished.async_correct, unpublished.correct) == (
         0,
         None,

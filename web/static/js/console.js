@@ -9,6 +9,7 @@ import { $ } from "./dom.js";
 import { setupTabs } from "./tabs.js";
 import { Classes } from "./console_classes.js";
 import { Recordings } from "./console_recordings.js";
+import { RecordingReport } from "./console_recording_report.js";
 import { Report } from "./console_report.js";
 import { Webhooks } from "./console_hooks.js";
 import { ApiError, api, forget, remember, remembered, session, setStatus } from "./console_session.js";
@@ -17,7 +18,8 @@ const REFRESH_MS = 10_000;
 
 const tabs = setupTabs();
 const report = new Report();
-const recordings = new Recordings();
+const recordingReport = new RecordingReport();
+const recordings = new Recordings({ openReport: (id, title) => recordingReport.show(id, title) });
 const classes = new Classes({
   openReport(classId) {
     tabs.open("report");
