@@ -22,11 +22,9 @@ The table also goes into docs/benchmarks.md, between its own markers.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import random
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,7 @@ from typing import Any
 import msgspec
 
 from bench.all import write_section
-from bench.harness import cell, machine, progress, table
+from bench.harness import cell, in_temp_dirs, machine, progress, runs_said, table
 from bench.replay import polls
 from classroom import commands as c
 from classroom import events as e
@@ -192,7 +190,7 @@ def render(runs: list[dict[str, float]], meta: dict[str, Any]) -> str:
         f"reports and {meta['ballots']:,} async ballots; {meta['questions']:,} questions; "
         f"{runs[0]['again_s'] / 3600:.1f} hours watched again; coverage in "
         f"{runs[0]['buckets']:.0f} buckets. Made through the domain in {meta['make_s']:.1f} s. "
-        + (f"Median of {len(runs)} runs (min\N{EN DASH}max). " if len(runs) > 1 else "One run. ")
+        + runs_said(runs)
         + f"Machine: {machine()}."
     )
     return head + "\n\n" + table(["figure", "value"], rows)
@@ -210,11 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     made = time.perf_counter() - started
     history = audience.history
     progress(f"{len(history):,} stream events made in {made:.1f} s")
-    runs = []
-    for number in range(args.runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            runs.append(asyncio.run(measure(audience, Path(tmp))))
-        progress(f"run {number + 1}: {runs[-1]}")
+    runs = in_temp_dirs(args.runs, lambda root: measure(audience, root))
     meta = {
         "minutes": args.minutes,
         "viewers": args.viewers,
