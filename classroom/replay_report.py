@@ -3,10 +3,11 @@
 Pure functions of a folded stream (`Replay`). The report lists each viewer
 with what they watched (the union of their spans, so a stretch watched twice
 counts once, and its share of the recording), their visits, and their part
-in the async cohort; and each recorded poll with the async cohort's
+in the async cohort; each recorded poll with the async cohort's
 participation and results beside the class's; and the coverage chart of
-the recording's length (classroom/replay_coverage.py). The digest is what happened since a
-moment: the new questions, replies and answers, and the ballots cast since.
+the recording's length (classroom/replay_coverage.py). The digest is what
+happened since a moment: the new questions, replies and answers, and the
+ballots cast since.
 """
 
 from __future__ import annotations
