@@ -1,8 +1,9 @@
 """A recording's replay for its staff over HTTP: its report, its digest (JSON or an Atom
 feed) and its xAPI statements.
 
-Allowed with the admin key, or a host's or moderator's token (a join token of
-the recording's class or a replay token). Each is a fold of the recording's
+Allowed with the admin key, a host's or moderator's token (a join token of
+the recording's class or a replay token), or the organizer token of the
+class's creator. Each is a fold of the recording's
 stream journal, which every node can read, so any node answers; decoding and
 folding run in a worker thread.
 """
@@ -43,7 +44,7 @@ class DigestQuery(msgspec.Struct):
 async def _folded(request: web.Request, work: Callable[[Replay, list[Event]], T]) -> T:
     """Check the caller, then run `work` on the recording's stream as its journal has it."""
     recording_id = request.match_info["recording_id"]
-    as_staff(request, recording_id)
+    await as_staff(request, recording_id)
     host = request.app[REPLAYS]
     recording = host.source.recording(recording_id)
     if recording is None:
@@ -65,7 +66,10 @@ def _json(body: bytes) -> web.Response:
 
 
 async def report_route(request: web.Request) -> web.Response:
-    return _json(await _folded(request, lambda stream, _: msgspec.json.encode(report(stream))))
+    made = await _folded(
+        request, lambda stream, history: msgspec.json.encode(report(stream, history))
+    )
+    return _json(made)
 
 
 async def digest_route(request: web.Request) -> web.Response:
