@@ -18,7 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +129,23 @@ def by_clients(results: Sequence[dict[str, Any]]) -> list[tuple[int, list[dict[s
 
 def column(runs: Sequence[dict[str, Any]], key: str) -> list[float]:
     return [float(r[key]) for r in runs]
+
+
+def in_temp_dirs(
+    runs: int, measure: Callable[[Path], Awaitable[dict[str, float]]]
+) -> list[dict[str, float]]:
+    """`measure` run `runs` times, each in a temporary directory of its own."""
+    found = []
+    for number in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            found.append(asyncio.run(measure(Path(tmp))))
+        progress(f"run {number + 1}: {found[-1]}")
+    return found
+
+
+def runs_said(runs: Sequence[Any]) -> str:
+    """What a table's cells are: medians of several runs, or one run."""
+    return f"Median of {len(runs)} runs (min\N{EN DASH}max). " if len(runs) > 1 else "One run. "
 
 
 def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -28,7 +28,6 @@ import asyncio
 import itertools
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 import msgspec
 
 from bench.all import write_section
-from bench.harness import cell, machine, progress, table
+from bench.harness import cell, in_temp_dirs, machine, progress, runs_said, table
 from classroom import commands as c
 from classroom import events as e
 from classroom.aggregate import Classroom
@@ -393,7 +392,7 @@ def render(runs: list[dict[str, float]], meta: dict[str, Any]) -> str:
         f"A {meta['minutes']:g}-minute class of {meta['people']:,} participants: "
         f"{meta['events']:,} journaled events ({meta['journal_mb']:.1f} MiB), "
         f"made through the domain in {meta['make_s']:.1f} s. "
-        + (f"Median of {len(runs)} runs (min\N{EN DASH}max). " if len(runs) > 1 else "One run. ")
+        + runs_said(runs)
         + f"Machine: {machine()}."
     )
     return head + "\n\n" + table(["figure", "value"], rows)
@@ -410,11 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     events, refused = make_class(args.participants, args.minutes)
     made = time.perf_counter() - started
     progress(f"{len(events):,} events made in {made:.1f} s ({refused:,} actions refused)")
-    runs = []
-    for number in range(args.runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            runs.append(asyncio.run(measure(events, Path(tmp))))
-        progress(f"run {number + 1}: {runs[-1]}")
+    runs = in_temp_dirs(args.runs, lambda root: measure(events, root))
     meta = {
         "minutes": args.minutes,
         "people": args.participants,

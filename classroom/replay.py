@@ -253,11 +253,15 @@ class Replay:
 
     def _progress(self, viewer: Viewer, cmd: c.ReplayProgress) -> list[e.Event]:
         position = min(cmd.position_ms, self.duration_ms)
-        added = spans.missing(viewer.watched, spans.clamp(cmd.watched, self.duration_ms))
-        if not added and abs(position - viewer.position_ms) < POSITION_STEP_MS:
+        watched = spans.merge(spans.clamp(cmd.watched, self.duration_ms))
+        added = spans.missing(viewer.watched, watched)
+        again = spans.missing(added, watched)
+        if not added and not again and abs(position - viewer.position_ms) < POSITION_STEP_MS:
             return []
         who = viewer.user_id
-        return [r.ProgressNoted(actor=who, user_id=who, position_ms=position, added=added)]
+        return [
+            r.ProgressNoted(actor=who, user_id=who, position_ms=position, added=added, again=again)
+        ]
 
     # -- events --------------------------------------------------------------
 

@@ -106,11 +106,13 @@ class AsyncUpvoted(Event, tag="replay.upvoted"):
 
 
 class ProgressNoted(Event, tag="replay.progress"):
-    """Where a viewer is, and the stretches of the recording they watched for the first time."""
+    """Where a viewer is, and the stretches of the recording they watched for the first time
+    (`added`) and again (`again`: seen before this report, for the report's rewatch figures)."""
 
     user_id: str
     position_ms: int
     added: list[tuple[int, int]] = []
+    again: list[tuple[int, int]] = []
 
 
 AnyReplayEvent = (

@@ -3,9 +3,11 @@
 Pure functions of a folded stream (`Replay`). The report lists each viewer
 with what they watched (the union of their spans, so a stretch watched twice
 counts once, and its share of the recording), their visits, and their part
-in the async cohort; and each recorded poll with the async cohort's
-participation beside the class's. The digest is what happened since a
-moment: the new questions, replies and answers, and the ballots cast since.
+in the async cohort; each recorded poll with the async cohort's
+participation and results beside the class's; and the coverage chart of
+the recording's length (classroom/replay_coverage.py). The digest is what
+happened since a moment: the new questions, replies and answers, and the
+ballots cast since.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import msgspec
 
 from classroom import replay_events as r
 from classroom import spans
-from classroom.events import Event
-from classroom.replay import Replay
+from classroom.events import Event, PollKind, PollResults
+from classroom.replay import RecordedPoll, Replay
+from classroom.replay_coverage import Coverage, coverage
+
+SINGLE_PICK = ("single", "truefalse")
+"""Poll kinds whose tally counts each right ballot once at the right option."""
 
 
 class ViewerRow(msgspec.Struct):
@@ -44,6 +50,19 @@ class PollRow(msgspec.Struct):
     async_voters: int
     async_correct: int | None
     """Async ballots that are right, for a quiz question published in class."""
+    kind: PollKind
+    options: list[str]
+    min: int | None
+    """Rating polls: the scale's first value (the tallies count from it)."""
+    anonymous: bool
+    correct: list[int] | None
+    """The right options, for a quiz question published in class."""
+    live_correct: int | None
+    """Live ballots that are right, when the tally tells (a key, one pick per ballot)."""
+    live_results: PollResults | None
+    """The class's final tally (None when the package has none)."""
+    async_results: PollResults
+    """The replay's cohort's tally, counted the same way."""
 
 
 class RecordingReport(msgspec.Struct):
@@ -54,11 +73,14 @@ class RecordingReport(msgspec.Struct):
     polls: list[PollRow]
     questions: int
     answered: int
+    coverage: Coverage
+    """Learners along the recording's length."""
     anonymous_views: int = 0
     """Views by share-link guests, who watch without a name: counted apart, never named."""
 
 
-def report(stream: Replay) -> RecordingReport:
+def report(stream: Replay, history: list[Event]) -> RecordingReport:
+    """The report of `stream`, whose events are `history` (for the rewatches)."""
     duration = stream.duration_ms
     asked: dict[str, int] = {}
     for thread in stream.questions.values():
@@ -95,6 +117,7 @@ def report(stream: Replay) -> RecordingReport:
         polls=[_poll_row(stream, poll_id) for poll_id in stream.recorded],
         questions=len(stream.questions),
         answered=sum(t.question.status == "answered" for t in stream.questions.values()),
+        coverage=coverage(stream, history),
         anonymous_views=stream.anonymous_views,
     )
 
@@ -112,7 +135,22 @@ def _poll_row(stream: Replay, poll_id: str) -> PollRow:
         async_correct=sum(cohort.is_correct(b.answer) for b in cohort.ballots.values())
         if keyed
         else None,
+        kind=recorded.kind,
+        options=list(recorded.options),
+        min=recorded.min,
+        anonymous=recorded.anonymous,
+        correct=recorded.correct,
+        live_correct=_live_correct(recorded),
+        live_results=recorded.live,
+        async_results=cohort.results(),
     )
+
+
+def _live_correct(recorded: RecordedPoll) -> int | None:
+    live, key = recorded.live, recorded.correct
+    if live is None or key is None or recorded.kind not in SINGLE_PICK or len(key) != 1:
+        return None
+    return live.counts[key[0]] if key[0] < len(live.counts) else 0
 
 
 class DigestQuestion(msgspec.Struct):

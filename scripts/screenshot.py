@@ -5,14 +5,17 @@ Runs a server on a loopback port in a temporary data dir and three browsers
 with Chromium's fake camera and microphone, then writes screenshot.png (the
 classroom as a learner sees it), replay.png (the recording of that class),
 replay-take-part.png (a learner taking part in it later), console.png (an
-organizer's classes) and console-report.png (the report of a 50-minute class
+organizer's classes), console-report.png (the report of a 50-minute class
 of 30, whose journal is made by the reports benchmark's scripted class, with
-people's names and questions put in).
+people's names and questions put in) and console-recording-report.png (the
+report of a recording watched by 120 learners, whose stream is made by the
+recording report benchmark's).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import tempfile
 import time
@@ -23,12 +26,15 @@ import aiohttp
 import msgspec
 from playwright.async_api import async_playwright
 
+from bench.recording_report import make_stream
 from bench.reports import make_class
 from classroom import events as e
+from classroom import replay_events as r
+from classroom.replay import encode_polls
 from signaling.auth import mint_organizer, mint_replay
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, BrowserEnv, Person
 from tests.conftest import SECRET, Server, settings_for
-from web.keys import REGISTRY
+from web.keys import REGISTRY, REPLAYS
 
 WIDE = 1600, 900
 QUESTION = "Which planet has the most moons?"
@@ -170,6 +176,23 @@ QUESTIONS = [
     "How clear was the lab demo?",
 ]
 
+RECORDED = [
+    ("What bends light more: glass or water?", ["Glass", "Water", "The same", "It depends"]),
+    ("Which lens makes things look bigger?", ["Convex", "Concave", "Flat", "Neither"]),
+    ("Is light a wave or a particle?", ["A wave", "A particle", "Both", "Neither"]),
+    ("Which colour bends the most in a prism?", ["Red", "Green", "Blue", "Violet"]),
+    ("Total internal reflection needs…", ["Denser first", "Lighter first", "A mirror", "A lens"]),
+    ("Where is the focal point of a convex lens?", ["In front", "Behind", "At it", "Nowhere"]),
+    ("Why does a straw look bent in water?", ["Refraction", "Reflection", "Diffraction", "Dust"]),
+    ("What does a prism split white light into?", ["Colours", "Heat", "Shadows", "Sound"]),
+    ("Which has the highest refractive index?", ["Diamond", "Glass", "Water", "Air"]),
+    (
+        "What do glasses for short sight use?",
+        ["Concave lenses", "Convex lenses", "Prisms", "Mirrors"],
+    ),
+]
+"""The recorded polls of the watched recording: questions and options for the page."""
+
 
 async def api(server: Server, method: str, path: str, body: Any = None) -> Any:
     async with (
@@ -233,6 +256,52 @@ async def console(env: BrowserEnv, live: str) -> None:
     await person.page.screenshot(path=str(OUT / "console-report.png"))
 
 
+async def watched_recording(server: Server, class_id: str) -> str:
+    """A published recording of the class, watched by 120 learners with names."""
+    audience = make_stream(120, 50)
+    recording_id = "optics-201-recording"
+    recorded = [
+        dataclasses.replace(p, question=question, options=options)
+        for p, (question, options) in zip(audience.recorded, RECORDED, strict=True)
+    ]
+    folder = server.settings.data_dir / "recordings" / recording_id
+    (folder / "package").mkdir(parents=True)
+    when = int(time.time() * 1000) - 7 * 86400_000
+    meta = {"id": recording_id, "class_id": class_id, "state": "published"}
+    meta |= {"visibility": "learners", "started_at": when, "stopped_at": when + 3000_000}
+    (folder / "recording.json").write_bytes(msgspec.json.encode(meta))
+    manifest = {"id": recording_id, "title": "Physics 201: Optics", "tracks": []}
+    manifest["duration_ms"] = audience.duration
+    (folder / "package" / "manifest.json").write_bytes(msgspec.json.encode(manifest))
+    (folder / "replay-polls.json").write_bytes(encode_polls(recorded))
+
+    def named(ev: e.Event) -> e.Event:
+        if isinstance(ev, r.ViewerVisited):
+            name = "Ms Rivera" if ev.role == "host" else NAMES[int(ev.user_id[1:]) % len(NAMES)]
+            return msgspec.structs.replace(ev, name=name)
+        return ev
+
+    records = [(ev.seq, r.encode(named(ev))) for ev in audience.history]
+    await server.app[REPLAYS].journal.append(recording_id, records)
+    return recording_id
+
+
+async def recording_report(env: BrowserEnv, class_id: str) -> None:
+    """The report of the class's recording, as its organizer opens it in the console."""
+    recording_id = await watched_recording(env.server, class_id)
+    person = await env.open(f"{env.server.url}/console", *WIDE)
+    await person.page.fill("#credential", ORGANIZER)
+    await person.page.click("#sign-in button[type=submit]")
+    await person.page.click("#tab-recordings")
+    card = person.page.locator(f'#recordings [data-key="{recording_id}"]')
+    await card.locator(".report-open:not([hidden])").click()
+    await person.page.wait_for_function(
+        "() => window.Chart.getChart(document.getElementById('chart-cohorts')) !== undefined"
+    )
+    await person.page.set_viewport_size({"width": WIDE[0], "height": 1400})
+    await person.page.screenshot(path=str(OUT / "console-recording-report.png"))
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(
@@ -248,6 +317,7 @@ async def main() -> None:
                 await replay(env, recording_id)
                 await take_part(env, recording_id)
                 await console(env, cid)
+                await recording_report(env, "optics-201")
                 await env.close_people()
                 await browser.close()
         finally:

@@ -84,12 +84,15 @@ def captioned_package(folder: Path, recording_id: str) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-def published_for_replay(data_dir: Path, recording_id: str, polls: bytes = b"[]") -> None:
+def published_for_replay(
+    data_dir: Path, recording_id: str, polls: bytes = b"[]", class_id: str = "c"
+) -> None:
     """A recording published for learners, as the store keeps it: its metadata, a manifest,
     and the recorded polls its stream folds over (no media: the stream needs none)."""
     folder = data_dir / "recordings" / recording_id
     (folder / "package").mkdir(parents=True)
-    meta = {"id": recording_id, "class_id": "c", "state": "published", "visibility": "learners"}
+    meta = {"id": recording_id, "class_id": class_id, "state": "published"}
+    meta["visibility"] = "learners"
     (folder / "recording.json").write_text(json.dumps(meta))
     manifest = {"id": recording_id, "title": "Geometry", "duration_ms": 600_000, "tracks": []}
     (folder / "package" / "manifest.json").write_text(json.dumps(manifest))

@@ -34,6 +34,10 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--learners", "5", "--spread", "0.5", "--viewers", "5", "--minutes", "5",
             "--doc", str(tmp / "replay.md"),
         ],
+        "recording_report": [
+            "--viewers", "20", "--minutes", "10", "--runs", "1",
+            "--doc", str(tmp / "recording_report.md"),
+        ],
         "captions": ["--repeat", "1", "--sentences", "1", "--doc", str(tmp / "captions.md")],
         "sfu": [
             "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",

@@ -183,8 +183,14 @@ def test_progress_is_kept_as_merged_spans(h: StreamHarness) -> None:
     h.do("ann", c.ReplayProgress(position_ms=30_000, watched=[(0, 30_000)]))
     [noted] = h.do("ann", c.ReplayProgress(position_ms=50_000, watched=[(20_000, 50_000)]))
     assert isinstance(noted, r.ProgressNoted) and noted.added == [(30_000, 50_000)]
-    # Nothing new, and hardly a move: no event.
-    assert h.do("ann", c.ReplayProgress(position_ms=50_500, watched=[(10_000, 20_000)])) == []
+    # Nothing watched, and hardly a move: no event.
+    assert h.do("ann", c.ReplayProgress(position_ms=50_500, watched=[])) == []
+    # Watched again: no new span, but the rewatch is noted.
+    [noted] = h.do("ann", c.ReplayProgress(position_ms=50_500, watched=[(10_000, 20_000)]))
+    assert isinstance(noted, r.ProgressNoted) and (noted.added, noted.again) == (
+        [],
+        [(10_000, 20_000)],
+    )
     h.do("ann", c.ReplayProgress(position_ms=900_000, watched=[(590_000, 900_000)]))
     state = state_view(h.stream, ANN)["progress"]
     assert state == {"position_ms": 600_000, "watched": [[0, 50_000], [590_000, 600_000]]}

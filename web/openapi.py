@@ -395,7 +395,7 @@ ROUTES = (
     Route(
         "get",
         "/api/recordings/{recording_id}/report",
-        "The replay's report: viewers, what they watched, the async cohort's answers",
+        "The replay's report: viewers, what they watched, coverage, both cohorts' answers",
         REC,
         "bearer",
         RecordingReport,

@@ -130,9 +130,10 @@ async def _as_host(request: web.Request, recording_id: str) -> dict[str, Any]:
     return meta
 
 
-def as_staff(request: web.Request, recording_id: str) -> dict[str, Any]:
-    """The admin key, or a host's or moderator's join token of the class or replay token."""
-    who = caller(request, recording_id)
+async def as_staff(request: web.Request, recording_id: str) -> dict[str, Any]:
+    """The admin key, a host's or moderator's join token of the class or replay token, or
+    the organizer token of the class's creator."""
+    who = await _caller(request, recording_id)
     meta = _meta(request, recording_id, who)
     if who.staff_role(meta) is None:
         message = "only the admin or the class's hosts and moderators may read this"

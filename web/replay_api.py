@@ -1,12 +1,13 @@
 """A recording's replay for its staff over HTTP: its report, its digest (JSON or an Atom
 feed) and its xAPI statements.
 
-Allowed with the admin key, or a host's or moderator's token (a join token of
-the recording's class or a replay token), sent as `Authorization: Bearer`; the
-Atom digest also with a signed feed URL that staff ask for (`POST .../digest/link`),
-for feed readers that send no header: it opens that feed only, expires within
-`MAX_FEED_TTL_S`, and carries no token (a URL ends up in logs and in feed
-services; a replay token there would open the replay itself). Each is a fold of the recording's
+Allowed with the admin key, a host's or moderator's token (a join token of
+the recording's class or a replay token), or the organizer token of the
+class's creator, sent as `Authorization: Bearer`; the Atom digest also with a
+signed feed URL that staff ask for (`POST .../digest/link`), for feed readers
+that send no header: it opens that feed only, expires within `MAX_FEED_TTL_S`,
+and carries no token (a URL ends up in logs and in feed services; a replay
+token there would open the replay itself). Each is a fold of the recording's
 stream journal, which every node can read, so any node answers; decoding and
 folding run in a worker thread.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -63,18 +64,18 @@ class FeedLink(msgspec.Struct):
     """Epoch s."""
 
 
-def _staff(request: web.Request) -> None:
-    as_staff(request, request.match_info["recording_id"])
+async def _staff(request: web.Request) -> None:
+    await as_staff(request, request.match_info["recording_id"])
 
 
 async def _folded(
     request: web.Request,
     work: Callable[[Replay, list[Event]], T],
-    check: Callable[[web.Request], None] = _staff,
+    check: Callable[[web.Request], Awaitable[None]] = _staff,
 ) -> T:
     """Check the caller, then run `work` on the recording's stream as its journal has it."""
     recording_id = request.match_info["recording_id"]
-    check(request)
+    await check(request)
     host = request.app[REPLAYS]
     recording = host.source.recording(recording_id)
     if recording is None:
@@ -96,7 +97,10 @@ def _json(body: bytes) -> web.Response:
 
 
 async def report_route(request: web.Request) -> web.Response:
-    return _json(await _folded(request, lambda stream, _: msgspec.json.encode(report(stream))))
+    made = await _folded(
+        request, lambda stream, history: msgspec.json.encode(report(stream, history))
+    )
+    return _json(made)
 
 
 async def digest_route(request: web.Request) -> web.Response:
@@ -115,8 +119,8 @@ async def digest_route(request: web.Request) -> web.Response:
     )
 
 
-def _feed_check(query: DigestQuery) -> Callable[[web.Request], None]:
-    def check(request: web.Request) -> None:
+def _feed_check(query: DigestQuery) -> Callable[[web.Request], Awaitable[None]]:
+    async def check(request: web.Request) -> None:
         check_feed(request, request.match_info["recording_id"], query.exp or 0, query.sig or "")
         if query.format != "atom":
             raise ApiError(403, "forbidden", "a feed link opens the Atom digest only")
@@ -127,7 +131,7 @@ def _feed_check(query: DigestQuery) -> Callable[[web.Request], None]:
 async def feed_link_route(request: web.Request) -> web.Response:
     """A signed URL of the Atom digest, for a feed reader that cannot send a bearer header."""
     recording_id = request.match_info["recording_id"]
-    as_staff(request, recording_id)
+    await as_staff(request, recording_id)
     spec = await body_of(request, FeedLinkOptions)
     expires = int(time.time()) + spec.ttl_s
     sig = feed_signature(request.app[SETTINGS].secret, recording_id, expires)

@@ -9,6 +9,7 @@ import { $ } from "./dom.js";
 import { setupTabs } from "./tabs.js";
 import { Classes } from "./console_classes.js";
 import { Recordings } from "./console_recordings.js";
+import { RecordingReport } from "./console_recording_report.js";
 import { Report } from "./console_report.js";
 import { Webhooks } from "./console_hooks.js";
 import { LtiPlatforms } from "./console_lti.js";
@@ -18,7 +19,8 @@ const REFRESH_MS = 10_000;
 
 const tabs = setupTabs();
 const report = new Report();
-const recordings = new Recordings();
+const recordingReport = new RecordingReport();
+const recordings = new Recordings({ openReport: (id, title) => recordingReport.show(id, title) });
 const classes = new Classes({
   openReport(classId) {
     tabs.open("report");

@@ -12,14 +12,14 @@ const ROW_PX = 22;
 Chart.defaults.animation = false;
 Chart.defaults.maintainAspectRatio = false;
 
-function colours() {
+export function colours() {
   const css = getComputedStyle(document.documentElement);
   const get = (name) => css.getPropertyValue(name).trim();
   return { fg: get("--fg"), muted: get("--muted"), line: get("--line"), accent: get("--accent"), ok: get("--ok"), warn: get("--warn"), danger: get("--danger") };
 }
 
 // Dashed lines where polls opened, with the poll's number in the list below the charts.
-const pollMarks = {
+export const pollMarks = {
   id: "pollMarks",
   afterDatasetsDraw(chart, _args, options) {
     const { ctx, chartArea, scales } = chart;
@@ -39,15 +39,15 @@ const pollMarks = {
   },
 };
 
-const count = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
+export const count = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
 
-function axes(c, extra = {}) {
+export function axes(c, extra = {}) {
   const grid = { color: c.line };
   const ticks = { color: c.muted, maxRotation: 0, autoSkipPadding: 12 };
   return { x: { grid, ticks, ...extra.x }, y: { grid, ticks: { ...ticks, precision: 0 }, beginAtZero: true, ...extra.y } };
 }
 
-function draw(canvas, config, label) {
+export function draw(canvas, config, label) {
   Chart.getChart(canvas)?.destroy();
   canvas.setAttribute("aria-label", label);
   return new Chart(canvas, config);

@@ -16,7 +16,9 @@ const VISIBILITY = { private: "private", learners: "personal links", link: "shar
 const path = (id, tail = "") => `/api/recordings/${encodeURIComponent(id)}${tail}`;
 
 export class Recordings {
-  constructor() {
+  // `openReport(id, title)`: show a published recording's report.
+  constructor({ openReport }) {
+    this.openReport = openReport;
     this.list = [];
     this.titles = new Map();
     this.open = null;
@@ -59,6 +61,7 @@ export class Recordings {
       h("div", { class: "buttons" },
         h("button", { type: "button", class: "small publish-open", text: "Publish…", on: { click: acting(() => this.preview(el.item)) } }),
         h("button", { type: "button", class: "small share", text: "Share link", on: { click: acting(() => this.share(el.item, out)) } }),
+        h("button", { type: "button", class: "small report-open", text: "Report", on: { click: acting(() => this.openReport(el.item.id, this.titleOf(el.item))) } }),
         h("button", { type: "button", class: "small danger delete", text: "Delete", on: { click: acting((e) => this.remove(el.item, e.currentTarget)) } })),
       out);
     return el;
@@ -66,8 +69,7 @@ export class Recordings {
 
   update(el, r) {
     el.item = r;
-    const classTitle = this.titles.get(r.class_id);
-    el.querySelector(".rec-title").textContent = r.title || classTitle || r.id;
+    el.querySelector(".rec-title").textContent = this.titleOf(r);
     el.querySelector(".state").textContent = r.state ?? "unknown";
     el.querySelector(".visibility").textContent = VISIBILITY[r.visibility] ?? r.visibility;
     const made = r.started_at ? `Recorded ${when(r.started_at)}` : "";
@@ -83,13 +85,18 @@ export class Recordings {
     error.textContent = r.error ? `Publishing failed: ${r.error}` : "";
     el.querySelector(".delete").disabled = BUSY.has(r.state);
     el.querySelector(".publish-open").disabled = r.state === "recording";
+    el.querySelector(".report-open").hidden = r.state !== "published"; // a replay has a report
+  }
+
+  titleOf(r) {
+    return r.title || this.titles.get(r.class_id) || r.id;
   }
 
   // The publish panel, with the package as last built playing in the preview.
   preview(r) {
     this.open = r;
     $("publish").hidden = false;
-    $("publish-title").textContent = r.title || this.titles.get(r.class_id) || r.id;
+    $("publish-title").textContent = this.titleOf(r);
     const options = r.options ?? {};
     $("publish-visibility").value = r.visibility;
     $("publish-pseudonyms").checked = Boolean(options.pseudonyms);
