@@ -61,7 +61,7 @@ from bench import (
 )
 from bench.harness import SERVER_TREE, machine, progress, raise_fd_limit
 
-BENCHES: list[str] = ["bench.reports", "bench.captions", "bench.replay"]
+BENCHES: list[str] = ["bench.reports", "bench.captions", "bench.slides_render", "bench.replay"]
 """Other modules with a `main(argv)` that print their own figures; add yours here."""
 
 ROOT = Path(__file__).resolve().parent.parent
