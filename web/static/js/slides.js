@@ -141,7 +141,17 @@ export function setup(ctx, classId) {
   $("slides-prev").addEventListener("click", () => show({ page: Math.max(1, (view()?.page ?? 1) - 1), zoom: 100, x: SPAN / 2, y: SPAN / 2 }));
   $("slides-next").addEventListener("click", () => show({ page: (view()?.page ?? 0) + 1, zoom: 100, x: SPAN / 2, y: SPAN / 2 }));
   $("slides-zoom").addEventListener("change", () => show({ zoom: Number($("slides-zoom").value) }));
-  $("board-everyone").addEventListener("change", () => act("board:open", { everyone: $("board-everyone").checked }, "Not changed"));
+  // While the host's change is on its way, a render from older state must not undo the click.
+  let opening = false;
+  $("board-everyone").addEventListener("change", async () => {
+    opening = true;
+    try {
+      await act("board:open", { everyone: $("board-everyone").checked }, "Not changed");
+    } finally {
+      opening = false;
+      $("board-everyone").checked = ctx.state.slides.everyoneDraws;
+    }
+  });
   $("board-undo").addEventListener("click", () => act("board:undo", {}, "Nothing undone"));
   $("board-clear").addEventListener("click", () => act("board:clear", {}, "Not cleared"));
 
@@ -284,7 +294,7 @@ export function setup(ctx, classId) {
     $("slides-tools").hidden = !presenting;
     $("board-tools").hidden = !mayDraw(s);
     $("board-everyone-row").hidden = s.you?.role !== "host";
-    $("board-everyone").checked = s.slides.everyoneDraws;
+    if (!opening) $("board-everyone").checked = s.slides.everyoneDraws;
     $("board-clear").hidden = !(presenting || ["host", "moderator"].includes(s.you?.role));
     $("board-tool").querySelector("option[value=pan]").hidden = !presenting;
     const decks = [...s.slides.decks.values()];
