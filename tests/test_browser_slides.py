@@ -45,6 +45,20 @@ async def rendered(host: Person) -> None:
     )
 
 
+async def showing(person: Person, page: int) -> None:
+    """Wait until the person's board shows the deck's page `page`, loaded and sized: the
+    page's box changes size when it replaces the blank board, so ink is drawn after."""
+    await person.page.wait_for_function(
+        """(page) => {
+            const sheet = document.getElementById("sheet");
+            const img = sheet.querySelector("img");
+            return new RegExp(`^[^:]+:${page}$`).test(sheet.dataset.page ?? "")
+                && !img.hidden && img.complete && img.naturalWidth > 0;
+        }""",
+        arg=page,
+    )
+
+
 def near(pixel: list[int] | None, rgb: tuple[int, ...], tolerance: int = 40) -> bool:
     return pixel is not None and all(
         abs(a - b) <= tolerance for a, b in zip(pixel, rgb, strict=False)
@@ -112,6 +126,7 @@ async def test_a_deck_and_its_ink_live_and_for_a_late_joiner(env: BrowserEnv) ->
     await host.page.click("#slides-next")
     await ana.wait_text("#slides-page", "Page 2")
     await wait_pixel(ana, "#sheet img", 0.5, 0.9, PAGE_2)
+    await showing(host, 2)
 
     await host.page.select_option("#board-width", "100")
     await stroke(host, 0.5)
@@ -195,12 +210,14 @@ async def test_the_replay_shows_the_slide_and_its_ink_at_every_moment(env: Brows
         ],
     )
     await rendered(host)
+    await showing(host, 1)
     await host.page.select_option("#board-width", "100")
     await stroke(host, 0.3)  # drawn before the recording: the replay starts with it
     await host.page.click("text=Start recording")
     await host.page.wait_for_selector("#rec-indicator:not([hidden])")
     await host.page.click("#slides-next")
     await host.wait_text("#slides-page", "Page 2")
+    await showing(host, 2)
     await stroke(host, 0.5)
     await host.page.wait_for_function(f"() => ({INK_COUNT})() === 2")
     await asyncio.sleep(2)  # two moments of the replay, apart
