@@ -107,6 +107,19 @@ async def ink_count(person: Person) -> int:
     return count
 
 
+async def strokes_done(person: Person, count: int) -> None:
+    """Wait until the board holds `count` strokes, each echoed whole: a stroke's last batch
+    is still on its way when the mouse button comes up."""
+    await person.page.wait_for_function(
+        """(count) => {
+            const pages = [...window.__classroom.state.slides.pages.values()];
+            const strokes = pages.flatMap((page) => [...page.values()]);
+            return strokes.length === count && strokes.every((stroke) => stroke.done);
+        }""",
+        arg=count,
+    )
+
+
 @reported
 async def test_a_deck_and_its_ink_live_and_for_a_late_joiner(env: BrowserEnv) -> None:  # noqa: F811
     cid = await env.server.create_class("Calculus")
@@ -130,6 +143,7 @@ async def test_a_deck_and_its_ink_live_and_for_a_late_joiner(env: BrowserEnv) ->
 
     await host.page.select_option("#board-width", "100")
     await stroke(host, 0.5)
+    await strokes_done(host, 1)
     await wait_pixel(ana, "#ink", 0.5, 0.5, RED_INK)
     assert not near(await pixel(ana, "#ink", 0.5, 0.2), RED_INK)  # only where it was drawn
     # One stroke, its points thinned to at most one per mouse move.
@@ -213,16 +227,17 @@ async def test_the_replay_shows_the_slide_and_its_ink_at_every_moment(env: Brows
     await showing(host, 1)
     await host.page.select_option("#board-width", "100")
     await stroke(host, 0.3)  # drawn before the recording: the replay starts with it
+    await strokes_done(host, 1)
     await host.page.click("text=Start recording")
     await host.page.wait_for_selector("#rec-indicator:not([hidden])")
     await host.page.click("#slides-next")
     await host.wait_text("#slides-page", "Page 2")
     await showing(host, 2)
     await stroke(host, 0.5)
-    await host.page.wait_for_function(f"() => ({INK_COUNT})() === 2")
+    await strokes_done(host, 2)
     await asyncio.sleep(2)  # two moments of the replay, apart
     await stroke(host, 0.7)
-    await host.page.wait_for_function(f"() => ({INK_COUNT})() === 3")
+    await strokes_done(host, 3)
     await asyncio.sleep(1)
     await host.page.click("text=Stop recording")
     link = host.page.locator("#rec-link")
