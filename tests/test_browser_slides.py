@@ -84,15 +84,18 @@ async def wait_pixel(
 
 
 async def stroke(person: Person, y: float, x0: float = 0.2, x1: float = 0.8) -> None:
-    """Draw a horizontal line across the board with the mouse, at height `y` (a fraction)."""
-    box = await person.page.locator("#ink").bounding_box()
-    assert box is not None
-    page_y = box["y"] + y * box["height"]
-    await person.page.mouse.move(box["x"] + x0 * box["width"], page_y)
+    """Draw a horizontal line across the board with the mouse, at height `y` (a fraction).
+    Each point is placed on the board where it is then (a status line may wrap meanwhile)."""
+
+    async def to(x: float) -> None:
+        box = await person.page.locator("#ink").bounding_box()
+        assert box is not None
+        await person.page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+
+    await to(x0)
     await person.page.mouse.down()
     for i in range(1, 21):
-        x = x0 + (x1 - x0) * i / 20
-        await person.page.mouse.move(box["x"] + x * box["width"], page_y)
+        await to(x0 + (x1 - x0) * i / 20)
         await asyncio.sleep(0.01)
     await person.page.mouse.up()
 
