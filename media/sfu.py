@@ -379,7 +379,7 @@ class Sfu:
                     continue
                 p.sub_mids, p.offered, p.offers = mids, layout, p.offers + 1
                 offer: dict[str, Any] = {
-                    "sdp": sdp.announce(sdp.without_remb(text), self.ice.announce),
+                    "sdp": sdp.announce(sdp.without_receive_estimate(text), self.ice.announce),
                     "type": "offer",
                     "mids": p.mids(),
                 }

@@ -99,3 +99,54 @@ async def test_a_subscribers_keyframe_request_reaches_the_publisher(server: Serv
 def keys(client: RtcClient) -> int:
     (got,) = client.by_mid.values()
     return sum(1 for data in got.encoded if data and data[0] & 0x01 == 0)
+
+
+class Extensions:
+    """The RTP header extension ids on the video packets a subscriber receives (in the clear
+    under SRTP)."""
+
+    def __init__(self, client: RtcClient) -> None:
+        assert client.sub is not None
+        ice: Any = client.sub.getTransceivers()[0].receiver.transport.transport
+        self.ids: set[int] = set()
+        self.packets = 0
+        receive: Callable[[], Awaitable[bytes]] = ice._recv
+
+        async def reading() -> bytes:
+            data = await receive()
+            self._read(data)
+            return data
+
+        ice._recv = reading
+
+    def _read(self, data: bytes) -> None:
+        if len(data) < 16 or not 128 <= data[0] < 192 or 192 <= data[1] <= 223:
+            return  # not RTP
+        self.packets += 1
+        start = 12 + 4 * (data[0] & 0x0F)
+        if not data[0] & 0x10 or data[start : start + 2] != b"\xbe\xde":
+            return
+        end = start + 4 + 4 * int.from_bytes(data[start + 2 : start + 4], "big")
+        at = start + 4
+        while at < end and data[at]:
+            self.ids.add(data[at] >> 4)
+            at += 2 + (data[at] & 0x0F)
+
+
+async def test_subscribers_are_not_asked_for_a_bandwidth_estimate(server: Server) -> None:
+    cid = await server.create_class()
+    host = RtcClient(await server.join(cid, "teacher", "host"))
+    viewer = RtcClient(await server.join(cid, "viewer"))
+    await host.publish(Pattern(width=320, height=240))
+    tracks = await viewer.peer.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 1)
+    video = tracks["tracks"][0]["track_id"]
+    await viewer.frames_of(video, 5)
+    assert viewer.sub is not None
+    offer = viewer.sub.remoteDescription.sdp
+    assert "goog-remb" not in offer and "abs-send-time" not in offer
+    seen = Extensions(viewer)
+    await viewer.frames_of(video, 20)
+    mid = next(line for line in offer.split("\r\n") if line.endswith("sdes:mid"))
+    assert seen.packets > 0 and seen.ids <= {int(mid.split(":")[1].split()[0])}
+    for client in (host, viewer):
+        await client.close()
