@@ -32,7 +32,7 @@ from classroom.replay import RecordedPoll, encode_polls
 from journal import Journal
 from journal.atomic import write_atomically
 from recorder import captions as cc
-from recorder.composite import Source, compose
+from recorder.composite import Chapter, Source, compose
 from recorder.package import decodes, package_name, probe, remux
 from recorder.slides_package import HISTORY as BOARD_HISTORY
 from recorder.slides_package import package_slides
@@ -350,7 +350,7 @@ class Build:
         captions = self._captions(aliases if self.pseudonyms else None)
         self._write("timeline.json", dumps({"events": events}))
         self._write("chapters.vtt", chapters_vtt(chapters, self.duration_ms).encode())
-        composite = self._composite(tracks, lambda p: progress(10 + 85 * p))
+        composite = self._composite(tracks, chapters, lambda p: progress(10 + 85 * p))
         manifest = self._manifest(participants, tracks, chapters, composite) | captions
         manifest["slides"] = slides
         manifest["slide_images"] = sorted(p.name for p in self.out.glob("slide-*.webp"))
@@ -451,7 +451,9 @@ class Build:
         self._write("transcript.json", dumps(transcript))
         return {"captions": entries, "transcript": "transcript.json"}
 
-    def _composite(self, tracks: list[dict[str, Any]], progress: Any) -> str | None:
+    def _composite(
+        self, tracks: list[dict[str, Any]], chapters: list[dict[str, Any]], progress: Any
+    ) -> str | None:
         video = _presenter(tracks, set(self.collected["hosts"]))
         audio = [
             Source(self.out / t["file"], t["offset_ms"]) for t in tracks if t["kind"] == "audio"
@@ -459,7 +461,9 @@ class Build:
         if video is None and not audio:
             return None
         picture = Source(self.out / video["file"], video["offset_ms"]) if video else None
-        compose(self.out / "composite.webm", self.duration_ms, picture, audio, progress)
+        marks = [Chapter(c["t_ms"], c["title"]) for c in chapters]
+        out = self.out / "composite.webm"
+        compose(out, self.duration_ms, picture, audio, progress, chapters=marks)
         return "composite.webm"
 
     def _manifest(
