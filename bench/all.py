@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -137,7 +138,7 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
                 *("--floor-packets", str(args.sfu_floor_packets)),
             ]
         )
-        await measure(results, "sfu", {"run": run}, partial(sfu.measure, options))
+        await measure(results, "sfu", {"run": run}, partial(sfu_run, options))
     if args.node_size:
         for server in node_compare.servers_to_run():
             key = {"run": run, "clients": args.node_size, "server": server}
@@ -148,6 +149,28 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
 async def recorder(seconds: float) -> dict[str, Any]:
     media = await asyncio.to_thread(recorder_bench.Media.make)
     return await recorder_bench.run(media, seconds)
+
+
+async def sfu_run(options: argparse.Namespace) -> dict[str, Any]:
+    """The SFU's figures, with when and at which commit they were taken: a resumed run
+    (`--resume` without the SFU's results) measures them again apart from the rest."""
+    found = await sfu.measure(options)
+    when = {"commit": commit(), "date": time.strftime("%Y-%m-%d"), "load_1m": os.getloadavg()[0]}
+    return found | when
+
+
+def measured_apart(runs: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
+    """A line saying so when these runs come from another commit than the rest."""
+    commits = {run["commit"] for run in runs if "commit" in run}
+    if not commits or commits == {meta.get("commit")}:
+        return []
+    loads = [float(run["load_1m"]) for run in runs if "load_1m" in run]
+    dates = sorted({run["date"] for run in runs if "date" in run})
+    return [
+        f"_Measured apart from the tables above: on {', '.join(dates)} at commit "
+        f"{', '.join(sorted(commits))}, load average {min(loads):.1f} to {max(loads):.1f} "
+        "at the end of each run._"
+    ]
 
 
 SERVER_CODE = ["classroom", "signaling", "media", "recorder", "web"]
@@ -206,7 +229,8 @@ def render(data: dict[str, Any], chart: Path) -> str:
     if data.get("composite"):
         parts += ["### Composite video: memory", composite_bench.render(data["composite"])]
     if data.get("sfu"):
-        parts += ["### SFU forwarding against transcoding", sfu_report.render(data["sfu"])]
+        parts += ["### SFU forwarding against transcoding", *measured_apart(data["sfu"], meta)]
+        parts += [sfu_report.render(data["sfu"])]
     if data.get("peers"):
         parts += ["### Against a plain Node socket.io server, browser-like clients"]
         parts += [node_compare.render(data["peers"])]

@@ -33,7 +33,9 @@ whether the m-line sends at all when a negotiation settles its direction
 (`on_direction`), take the subscriber's NACK, PLI and FIR before the sender
 ignores them, fill the sender reports with what was really sent, and `Wire`
 protects each packet with the connection's SRTP session and sends it on the
-selected ICE pair in one call (aiortc's path is four coroutines per packet).
+selected ICE pair in one call (aiortc's path is four coroutines per packet),
+on the pair's socket itself rather than through asyncio's datagram transport
+(whose buffer would queue what the kernel cannot take: we drop it instead).
 
 `gather_on`: aioice offers no option to choose the addresses it gathers host
 candidates on (and it skips 127.0.0.1); we replace its address lookup.
@@ -41,8 +43,10 @@ candidates on (and it skips 127.0.0.1); we replace its address lookup.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -390,8 +394,6 @@ def _terms(sender: RTCRtpSender, parameters: Any) -> Negotiated:
 
 
 SENT, BEHIND, DOWN = 0, 1, 2
-BACKLOG = 256 * 1024
-"""Bytes a subscriber connection's socket may hold unsent before its packets are dropped."""
 
 
 class Wire:
@@ -401,8 +403,8 @@ class Wire:
         self._dtls = dtls
         self._nominated: dict[int, Any] = dtls.transport._connection._nominated
         self._pair: Any = None
-        self._socket: Any = None
-        """The pair's `asyncio.DatagramTransport`."""
+        self._sendto: Callable[[bytes, tuple[str, int]], int] | None = None
+        """The pair's socket's own `sendto`, under asyncio's transport."""
         self._address: tuple[str, int] = ("", 0)
         self._protect: Callable[[bytes], bytes] | None = None
 
@@ -415,13 +417,24 @@ class Wire:
             if pair is None:
                 return DOWN
             self._pair, self._address = pair, pair.remote_addr
-            self._socket = pair.protocol.transport
+            self._sendto = socket_of(pair.protocol.transport).sendto
             self._protect = self._dtls._tx_srtp.protect
-        socket = self._socket
-        if socket.get_write_buffer_size() > BACKLOG:
-            return BEHIND
-        socket.sendto(self._protect(packet), self._address)  # type: ignore[misc]
+        try:
+            self._sendto(self._protect(packet), self._address)  # type: ignore[misc]
+        except (BlockingIOError, InterruptedError):
+            return BEHIND  # the socket's buffer is full: the datagram is dropped
+        except OSError:
+            return DOWN
         return SENT
+
+
+def socket_of(transport: asyncio.DatagramTransport) -> socket.socket:
+    """The socket under an asyncio datagram transport. Sending on it directly skips the
+    transport's buffer: a datagram the kernel cannot take now is dropped, not queued."""
+    found = getattr(transport, "_sock", None)
+    if not isinstance(found, socket.socket):
+        raise Unsupported("asyncio's datagram transport has no socket to send on")
+    return found
 
 
 def gather_on(addresses: Sequence[str]) -> None:

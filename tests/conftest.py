@@ -72,6 +72,9 @@ class Server:
 
 
 def settings_for(tmp_path: Path, wire: Wire = "msgpack", **extra: Any) -> Settings:
+    """A test server's settings. Captions are off unless a test asks for them: transcribing
+    every published recording would only slow the tests that are not about captions."""
+    extra.setdefault("captions", False)
     return Settings(port=0, data_dir=tmp_path, secret=SECRET, admin_key=ADMIN, wire=wire, **extra)
 
 

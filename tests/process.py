@@ -54,6 +54,8 @@ class ServerProcess:
         args = ["serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
         if "--demo" not in flags:
             args += ["--secret", SECRET, "--admin-key", ADMIN]
+        if "--captions" not in (*self.extra, *flags):
+            args += ["--captions", "off"]  # as in-process test servers: see settings_for
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLASSROOM_")}
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -68,14 +70,18 @@ class ServerProcess:
         )
         assert self.proc.stdout is not None
         printed: list[str] = []
-        async with asyncio.timeout(30):
-            while True:
-                raw = await self.proc.stdout.readline()
-                if not raw:
-                    raise RuntimeError("server exited:\n" + "".join(printed))
-                printed.append(raw.decode())
-                if READY in printed[-1]:
-                    break
+        try:
+            async with asyncio.timeout(30):
+                while True:
+                    raw = await self.proc.stdout.readline()
+                    if not raw:
+                        raise RuntimeError("server exited:\n" + "".join(printed))
+                    printed.append(raw.decode())
+                    if READY in printed[-1]:
+                        break
+        except BaseException:
+            await self.kill()  # a server that did not come up is not left running
+            raise
         self.lines = printed
         self._more = asyncio.Queue()
         self._drain = asyncio.create_task(self._read_rest(self.proc.stdout))

@@ -112,7 +112,7 @@ def audio_offset(manifest: dict[str, Any], user_id: str) -> int:
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with running(settings_for(tmp_path, media_host=("127.0.0.1",))) as srv:
+    async with running(settings_for(tmp_path, media_host=("127.0.0.1",), captions=True)) as srv:
         yield srv
 
 
@@ -189,7 +189,9 @@ async def test_a_model_that_does_not_load_leaves_captions_out_and_says_so(
     model.mkdir()
     for name in ("model.bin", "config.json", "tokenizer.json"):
         (model / name).write_bytes(b"not a model")
-    settings = settings_for(tmp_path, media_host=("127.0.0.1",), captions_model=model)
+    settings = settings_for(
+        tmp_path, media_host=("127.0.0.1",), captions=True, captions_model=model
+    )
     async with running(settings) as server:
         rid, _ = await record_two_speakers(server)
         manifest = (await published(server.url, rid, limit_s=120))["manifest"]
@@ -216,7 +218,7 @@ def running_pids() -> set[int]:
 
 
 async def test_kill_9_during_captions_resumes_after_restart(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path, "--media-host", "127.0.0.1")
+    server = ServerProcess(tmp_path, "--media-host", "127.0.0.1", "--captions", "on")
     await server.start()
     try:
         async with (

@@ -52,14 +52,20 @@ class Losses:
         return False
 
 
-async def test_lost_packets_are_sent_again_and_the_picture_goes_on(server: Server) -> None:
+async def watching(server: Server) -> tuple[RtcClient, RtcClient, str]:
+    """A host publishing a camera and a viewer that has begun to receive it."""
     cid = await server.create_class()
     host = RtcClient(await server.join(cid, "teacher", "host"))
     viewer = RtcClient(await server.join(cid, "viewer"))
     await host.publish(Pattern(width=320, height=240))
     tracks = await viewer.peer.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 1)
-    video = tracks["tracks"][0]["track_id"]
+    video: str = tracks["tracks"][0]["track_id"]
     await viewer.frames_of(video, 5)
+    return host, viewer, video
+
+
+async def test_lost_packets_are_sent_again_and_the_picture_goes_on(server: Server) -> None:
+    host, viewer, video = await watching(server)
     losses = Losses(viewer, every=7)
     before = (await metrics(server))["classroom_media_packets_retransmitted_total"]
     await viewer.frames_of(video, 60)  # decoding goes on through the losses
@@ -134,13 +140,7 @@ class Extensions:
 
 
 async def test_subscribers_are_not_asked_for_a_bandwidth_estimate(server: Server) -> None:
-    cid = await server.create_class()
-    host = RtcClient(await server.join(cid, "teacher", "host"))
-    viewer = RtcClient(await server.join(cid, "viewer"))
-    await host.publish(Pattern(width=320, height=240))
-    tracks = await viewer.peer.wait_for("rtc:tracks", lambda d: len(d["tracks"]) == 1)
-    video = tracks["tracks"][0]["track_id"]
-    await viewer.frames_of(video, 5)
+    host, viewer, video = await watching(server)
     assert viewer.sub is not None
     offer = viewer.sub.remoteDescription.sdp
     assert "goog-remb" not in offer and "abs-send-time" not in offer

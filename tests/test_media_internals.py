@@ -7,6 +7,8 @@ which; nothing else in media/ reaches below the public API.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from importlib.metadata import version
 from typing import Any
 
@@ -57,6 +59,7 @@ from media.encoded import (
     on_direction,
     restart_reassembly,
     skip_gap,
+    socket_of,
     tap,
 )
 from media.packets import ABS_SEND_TIME_URI, MID_URI
@@ -262,3 +265,21 @@ def test_the_wire_finds_srtp_and_the_selected_pair_where_it_expects() -> None:
 
 def test_host_address_lookup_is_replaceable() -> None:
     assert callable(aioice.ice.get_host_addresses)
+
+
+async def test_the_wire_sends_on_the_socket_under_asyncios_datagram_transport() -> None:
+    loop = asyncio.get_running_loop()
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    datagrams, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    try:
+        found = socket_of(datagrams)
+        found.sendto(b"rtp", sink.getsockname())
+        assert sink.recv(16) == b"rtp"
+    finally:
+        datagrams.close()
+        sink.close()
+    with pytest.raises(Unsupported):
+        socket_of(asyncio.DatagramTransport())
