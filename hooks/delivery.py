@@ -236,6 +236,8 @@ class Deliverer:
         now = self.outbox.clock()
         if result.ok:
             return Attempted(msg_id, eid, attempt, now, "delivered", result.status)
+        if result.dropped:
+            return Attempted(msg_id, eid, attempt, now, "dropped", error=result.error)
         next_at = retry_at(attempt, now, self.rng, self.delays)
         outcome: Outcome = "retry" if next_at is not None else "gave_up"
         return Attempted(msg_id, eid, attempt, now, outcome, result.status, result.error, next_at)

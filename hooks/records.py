@@ -27,7 +27,7 @@ HISTORY = 10
 """Attempts kept per delivery for the delivery log."""
 
 Outcome = Literal["delivered", "retry", "gave_up", "dropped"]
-"""`dropped`: the endpoint is no longer configured."""
+"""`dropped`: the endpoint is no longer configured, or the message is out of date."""
 
 
 class Enqueued(msgspec.Struct, tag="enqueued", frozen=True):

@@ -86,6 +86,8 @@ def endpoint(url: str) -> Endpoint:
 class Result:
     status: int | None
     error: str = ""
+    dropped: bool = False
+    """Not sent, and never to be (what it said is out of date): settled as `dropped`."""
 
     @property
     def ok(self) -> bool:

@@ -6,7 +6,8 @@ published replay of one, and the tool answers with an LtiDeepLinkingResponse
 signed by its own key: one `ltiResourceLink` item whose custom parameters
 hold the signed placement (lti/links.py), auto-posted to the platform's
 return URL. A class placement asks the platform for a line item, so its
-launches carry one and scores need no line item of the tool's making.
+launches carry one and scores need no line item of the tool's making; so
+does a replay placement, for a column of its own ("<title> (replay)").
 """
 
 from __future__ import annotations
@@ -51,10 +52,13 @@ def content_item(
         "url": launch_url,
         "custom": {PLACEMENT_CLAIM: token},
     }
-    if with_line_item and target.kind == "class":
+    if with_line_item:
+        # A replay's column is apart from its class's: the async cohort's scores beside the
+        # live ones, each the latest of its own, never one overwriting the other.
+        label = title if target.kind == "class" else f"{title} (replay)"
         item["lineItem"] = {
             "scoreMaximum": LINE_ITEM_MAXIMUM,
-            "label": title,
+            "label": label[:200],
             "tag": "classroom-quiz",
         }
     return item

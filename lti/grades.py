@@ -11,7 +11,18 @@ message. Sent twice (a crash between the platform's answer and its record),
 it does no harm: a platform keeps a learner's latest score for a line item.
 
 The live cohort's scores are enqueued when the class ends. `submit` is the
-way in for any other cohort (the replay's, later).
+way in for any other cohort.
+
+A replay's learner (the async cohort) has a score that changes as they
+answer its quiz questions, and no moment when they are done (they may stop
+anywhere, come back a week later): each ballot that changes their score
+enqueues it at once, under an id that names its version (the time of their
+newest ballot, made to grow), with that time as the AGS `timestamp`. A
+learner's scores are enqueued one after the other in the order their
+stream reached them and sent one at a time; a score a newer one of the
+same learner replaced is dropped unsent, so the gradebook never gets an
+older score after a newer one. Loading a stream (after a restart, say)
+enqueues any score of the last day that the outbox does not hold.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -27,11 +39,13 @@ import msgspec
 import redis.asyncio as redis
 
 from classroom import events as e
+from classroom import replay_events as r
+from classroom.replay import Replay
 from classroom.reports import ClassReport, ReportFold
 from hooks.delivery import Deliverer, Lease, RedisLease, SoleNode
 from hooks.outbox import Outbox
 from hooks.payloads import Message
-from hooks.records import RETRY_DELAYS_S, Enqueued
+from hooks.records import RETRY_DELAYS_S, Delivery, Enqueued
 from hooks.sender import Endpoint, Result
 from journal import Journal
 from journal.files import FileJournal
@@ -39,9 +53,18 @@ from journal.streams import RedisJournal
 from lti.claims import SCOPE_LINEITEM, SCOPE_SCORE
 from lti.links import Link, Links
 from lti.platforms import Platform, Tool
-from lti.scores import COHORT_LIVE, Score, ags_score, quiz_scores
+from lti.scores import (
+    COHORT_LIVE,
+    COHORT_REPLAY,
+    Score,
+    ags_score,
+    marked,
+    quiz_scores,
+    replay_score,
+)
 from lti.services import ServiceError, Tokens, find_or_create_lineitem, post_score
 from lti.store import StoreError
+from signaling.replay_runtime import ReplayRuntime
 from signaling.runtime import ClassRuntime, now_ms
 
 log = logging.getLogger(__name__)
@@ -51,6 +74,8 @@ AGS = Endpoint("lti-ags://scores")
 CATCH_UP_MS = 24 * 3600 * 1000
 """A class that ended this recently has its scores enqueued when loaded, if they are missing."""
 RETRY_S = (0.5, 1, 2, 5, 10, 30)
+REPLAY_PREFIX = "lti_replay_"
+"""The ids of replays' scores: `lti_replay_{recording}_{user}_{version}`."""
 
 
 class ScoreJob(msgspec.Struct, frozen=True):
@@ -60,6 +85,13 @@ class ScoreJob(msgspec.Struct, frozen=True):
     subject: str
     cohort: str
     score: Score
+    recording_id: str = ""
+    """A replay's score: it goes to the recording's link, not the class's."""
+
+    @property
+    def learner(self) -> str:
+        """Whose successive scores replace one another (a replay's learner)."""
+        return f"{self.recording_id}/{self.user_id}"
 
 
 class Grades:
@@ -94,6 +126,21 @@ class Grades:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ending: dict[str, int] = {}
         """Classes whose end is being turned into scores (how many times at once)."""
+        self._newest: dict[str, Score] = {}
+        """Each replay learner's newest score in the outbox."""
+        self._enqueuing: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._sending: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        schedule = self.outbox.on_change
+
+        def changed(delivery: Delivery) -> None:
+            self._note(delivery.msg_id)  # another node's, read at a sync; or ours
+            schedule(delivery)
+
+        self.outbox.on_change = changed
 
     async def start(self) -> None:
         await self.outbox.sync()
@@ -131,6 +178,65 @@ class Grades:
         if new:
             await self.outbox.append([Enqueued(m, [AGS.id]) for m in new])
         return len(new)
+
+    def _note(self, msg_id: str) -> None:
+        entry = self.outbox.state.entries.get(msg_id)
+        if entry is None or not msg_id.startswith(REPLAY_PREFIX):
+            return
+        try:
+            job = msgspec.json.decode(entry.message.body, type=ScoreJob)
+        except msgspec.DecodeError:
+            return
+        newest = self._newest.get(job.learner)
+        if newest is None or newest.at < job.score.at:
+            self._newest[job.learner] = job.score
+
+    def attach_replay(self, runtime: ReplayRuntime) -> None:
+        """A replay host's hook: each scored ballot sends the learner's new score; loading
+        the stream enqueues the scores of the last day the outbox misses (a crash's)."""
+        rid, stream = runtime.recording_id, runtime.stream
+
+        async def heard(ev: e.Event) -> None:
+            if isinstance(ev, r.AsyncVoted) and _scored(stream, ev.poll_id):
+                await _with_retries(lambda: self._replay_changed(rid, stream, [ev.voter]))
+
+        runtime.listen(heard)
+        since = self.clock() - CATCH_UP_MS
+        recent = [v.user_id for v in stream.viewers.values() if v.last_seen >= since]
+        if recent:
+            self._spawn(lambda: self._replay_changed(rid, stream, recent), REPLAY_PREFIX + rid)
+
+    async def _replay_changed(self, rid: str, stream: Replay, user_ids: list[str]) -> None:
+        link = await self.links.replay_link(rid)
+        if link is None:
+            return  # not placed in a course (or never launched from one)
+        members = await self.links.members(link.class_id)
+        for user_id in user_ids:
+            member = members.get(user_id)
+            if member is not None:
+                await self._replay_score(rid, stream, link, user_id, member.subject)
+
+    async def _replay_score(
+        self, rid: str, stream: Replay, link: Link, user_id: str, subject: str
+    ) -> None:
+        learner = f"{rid}/{user_id}"
+        lock = self._enqueuing.setdefault(learner, asyncio.Lock())
+        async with lock:  # one learner's scores in the order their stream reached them
+            score = replay_score(stream, user_id)
+            newest = self._newest.get(learner)
+            if score is None or (newest is not None and newest.same_result(score)):
+                return
+            if newest is not None and score.at <= newest.at:
+                score = msgspec.structs.replace(score, at=newest.at + 1)
+            job = ScoreJob(
+                link.class_id, link.platform_id, user_id, subject, COHORT_REPLAY, score, rid
+            )
+            msg_id = f"{REPLAY_PREFIX}{rid}_{user_id}_{score.at}"
+            body = msgspec.json.encode(job)
+            if not self.outbox.known(msg_id):
+                message = Message(msg_id, "lti.score", score.at, body)
+                await self.outbox.append([Enqueued(message, [AGS.id])])
+            self._newest[learner] = score
 
     def attach(self, runtime: ClassRuntime) -> None:
         """A registry hook: a class's end enqueues its quiz scores (and a catch-up at load)."""
@@ -180,9 +286,25 @@ class Grades:
         """One try of one score: a token, the line item, the score."""
         try:
             job = msgspec.json.decode(msg.body, type=ScoreJob)
+        except msgspec.DecodeError as exc:
+            return Result(None, str(exc)[:300])
+        if not job.recording_id:
+            return await self._post(http, job)
+        lock = self._sending.setdefault(job.learner, asyncio.Lock())
+        async with lock:  # one score of a learner at a time: never an older one last
+            newest = self._newest.get(job.learner)
+            if newest is not None and newest.at > job.score.at:
+                return Result(None, "a newer score of this learner replaced it", dropped=True)
+            return await self._post(http, job)
+
+    async def _post(self, http: aiohttp.ClientSession, job: ScoreJob) -> Result:
+        try:
             platform = await self.tool.platform(job.platform_id)
-            link = await self.links.link(job.class_id)
-        except (StoreError, msgspec.DecodeError) as exc:
+            if job.recording_id:
+                link = await self.links.replay_link(job.recording_id)
+            else:
+                link = await self.links.link(job.class_id)
+        except StoreError as exc:
             return Result(None, str(exc)[:300])
         if platform is None or link is None:
             return Result(None, "the platform or the class's link is no longer registered")
@@ -207,17 +329,22 @@ class Grades:
             return link.lineitem
         if not link.lineitems or SCOPE_LINEITEM not in link.scopes:
             raise ServiceError("the course gives this link no line item, and no way to make one")
-        lock = self._lineitem_locks.setdefault(link.class_id, asyncio.Lock())
+        lock = self._lineitem_locks.setdefault("/".join(link.key), asyncio.Lock())
         async with lock:
-            fresh = await self.links.link(link.class_id)
+            fresh = await self.links.read(*link.key)
             if fresh is not None and fresh.lineitem:
                 return fresh.lineitem
             token = await self.tokens.token(platform, [SCOPE_LINEITEM])
             url = await find_or_create_lineitem(
                 http, token, link.lineitems, link.resource_link_id, link.title, score.maximum
             )
-            await self.links.set_lineitem(link.class_id, url)
+            await self.links.set_lineitem(link, url)
             return url
+
+
+def _scored(stream: Replay, poll_id: str) -> bool:
+    recorded = stream.recorded.get(poll_id)
+    return recorded is not None and marked(recorded)
 
 
 def _report(records: list[bytes], now: int) -> ClassReport:

@@ -84,7 +84,7 @@ class Launcher:
         user_id = user_id_for(salt, platform.id, launch.subject)
         placement = read_placement(salt, platform.id, launch)
         if placement is not None and placement.kind == "replay":
-            return await self._replay(placement.id, launch, user_id)
+            return await self._replay(platform, placement.id, launch, user_id)
         class_id = await self._class(platform, launch, placement, salt)
         await self.links.remember(link_of(class_id, platform.id, launch))
         await self.links.add_member(
@@ -111,7 +111,9 @@ class Launcher:
             await self.classes.create(class_title(launch), "sfu", class_id=class_id)
         return class_id
 
-    async def _replay(self, recording_id: str, launch: Launch, user_id: str) -> str:
+    async def _replay(
+        self, platform: Platform, recording_id: str, launch: Launch, user_id: str
+    ) -> str:
         meta = await asyncio.to_thread(self.recordings.load, recording_id)
         if meta is None:
             raise LaunchError("the replay placed here no longer exists on this server", 404)
@@ -124,11 +126,29 @@ class Launcher:
             )
         class_id = meta.get("class_id")
         if isinstance(class_id, str) and class_id:
+            await self._remember_replay(platform, recording_id, meta, class_id, launch)
             member = Member(launch.subject, launch.name, role)
             await self.links.add_member(class_id, user_id, member)
         replay_role = role if role in ("host", "moderator") else "viewer"
         token = mint_replay(self.secret, recording_id, user_id, launch.name, replay_role)
         return f"/replay/{recording_id}#token={token}"
+
+    async def _remember_replay(
+        self,
+        platform: Platform,
+        recording_id: str,
+        meta: dict[str, Any],
+        class_id: str,
+        launch: Launch,
+    ) -> None:
+        """The replay's own link: its scores go to its line item, a column apart from the
+        class's ("... (replay)"), made by the platform from the deep link or by the tool."""
+        title = str(meta.get("title") or class_title(launch))
+        link = link_of(class_id, platform.id, launch)
+        replay_title = f"{title} (replay)"[:200]
+        await self.links.remember(
+            msgspec.structs.replace(link, title=replay_title, recording_id=recording_id)
+        )
 
     async def _choose(self, platform: Platform, launch: Launch) -> str:
         if launch.role != "host":

@@ -12,8 +12,9 @@
 - People get user ids derived from the platform and their LMS id: the same
   person is the same user in every class, replay and report of the course.
 - `Link` records, per class, where its course's services are (AGS line
-  items, NRPS roster), from the latest launch; `Member` records map user ids
-  back to LMS ids for the scores.
+  items, NRPS roster), from the latest launch; a placed replay has a link
+  of its own, per recording, whose line item is the replay's gradebook
+  column; `Member` records map user ids back to LMS ids for the scores.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from lti.claims import Launch
 from lti.store import Store
 
 LINKS = "links"
+REPLAY_LINKS = "replay-links"
 PLACEMENT_CLAIM = "classroom_placement"
 """The custom parameter a deep-linked resource link carries."""
 
@@ -49,6 +51,15 @@ class Link(msgspec.Struct):
     lineitems: str | None = None
     scopes: list[str] = []
     memberships_url: str | None = None
+    recording_id: str | None = None
+    """A placed replay's link (its scores go to a column of their own)."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Where it is kept: by class, or by recording for a replay's."""
+        if self.recording_id is not None:
+            return REPLAY_LINKS, self.recording_id
+        return LINKS, self.class_id
 
 
 class Member(msgspec.Struct):
@@ -138,24 +149,30 @@ class Links:
         self.store = store
 
     async def link(self, class_id: str) -> Link | None:
-        raw = await self.store.get(LINKS, class_id)
+        return await self.read(LINKS, class_id)
+
+    async def replay_link(self, recording_id: str) -> Link | None:
+        return await self.read(REPLAY_LINKS, recording_id)
+
+    async def read(self, space: str, key: str) -> Link | None:
+        raw = await self.store.get(space, key)
         return None if raw is None else msgspec.json.decode(raw, type=Link)
 
     async def remember(self, link: Link) -> None:
-        """Keep the class's link; a line item the tool made is kept when the launch has none."""
-        earlier = await self.link(link.class_id)
+        """Keep the link; a line item the tool made is kept when the launch has none."""
+        earlier = await self.read(*link.key)
         if earlier is not None and link.lineitem is None and earlier.lineitems == link.lineitems:
             link = msgspec.structs.replace(link, lineitem=earlier.lineitem)
         if earlier != link:
-            await self.store.put(LINKS, link.class_id, msgspec.json.encode(link))
-        if link.context_id is not None:
+            await self.store.put(*link.key, msgspec.json.encode(link))
+        if link.context_id is not None and link.recording_id is None:
             await self.add_to_course(link.platform_id, link.context_id, link.class_id, link.title)
 
-    async def set_lineitem(self, class_id: str, url: str) -> None:
-        link = await self.link(class_id)
-        if link is not None and link.lineitem != url:
-            link = msgspec.structs.replace(link, lineitem=url)
-            await self.store.put(LINKS, class_id, msgspec.json.encode(link))
+    async def set_lineitem(self, link: Link, url: str) -> None:
+        kept = await self.read(*link.key)
+        if kept is not None and kept.lineitem != url:
+            kept = msgspec.structs.replace(kept, lineitem=url)
+            await self.store.put(*kept.key, msgspec.json.encode(kept))
 
     async def add_member(self, class_id: str, user_id: str, member: Member) -> None:
         space = f"members/{class_id}"

@@ -45,7 +45,7 @@ from signaling.addresses import client_address, local
 from signaling.runtime import now_ms
 from web import pages
 from web.api import ApiError, body_of, require_admin
-from web.keys import GATEWAY, RECORDER, REGISTRY, SETTINGS
+from web.keys import GATEWAY, RECORDER, REGISTRY, REPLAYS, SETTINGS
 from web.reports_api import REPORT_EXTENSION
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,8 @@ class LaunchForm(msgspec.Struct):
 
 
 async def lti_tool(app: web.Application) -> AsyncIterator[None]:
-    """A cleanup context, after the classes': the tool, its scores, and the reports' roster."""
+    """A cleanup context, after the classes': the tool, its scores (of classes and replays),
+    and the reports' roster."""
     settings, registry = app[SETTINGS], app[REGISTRY]
     config = LtiConfig(
         settings.data_dir,
@@ -125,6 +126,7 @@ async def lti_tool(app: web.Application) -> AsyncIterator[None]:
     registry.on_runtime.append(tool.grades.attach)
     for runtime in list(registry.runtimes.values()):
         tool.grades.attach(runtime)
+    app[REPLAYS].on_runtime.append(tool.grades.attach_replay)
 
     async def extend(class_id: str, report: ClassReport) -> RosteredReport:
         return with_roster(report, await tool.rosters.for_report(class_id, report))

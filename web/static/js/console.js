@@ -1,5 +1,5 @@
 // The organizers' console: classes, recordings, reports and (for the admin)
-// the webhook delivery log, on the REST API. Signing in checks the credential
+// the webhook delivery log and the LTI platforms, on the REST API. Signing in checks the credential
 // by listing the classes it manages.
 //
 // An organizer token may also come in the link (`/console#token=...`): it is
@@ -11,6 +11,7 @@ import { Classes } from "./console_classes.js";
 import { Recordings } from "./console_recordings.js";
 import { Report } from "./console_report.js";
 import { Webhooks } from "./console_hooks.js";
+import { LtiPlatforms } from "./console_lti.js";
 import { ApiError, api, forget, remember, remembered, session, setStatus } from "./console_session.js";
 
 const REFRESH_MS = 10_000;
@@ -29,6 +30,7 @@ const classes = new Classes({
   },
 });
 const webhooks = new Webhooks();
+const lti = new LtiPlatforms();
 
 function fromLink() {
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -49,11 +51,12 @@ async function signIn(credential) {
   const organizer = session.organizer;
   $("who").textContent = organizer ? `${organizer.name} (organizer)` : "Admin";
   $("tab-webhooks").hidden = Boolean(organizer);
+  $("tab-lti").hidden = Boolean(organizer);
   $("sign-in").hidden = true;
   $("sign-out").hidden = false;
   $("console").hidden = false;
   setStatus("");
-  await Promise.all([recordings.refresh(), organizer ? null : webhooks.refresh()]);
+  await Promise.all([recordings.refresh(), organizer ? null : webhooks.refresh(), organizer ? null : lti.refresh()]);
 }
 
 function signOut(message = "") {
