@@ -90,6 +90,8 @@ def parser() -> argparse.ArgumentParser:
         serve, "--max-participants", 1000, "participants in one class at once (staff not counted)"
     )
     _number(serve, "--invite-identities", 1000, "people one class invite link may admit")
+    _number(serve, "--slides-max-mb", 50, "the largest PDF a host or presenter may upload (MB)")
+    _number(serve, "--slides-max-pages", 300, "the most pages an uploaded PDF may have")
     serve.add_argument(
         "--trusted-proxy",
         default=_env("TRUSTED_PROXY", "127.0.0.0/8,::1"),
@@ -302,6 +304,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ws_compression=args.ws_compression,
         max_participants=args.max_participants,
         invite_identities=args.invite_identities,
+        slides_max_mb=max(1, args.slides_max_mb),
+        slides_max_pages=max(1, args.slides_max_pages),
         trusted_proxies=proxies,
         webhook_urls=_webhooks(args),
         webhook_secret=args.webhook_secret,
