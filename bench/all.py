@@ -65,6 +65,7 @@ from bench.harness import SERVER_TREE, machine, progress, raise_fd_limit
 BENCHES: list[str] = [
     "bench.reports",
     "bench.captions",
+    "bench.slides_render",
     "bench.replay",
     "bench.recording_report",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from classroom import commands as c
 from classroom import events as e
 from classroom import polls_queries  # noqa: F401  (registers the poll queries)
+from classroom.board import Boards
 from classroom.breakouts import Breakouts, land
 from classroom.dispatch import HANDLERS, QUERIES, handles
 from classroom.errors import DomainError
@@ -22,6 +23,7 @@ from classroom.polls import Polls
 from classroom.qa import QA
 from classroom.recording import Recording
 from classroom.roles import Role, require
+from classroom.slides import Slides
 
 
 class Classroom:
@@ -33,6 +35,8 @@ class Classroom:
         self.polls = Polls()
         self.qa = QA()
         self.recording = Recording()
+        self.slides = Slides()
+        self.boards = Boards()
 
     @classmethod
     def replay(cls, history: Iterable[e.Event]) -> Classroom:
@@ -86,9 +90,10 @@ class Classroom:
 
     def admit(self, user_id: str, cmd: c.Command) -> Member:
         """The gate every command passes, whoever serves it: the class is live, the
-        sender is present, and their role grants the command's action."""
+        sender is present, and their role (or what the class granted them: presenting,
+        drawing) allows the command's action."""
         actor = self.present(user_id)
-        require(actor.role, cmd.action)
+        require(actor.role, cmd.action, self.slides.granted(user_id))
         return actor
 
     def present(self, user_id: str) -> Member:
@@ -139,6 +144,8 @@ class Classroom:
         self.breakouts.apply(ev, self.live)
         self.polls.apply(ev)
         self.qa.apply(ev)
+        self.slides.apply(ev)
+        self.boards.apply(ev)
 
     def _refuse_if_ended(self) -> None:
         if self.live.ended:

@@ -11,6 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
+from classroom import events as e
 from classroom.roles import Action, Role
 
 CHAT_MAX = 2000
@@ -361,6 +362,93 @@ class RecordingStop(Command):
 class RecordingMark(Command):
     action = Action.RECORDING_CONTROL
     title: MarkerTitle
+
+
+# -- slides and the whiteboard ------------------------------------------------
+
+PAGES_MAX = 500
+"""Pages of one deck (the upload's cap may be lower)."""
+BLANK_PAGES = 50
+"""Blank pages a room's board offers besides the decks."""
+SPAN = 10_000
+"""Board coordinates run 0..SPAN across a page's width and down its height."""
+BATCH_POINTS = 200
+"""Points in one batch of a stroke (a client sends one every 50 ms or so while drawing)."""
+BOARD_TEXT_MAX = 500
+
+Coordinate = Annotated[int, msgspec.Meta(ge=0, le=SPAN)]
+Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$")]
+StrokeId = Annotated[str, msgspec.Meta(min_length=6, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+"""Chosen by the drawing client, at random: unique on its board."""
+Page = Annotated[int, msgspec.Meta(ge=1, le=PAGES_MAX)]
+
+
+class SlidesShow(Command):
+    """`slides:show`: the presenter shows a deck's page (a blank page without `deck_id`),
+    zoomed to `zoom` percent around the point `x`, `y` (in 1/10000 of the page)."""
+
+    action = Action.SLIDES_PRESENT
+    deck_id: EntityId | None = None
+    page: Page = 1
+    zoom: Annotated[int, msgspec.Meta(ge=100, le=800)] = 100
+    x: Coordinate = SPAN // 2
+    y: Coordinate = SPAN // 2
+
+
+class SlidesPresenter(Command):
+    """`slides:presenter`: the host makes someone a presenter (`on: false` takes it back)."""
+
+    action = Action.SLIDES_MANAGE
+    user_id: UserId
+    on: bool = True
+
+
+class SlidesDecks(Command):
+    """`slides:decks`: the class's decks, in the ack (a query)."""
+
+    action = Action.SLIDES_PRESENT
+
+
+class BoardOpen(Command):
+    """`board:open`: `everyone: true` lets every participant draw; false, only hosts,
+    moderators and presenters."""
+
+    action = Action.SLIDES_MANAGE
+    everyone: bool
+
+
+class BoardDraw(Command):
+    """`board:draw`: a batch of one stroke's points (x, y pairs, flat) on the board the
+    room shows. The first batch of a stroke says how it looks (`tool`, `color`, `width`,
+    and `text` for the text tool); shapes and text come whole, in one batch."""
+
+    action = Action.BOARD_DRAW
+    stroke: StrokeId
+    points: Annotated[list[Coordinate], msgspec.Meta(min_length=2, max_length=2 * BATCH_POINTS)]
+    tool: e.BoardTool | None = None
+    color: Color | None = None
+    width: Annotated[int, msgspec.Meta(ge=1, le=400)] | None = None
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=BOARD_TEXT_MAX)] | None = None
+    done: bool = False
+
+
+class BoardErase(Command):
+    """`board:erase`: remove strokes (a participant removes only their own)."""
+
+    action = Action.BOARD_DRAW
+    strokes: Annotated[list[StrokeId], msgspec.Meta(min_length=1, max_length=100)]
+
+
+class BoardUndo(Command):
+    """`board:undo`: remove your last stroke on the page the room shows."""
+
+    action = Action.BOARD_DRAW
+
+
+class BoardClear(Command):
+    """`board:clear`: remove every stroke from the page the room shows."""
+
+    action = Action.BOARD_CLEAR
 
 
 # -- the replay: learners who watch later ---------------------------------------

@@ -407,6 +407,85 @@ class CaptureFileStarted(Event, tag="recording.track_started"):
     """Wall-clock time of that first frame (epoch ms)."""
 
 
+# -- slides and the whiteboard ---------------------------------------------------
+
+BoardTool = Literal["pen", "highlighter", "line", "arrow", "rect", "ellipse", "text"]
+
+
+class DeckAdded(Event, tag="slides.deck_added"):
+    """An uploaded PDF whose pages were rendered: it may be shown from now on."""
+
+    deck_id: str
+    title: str
+    """The deck's name, as its uploader gave it."""
+    pages: int
+
+
+class SlideShown(Event, tag="slides.shown"):
+    """What a room's board shows: a deck's page, or blank page `page` when `deck_id` is
+    empty; `zoom` (percent) and the point at the view's centre (`x`, `y`, in 1/10000 of
+    the page's width and height)."""
+
+    room: str
+    deck_id: str
+    page: int
+    zoom: int = 100
+    x: int = 5000
+    y: int = 5000
+
+
+class PresenterSet(Event, tag="slides.presenter"):
+    """The host makes someone a presenter (`on`) or takes it back."""
+
+    user_id: str
+    on: bool
+
+
+class BoardOpened(Event, tag="board.opened"):
+    """The host lets everyone draw (`everyone`), or only hosts, moderators and presenters."""
+
+    everyone: bool
+
+
+class Ink(msgspec.Struct, frozen=True, kw_only=True):
+    """How a stroke looks: set by its first batch of points."""
+
+    tool: BoardTool
+    color: str
+    width: int
+    text: str | None = None
+
+
+class InkDrawn(Event, tag="board.drawn"):
+    """A batch of a stroke's points (x, y pairs, flat, in 1/10000 of the page) on a board:
+    the room's and the page's (`deck_id` empty: a blank page). The first batch of a
+    stroke carries its `ink`; `done` ends it."""
+
+    room: str
+    deck_id: str
+    page: int
+    user_id: str
+    stroke_id: str
+    points: list[int]
+    ink: Ink | None = None
+    done: bool = False
+
+
+class InkErased(Event, tag="board.erased"):
+    """Strokes removed from a board (the eraser, or an undo)."""
+
+    room: str
+    deck_id: str
+    page: int
+    stroke_ids: list[str]
+
+
+class BoardCleared(Event, tag="board.cleared"):
+    room: str
+    deck_id: str
+    page: int
+
+
 AnyEvent = (
     ClassCreated
     | ClassEnded
@@ -452,6 +531,13 @@ AnyEvent = (
     | RecordingStopped
     | RecordingMarker
     | CaptureFileStarted
+    | DeckAdded
+    | SlideShown
+    | PresenterSet
+    | BoardOpened
+    | InkDrawn
+    | InkErased
+    | BoardCleared
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -73,6 +73,13 @@ REFS: dict[str, Refs] = {
     "rtc:track_unpublished": USER,
     "rtc:muted": Refs(ids=(("user_id",), ("by",))),
     "rtc:speaker": USER,
+    "slides:view": NOBODY,
+    "slides:state": NOBODY,  # its strokes do not say who drew them
+    "slides:presenter": USER,
+    "board:opened": NOBODY,
+    "board:ink": USER,
+    "board:erased": NOBODY,
+    "board:cleared": NOBODY,
     # the timeline's own entries and the manifest's records
     "marker": NOBODY,
     "manifest:participant": PERSON,

@@ -3,6 +3,11 @@
 A role comes from the signed join token and may be changed by the host during
 the class (participant <-> moderator). Each command names the one action it
 needs; `require` is called for every command before the domain handles it.
+
+Beside the role, the class may grant a member more: the host makes someone a
+presenter (`PRESENTER`: show slides, draw, clear the board), or lets everyone
+draw (`DRAWER`). Those grants are state of the class (classroom/slides.py),
+so they follow the member across reconnects and are checked by the same gate.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ class Action(StrEnum):
     MEDIA_RECEIVE = "media.receive"
     MEDIA_MUTE_OTHERS = "media.mute_others"
     RECORDING_CONTROL = "recording.control"
+    SLIDES_PRESENT = "slides.present"
+    SLIDES_MANAGE = "slides.manage"
+    BOARD_DRAW = "board.draw"
+    BOARD_CLEAR = "board.clear"
     REPLAY_WATCH = "replay.watch"
 
 
@@ -68,6 +77,8 @@ _STAFF = _EVERYONE | {
     Action.QA_MODERATE,
     Action.BREAKOUT_MANAGE,
     Action.MEDIA_MUTE_OTHERS,
+    Action.BOARD_DRAW,
+    Action.BOARD_CLEAR,
 }
 
 GRANTS: dict[Role, frozenset[Action]] = {
@@ -77,12 +88,22 @@ GRANTS: dict[Role, frozenset[Action]] = {
 }
 
 
-def allowed(role: Role, action: Action) -> bool:
-    return action in GRANTS[role]
+PRESENTER: frozenset[Action] = frozenset(
+    {Action.SLIDES_PRESENT, Action.BOARD_DRAW, Action.BOARD_CLEAR}
+)
+"""What a presenter may do, whatever their role."""
+DRAWER: frozenset[Action] = frozenset({Action.BOARD_DRAW})
+"""What everyone may do while the host lets everyone draw."""
+NONE: frozenset[Action] = frozenset()
 
 
-def require(role: Role, action: Action) -> None:
-    if not allowed(role, action):
+def allowed(role: Role, action: Action, granted: frozenset[Action] = NONE) -> bool:
+    """Whether the role, or what the class granted the member (`granted`), allows `action`."""
+    return action in GRANTS[role] or action in granted
+
+
+def require(role: Role, action: Action, granted: frozenset[Action] = NONE) -> None:
+    if not allowed(role, action, granted):
         raise DomainError("forbidden", f"a {role} may not do {action.value}")
 
 

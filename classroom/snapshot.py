@@ -10,6 +10,7 @@ from classroom.media_wire import tracks_view
 from classroom.polls_wire import polls_view
 from classroom.qa_wire import questions_view
 from classroom.roles import is_staff
+from classroom.slides_wire import slides_view
 from classroom.visibility import Viewer, audience
 from classroom.wire import Payload, chat_view, member_view
 
@@ -42,5 +43,6 @@ def snapshot(room: Classroom, viewer: Viewer, media: Payload) -> Payload:
         "tracks": tracks_view(room.media, live, viewer.room),
         "locks": {"publish": room.media.publish_open},
         "speaker": room.media.speakers.get(viewer.room),
+        "slides": slides_view(room.slides, room.boards.of(viewer.room), viewer),
     }
     return out

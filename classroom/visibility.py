@@ -100,8 +100,12 @@ def audience(ev: e.Event) -> Audience:
             | e.RecordingMarker()
         ):
             return EVERYONE
-        case e.PublishLockSet():
+        case e.PublishLockSet() | e.PresenterSet() | e.BoardOpened():
             return EVERYONE
+        case e.DeckAdded():  # presenters who are not staff ask for the decks (`slides:decks`)
+            return Audience(staff=True, users=frozenset({ev.actor}))
+        case e.SlideShown() | e.InkDrawn() | e.InkErased() | e.BoardCleared():
+            return room_of(ev.room)
     return NOBODY
 
 

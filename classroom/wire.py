@@ -17,6 +17,7 @@ from classroom.media_wire import MEDIA_EVENTS, media_wire
 from classroom.polls_wire import POLL_EVENTS, poll_wire
 from classroom.qa_wire import QA_EVENTS, qa_wire
 from classroom.roles import Role, is_staff
+from classroom.slides_wire import SLIDES_EVENTS, slides_wire
 
 Payload = dict[str, Any]
 Wire = tuple[str, Payload]
@@ -107,4 +108,6 @@ def to_wire(ev: e.Event) -> Wire | None:
             return media_wire(ev)
         case _ if isinstance(ev, QA_EVENTS):
             return qa_wire(ev, head)
+        case _ if isinstance(ev, SLIDES_EVENTS):
+            return slides_wire(ev, head)
     return None

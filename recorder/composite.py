@@ -13,6 +13,9 @@ recording's clock (silence before the track starts, in the gaps the capture
 left, and after it ends); every track gives one chunk to the mixer before
 any gives the next, so the mixer never waits on a late track while holding
 the others.
+
+The recording's chapters (its markers, polls, breakouts and slide titles)
+are the file's Matroska chapters, so a player lists and seeks to them.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ class Source:
     offset_ms: int
 
 
+@dataclass(frozen=True)
+class Chapter:
+    t_ms: int
+    title: str
+
+
 def compose(
     out: Path,
     duration_ms: int,
@@ -51,9 +60,12 @@ def compose(
     audio: list[Source],
     progress: Progress = lambda _: None,
     max_height: int = 720,
+    chapters: list[Chapter] | None = None,
 ) -> None:
     container = av.open(str(out), "w", format="webm")
     try:
+        # Before the first packet: the header, which holds them, is written with it.
+        container.set_chapters(_matroska_chapters(chapters or [], duration_ms))
         size = _video_size(video, max_height)
         vstream: Any = container.add_stream("libvpx", rate=30)
         vstream.width, vstream.height, vstream.pix_fmt = size[0], size[1], "yuv420p"
@@ -79,6 +91,23 @@ def compose(
     finally:
         container.close()
     progress(1.0)
+
+
+def _matroska_chapters(chapters: list[Chapter], duration_ms: int) -> list[Any]:
+    """Each chapter runs until the next one starts (the last, to the end); players list
+    them by title and seek to them."""
+    kept = sorted((c for c in chapters if 0 <= c.t_ms < duration_ms), key=lambda c: c.t_ms)
+    bounds = [c.t_ms for c in kept] + [duration_ms]
+    return [
+        {
+            "id": n,
+            "start": c.t_ms,
+            "end": bounds[n],
+            "time_base": MS,
+            "metadata": {"title": c.title},
+        }
+        for n, c in enumerate(kept, start=1)
+    ]
 
 
 def _video_size(video: Source | None, max_height: int) -> tuple[int, int]:

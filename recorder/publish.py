@@ -32,11 +32,14 @@ from classroom.replay import RecordedPoll, encode_polls
 from journal import Journal
 from journal.atomic import write_atomically
 from recorder import captions as cc
-from recorder.composite import Source, compose
+from recorder.composite import Chapter, Source, compose
 from recorder.package import decodes, package_name, probe, remux
+from recorder.slides_package import HISTORY as BOARD_HISTORY
+from recorder.slides_package import package_slides
 from recorder.store import RecordingStore
 from recorder.timeline import Span, chapters_vtt, collect, dumps, find_span
 from recorder.transcribe import Captions, Job, TranscriptionFailed, transcribe
+from slides.store import DeckStore
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +68,15 @@ class Interrupted(Exception):
 
 class Publisher:
     def __init__(
-        self, store: RecordingStore, journal: Journal, captions: Captions | None = None
+        self,
+        store: RecordingStore,
+        journal: Journal,
+        captions: Captions | None = None,
+        decks: DeckStore | None = None,
     ) -> None:
         self.store = store
+        self.decks = decks
+        """The class's slides, whose shown pages go into the package."""
         self.journal = journal
         self.captions = captions or Captions()
         self.stages = tuple(s for s in STAGES if s != "captions" or self.captions.on)
@@ -204,7 +213,7 @@ class Publisher:
         collected = await _io(self._read, recording_id, "collected.json")
         checked = await _io(self._read, recording_id, "checked.json")
         options = await _io(self._options, recording_id)
-        build = Build(self.store, recording_id, collected, checked, options)
+        build = Build(self.store, recording_id, collected, checked, options, self.decks)
 
         shown = [-1]
 
@@ -298,8 +307,10 @@ class Build:
         collected: dict[str, Any],
         checked: dict[str, Any],
         options: dict[str, Any],
+        decks: DeckStore | None = None,
     ) -> None:
         self.store = store
+        self.decks = decks
         self.recording_id = recording_id
         self.collected = collected
         self.checked = checked
@@ -331,12 +342,18 @@ class Build:
             events = _pseudonymised(aliases, events)
             participants = [aliases.record("manifest:participant", p) for p in participants]
             tracks = [aliases.record("manifest:track", t) for t in tracks]
-        chapters = self._chapters()
+        meta = self.store.load(self.recording_id) or {}
+        slides, slide_chapters = package_slides(
+            self.decks, meta.get("class_id", ""), events, self.out
+        )
+        chapters = self._chapters(slide_chapters)
         captions = self._captions(aliases if self.pseudonyms else None)
         self._write("timeline.json", dumps({"events": events}))
         self._write("chapters.vtt", chapters_vtt(chapters, self.duration_ms).encode())
-        composite = self._composite(tracks, lambda p: progress(10 + 85 * p))
+        composite = self._composite(tracks, chapters, lambda p: progress(10 + 85 * p))
         manifest = self._manifest(participants, tracks, chapters, composite) | captions
+        manifest["slides"] = slides
+        manifest["slide_images"] = sorted(p.name for p in self.out.glob("slide-*.webp"))
         self._write("manifest.json", dumps(manifest))
         self._replay_polls()
 
@@ -380,18 +397,22 @@ class Build:
         return tracks
 
     def _events(self) -> list[dict[str, Any]]:
+        """The entries within the trim; the board's before it too, at 0 (what it showed then)."""
         return [
-            entry | {"t": entry["t"] - self.start}
+            entry | {"t": max(0, entry["t"] - self.start)}
             for entry in self.collected["events"]
             if self.start <= entry["t"] <= self.end
+            or (entry["t"] < self.start and entry["name"] in BOARD_HISTORY)
         ]
 
-    def _chapters(self) -> list[dict[str, Any]]:
+    def _chapters(self, slides: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The recording's chapters and the slides' (already in package time), in order."""
         kept = [
             c | {"t_ms": c["t_ms"] - self.start}
             for c in self.collected["chapters"]
             if self.start <= c["t_ms"] <= self.end
         ]
+        kept = sorted(kept + slides, key=lambda c: c["t_ms"])
         if not kept or kept[0]["t_ms"] > 0:
             kept.insert(0, {"t_ms": 0, "title": "Start"})
         return kept
@@ -430,7 +451,9 @@ class Build:
         self._write("transcript.json", dumps(transcript))
         return {"captions": entries, "transcript": "transcript.json"}
 
-    def _composite(self, tracks: list[dict[str, Any]], progress: Any) -> str | None:
+    def _composite(
+        self, tracks: list[dict[str, Any]], chapters: list[dict[str, Any]], progress: Any
+    ) -> str | None:
         video = _presenter(tracks, set(self.collected["hosts"]))
         audio = [
             Source(self.out / t["file"], t["offset_ms"]) for t in tracks if t["kind"] == "audio"
@@ -438,7 +461,9 @@ class Build:
         if video is None and not audio:
             return None
         picture = Source(self.out / video["file"], video["offset_ms"]) if video else None
-        compose(self.out / "composite.webm", self.duration_ms, picture, audio, progress)
+        marks = [Chapter(c["t_ms"], c["title"]) for c in chapters]
+        out = self.out / "composite.webm"
+        compose(out, self.duration_ms, picture, audio, progress, chapters=marks)
         return "composite.webm"
 
     def _manifest(

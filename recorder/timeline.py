@@ -20,6 +20,7 @@ from classroom.aggregate import Classroom
 from classroom.polls_wire import live_results
 from classroom.qa_wire import votes_view
 from classroom.replay import RecordedPoll, recorded_poll
+from classroom.slides_wire import board_at
 from classroom.tallies import Pacer
 from classroom.visibility import audience, results_audience, votes_audience
 from classroom.wire import public_form, to_wire
@@ -115,6 +116,8 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
         if t is None:
             continue
         last_ts = ev.ts
+        if isinstance(ev, e.RecordingStarted) and ev.recording_id == span.recording_id:
+            _board_at_start(out, room, t)
         _note_people(out, room)
         _keep(out, ev, t)
         if isinstance(ev, e.PollOpened):
@@ -154,6 +157,13 @@ def _bound(ev: e.Event, recording_id: str) -> bool:
     """The events that end a stretch of recording still belong to it."""
     bounds = (e.RecordingPaused, e.RecordingStopped)
     return isinstance(ev, bounds) and getattr(ev, "recording_id", None) == recording_id
+
+
+def _board_at_start(out: Collected, room: Classroom, t: int) -> None:
+    """What the main room's board showed when the recording started, for the replay's start."""
+    board = board_at(room.slides, room.boards.of(e.MAIN_ROOM), e.MAIN_ROOM)
+    if board is not None:
+        out.events.append({"t": t, "name": "slides:state", "data": board})
 
 
 def _note_people(out: Collected, room: Classroom) -> None:

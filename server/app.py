@@ -35,6 +35,7 @@ from signaling.metrics import Metrics
 from signaling.registry import Registry
 from signaling.replay_host import ReplayHost, is_stream
 from signaling.runtime import ClassRuntime
+from slides.store import DeckStore
 from web import (
     api,
     console_api,
@@ -46,6 +47,7 @@ from web import (
     recordings_api,
     replay_api,
     reports_api,
+    slides_api,
 )
 from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, REPLAYS, SETTINGS
 from web.replay_source import StoredRecordings
@@ -114,6 +116,7 @@ def create_app(settings: Settings, journal_layer: JournalLayer | None = None) ->
     reports_api.add_routes(app)
     replay_api.add_routes(app)
     hooks_api.add_routes(app)
+    slides_api.add_routes(app)
     lti_api.add_routes(app)
     openapi.add_routes(app)
     return app
@@ -206,7 +209,10 @@ def _classes(
         await app[MEDIA].start()
         app[METRICS].registry.register(MediaCollector(app[MEDIA]))
         store = RecordingStore(settings.data_dir / "recordings")
-        recorder = Recorder(store, Publisher(store, journal, _captions(settings)))
+        recorder = Recorder(
+            store,
+            Publisher(store, journal, _captions(settings), DeckStore(settings.data_dir / "slides")),
+        )
         recorder.media = app[MEDIA]
         replays_hosted = (
             None if settings.redis_url else HostedSet(settings.data_dir / "replays" / "hosted")

@@ -96,6 +96,8 @@ def parser() -> argparse.ArgumentParser:
         1000,
         "viewers of one recording's replay at once (staff not counted)",
     )
+    _number(serve, "--slides-max-mb", 50, "the largest PDF a host or presenter may upload (MB)")
+    _number(serve, "--slides-max-pages", 300, "the most pages an uploaded PDF may have")
     serve.add_argument(
         "--trusted-proxy",
         default=_env("TRUSTED_PROXY", "127.0.0.0/8,::1"),
@@ -309,6 +311,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         max_participants=args.max_participants,
         invite_identities=args.invite_identities,
         max_replay_viewers=args.max_replay_viewers,
+        slides_max_mb=max(1, args.slides_max_mb),
+        slides_max_pages=max(1, args.slides_max_pages),
         trusted_proxies=proxies,
         webhook_urls=_webhooks(args),
         webhook_secret=args.webhook_secret,

@@ -27,6 +27,10 @@ DEFAULT_RATES: dict[str, Rate] = {
     "qa": Rate(5, 15),
     "breakout": Rate(5, 15),
     "rtc": Rate(20, 60),
+    # A page turn, a zoom or a pan (clients send at most a few a second while dragging).
+    "slides": Rate(10, 30),
+    # Ink: a batch every 50 ms while drawing, and some room for a burst of shapes.
+    "board": Rate(30, 60),
     "bad": Rate(2, 10),
     # A replay's player reports progress every few seconds, and on seeking.
     "progress": Rate(2, 10),

@@ -198,12 +198,14 @@ class Registry:
         room = Classroom.replay(history)
         runtime = self._runtime(room, class_id)
         runtime.tail.extend(history[-TAIL:])
-        self.runtimes[class_id] = runtime
         if self.hosted is not None:
             await self.hosted.add(class_id)
         # Nobody is connected to a class that was just loaded: close the sessions
         # that a crash or restart left open, so presence and attendance stay true.
+        # Only then may sockets reach it (who asks meanwhile waits for this load):
+        # one that joined before would be closed with them, left connected but absent.
         await runtime.commit(room.recover())
+        self.runtimes[class_id] = runtime
         return runtime
 
     def _runtime(self, room: Classroom, class_id: str) -> ClassRuntime:

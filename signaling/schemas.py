@@ -79,6 +79,14 @@ INBOUND: dict[str, Inbound] = {
     "recording:resume": Inbound(c.RecordingResume, "control"),
     "recording:stop": Inbound(c.RecordingStop, "control", recording_reply),
     "recording:marker": Inbound(c.RecordingMark, "control"),
+    "slides:show": Inbound(c.SlidesShow, "slides"),
+    "slides:presenter": Inbound(c.SlidesPresenter, "control"),
+    "slides:decks": Inbound(c.SlidesDecks, "slides"),
+    "board:open": Inbound(c.BoardOpen, "control"),
+    "board:draw": Inbound(c.BoardDraw, "board"),
+    "board:erase": Inbound(c.BoardErase, "board"),
+    "board:undo": Inbound(c.BoardUndo, "board"),
+    "board:clear": Inbound(c.BoardClear, "board"),
 }
 
 

@@ -67,6 +67,17 @@ TABLE: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
     "rtc:mute": ({"source": "mic", "muted": True}, ALL),
     "rtc:mute_user": ({"user_id": "target", "source": "mic"}, STAFF),
     "class:lock": ({"publish": True}, STAFF),
+    "slides:show": ({"page": 2}, HOST),
+    "slides:presenter": ({"user_id": "target"}, HOST),
+    "slides:decks": ({}, HOST),
+    "board:open": ({"everyone": True}, HOST),
+    "board:draw": (
+        {"stroke": "s-0001", "points": [1, 2, 3, 4], "tool": "pen", "color": "#aa0000", "width": 8},
+        STAFF,
+    ),
+    "board:erase": ({"strokes": ["s-0001"]}, STAFF),
+    "board:undo": ({}, STAFF),
+    "board:clear": ({}, STAFF),
 }
 
 

@@ -30,6 +30,7 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--doc", str(tmp / "reports.md"),
         ],
         "composite_bench": ["--minutes", "0.1", "--before-minutes", "0.1"],
+        "slides_render": ["--pages", "3", "--runs", "1", "--doc", str(tmp / "slides.md")],
         "replay": [
             "--learners", "5", "--spread", "0.5", "--viewers", "5", "--minutes", "5",
             "--doc", str(tmp / "replay.md"),

@@ -21,7 +21,9 @@ HOSTILE = [
 ]
 SOCKET = "const s = window.__classroom.conn.socket"
 NO_MARKUP = """() => document.querySelectorAll(
-    'main script, main img, main svg, main a[href^="javascript"], main iframe').length"""
+    'main script, main img:not(#sheet > img), main svg, main a[href^="javascript"], main iframe'
+).length"""
+"""Markup that user text would have made (the slide's image is the page's own)."""
 
 
 @reported

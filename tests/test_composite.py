@@ -1,4 +1,5 @@
-"""The composite video's audio: every track mixed at its place, in bounded memory."""
+"""The composite video's audio: every track mixed at its place, in bounded memory; its
+chapters, for players."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import av
 
 from media.encoded import EncodedFrame
-from recorder.composite import CHUNK, RATE, Placed, Source, compose
+from recorder.composite import CHUNK, RATE, Chapter, Placed, Source, compose
 from recorder.mkv import TrackWriter
 
 FRAME = 960
@@ -100,6 +101,25 @@ def test_tracks_are_mixed_at_their_offsets_across_gaps(tmp_path: Path) -> None:
         assert abs(hz - want_hz) <= want_hz * 0.1, (spans, expected)
     with av.open(str(out)) as video:
         assert abs(float(video.duration or 0) / 1e6 - 5.0) < 0.1
+
+
+def test_the_chapters_are_the_files_matroska_chapters(tmp_path: Path) -> None:
+    tone_track(tmp_path / "a.mkv", [(0, 500, 440)], 50)
+    out = tmp_path / "composite.webm"
+    chapters = [
+        Chapter(1200, "Derivatives"),
+        Chapter(0, "Start"),
+        Chapter(2500, "Poll: ready?"),
+        Chapter(4000, "After the end"),  # past the recording: left out
+    ]
+    compose(out, 3000, None, [Source(tmp_path / "a.mkv", 0)], chapters=chapters)
+    with av.open(str(out)) as video:
+        marks = video.chapters()
+    ms = [1000 * (c["time_base"] or 0) for c in marks]
+    found = [(round(c["start"] * m), round(c["end"] * m)) for c, m in zip(marks, ms, strict=True)]
+    titles = [c["metadata"].get("title") for c in marks]
+    assert titles == ["Start", "Derivatives", "Poll: ready?"]
+    assert found == [(0, 1200), (1200, 2500), (2500, 3000)]
 
 
 def test_a_placed_track_is_read_in_chunks_of_the_clock(tmp_path: Path) -> None:

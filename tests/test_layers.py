@@ -1,6 +1,6 @@
 """The import contract: packages depend one way, and the domain stays pure.
 
-  classroom <- journal <- signaling <- media, hooks <- recorder, lti <- web <- server
+  classroom <- journal <- signaling <- media, hooks, slides <- recorder, lti <- web <- server
 
 `classroom/` is the domain: the standard library and msgspec only. Every
 other package may import only the packages below it; `media/`, `hooks/` and
@@ -24,10 +24,21 @@ ALLOWED: dict[str, set[str]] = {
     "signaling": {"classroom", "journal"},
     "media": {"classroom", "journal", "signaling"},
     "hooks": {"classroom", "journal", "signaling"},
-    "recorder": {"classroom", "journal", "signaling", "media"},
+    "slides": {"classroom", "journal", "signaling"},
+    "recorder": {"classroom", "journal", "signaling", "media", "slides"},
     "lti": {"classroom", "journal", "signaling", "hooks"},
-    "web": {"classroom", "journal", "signaling", "media", "hooks", "recorder", "lti"},
-    "server": {"classroom", "journal", "signaling", "media", "hooks", "recorder", "lti", "web"},
+    "web": {"classroom", "journal", "signaling", "media", "hooks", "slides", "recorder", "lti"},
+    "server": {
+        "classroom",
+        "journal",
+        "signaling",
+        "media",
+        "hooks",
+        "slides",
+        "recorder",
+        "lti",
+        "web",
+    },
 }
 OURS = set(ALLOWED)
 
@@ -72,7 +83,7 @@ def test_packages_import_only_what_is_below_them(package: str) -> None:
     assert wrong == []
 
 
-@pytest.mark.parametrize("package", ["media", "hooks", "recorder"])
+@pytest.mark.parametrize("package", ["media", "hooks", "slides", "recorder"])
 def test_listeners_use_only_the_runtime_s_public_modules(package: str) -> None:
     wrong = [
         f"{path.relative_to(ROOT)}: {module}"

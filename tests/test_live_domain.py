@@ -123,10 +123,13 @@ def test_a_hole_in_the_history_is_refused(h: Harness) -> None:
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", list(Action))
 def test_grants_table(role: str, action: Action) -> None:
-    expected_host_only = {Action.CLASS_END, Action.ROLE_SET, Action.RECORDING_CONTROL}
+    expected_host_only = {
+        Action.CLASS_END, Action.ROLE_SET, Action.RECORDING_CONTROL, Action.SLIDES_PRESENT,
+        Action.SLIDES_MANAGE,
+    }  # fmt: skip
     staff_only = {
         Action.HAND_LOWER_OTHERS, Action.CLASS_LOCK, Action.POLL_MANAGE, Action.QA_MODERATE,
-        Action.BREAKOUT_MANAGE, Action.MEDIA_MUTE_OTHERS,
+        Action.BREAKOUT_MANAGE, Action.MEDIA_MUTE_OTHERS, Action.BOARD_DRAW, Action.BOARD_CLEAR,
     }  # fmt: skip
     if action in expected_host_only:
         want = role == "host"

@@ -68,6 +68,13 @@ PERSONAL: dict[type[e.Event], dict[str, str]] = {
     e.RecordingStopped: {},
     e.RecordingMarker: {},
     e.CaptureFileStarted: {"user_id": ID},
+    e.DeckAdded: {},
+    e.SlideShown: {},
+    e.PresenterSet: {"user_id": ID},
+    e.BoardOpened: {},
+    e.InkDrawn: {"user_id": ID},
+    e.InkErased: {},
+    e.BoardCleared: {},
 }
 """Per event type: the paths of its fields that hold user ids or names (`actor`: every one)."""
 
@@ -83,6 +90,8 @@ NOT_PERSONAL = frozenset(
         *(f"results.{f}" for f in ("kind", "counts", "words", "total", "voters", "mean")),
         *(f"question.{f}" for f in ("id", "text", "room", "votes", "status", "pinned")),
         *("question.answer", "question.asked_at"),
+        *("deck_id", "page", "pages", "zoom", "x", "y", "everyone", "stroke_id", "stroke_ids"),
+        *("points", "done", "ink.tool", "ink.color", "ink.width", "ink.text"),
     }
 )
 """Field paths that never hold a user id or name, whatever the event."""

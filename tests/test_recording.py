@@ -99,6 +99,10 @@ async def test_a_recorded_class_is_published(server: Server, tmp_path: Path) -> 
     assert abs(media_duration_ms(composite) - duration) < 1000
     with av.open(str(composite)) as video:
         assert sum(1 for _ in video.decode(video=0)) > 10
+        titles = [c["metadata"].get("title") for c in video.chapters()]
+    # The chapters (the start, the poll, the marker) are the video's own, for any player.
+    assert titles == [c["title"] for c in manifest["chapters"]]
+    assert "Poll: Ready?" in titles and "Snell's law" in titles
 
     timeline = json.loads((package / "timeline.json").read_bytes())["events"]
     names = [entry["name"] for entry in timeline]

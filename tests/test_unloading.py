@@ -103,6 +103,42 @@ async def test_a_busy_service_keeps_its_class_loaded(tmp_path: Path) -> None:
         assert len(loaded) == 2
 
 
+class HeldHosted(HostedSet):
+    """The hosted set on a disk that holds its writes until told: a class stays loading."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def add(self, class_id: str) -> None:
+        self.writing.set()
+        await self.release.wait()
+        await super().add(class_id)
+
+
+async def test_who_arrives_while_a_class_loads_joins_after_its_recovery(tmp_path: Path) -> None:
+    """A load closes the presence its journal holds (a crash's leftovers): a socket that
+    reached the class before that would be closed with it, left connected but absent, every
+    command refused. Whoever asks while a class loads waits for the load to finish."""
+    async with running(settings_for(tmp_path)) as server:
+        cid = await server.create_class()
+        registry = registry_of(server)
+        held = HeldHosted(server.settings.data_dir / "journal" / "hosted")
+        registry.hosted = held
+        first = asyncio.create_task(server.join(cid, "ada", "host"))
+        await held.writing.wait()
+        assert cid not in registry.runtimes  # nobody reaches it while it loads
+        second = asyncio.create_task(server.join(cid, "bob"))
+        held.release.set()
+        async with asyncio.timeout(20):
+            ada, bob = await first, await second
+        for peer in (ada, bob):
+            assert (await peer.call("chat:send", {"text": "here"}))["ok"]
+        present = registry.runtimes[cid].room.live.present()
+        assert sorted(m.user_id for m in present) == ["ada", "bob"]
+
+
 async def _health(url: str) -> dict[str, object]:
     async with aiohttp.ClientSession() as http, http.get(url + "/healthz") as resp:
         return dict(await resp.json())

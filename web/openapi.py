@@ -37,6 +37,7 @@ from web.recordings_api import (
 )
 from web.replay_api import DigestQuery, FeedLink, FeedLinkOptions
 from web.reports_api import ReportQuery
+from web.slides_api import UploadQuery
 
 Auth = Literal["none", "admin", "bearer", "bearer_or_signed"]
 Answer = type[msgspec.Struct] | str | None
@@ -46,7 +47,9 @@ ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 PATH_PATTERNS = {
     "class_id": ID_PATTERN,
     "recording_id": ID_PATTERN,
-    "name": r"^[A-Za-z0-9_-]{1,64}\.(json|vtt|mkv|webm)$",
+    "name": r"^[A-Za-z0-9_-]{1,64}\.(json|vtt|mkv|webm|webp)$",
+    "deck_id": "^d[0-9a-f]{16}$",
+    "page": "^[0-9]{1,4}$",
     "choice_id": r"^[A-Za-z0-9_-]{16,64}$",
     "platform_id": r"^[0-9a-f]{12}$",
 }
@@ -57,7 +60,8 @@ ERRORS = {
     403: "the credentials do not allow this (or an invite made all the identities it may)",
     404: "no such class, recording or file",
     409: "not in this state (LTI: a class no instructor opened yet, a replay not shared)",
-    413: "the body is too large (16 KiB; a roster 512 KiB)",
+    413: "the body is too large (16 KiB; a roster 512 KiB; an upload: its cap)",
+    415: "the upload is not a PDF",
     429: "too many requests: wait `Retry-After` seconds",
     503: "the journal (or the LTI store) cannot be read now, or (health) Redis is unreachable",
 }
@@ -75,6 +79,8 @@ class Route:
     body: type[msgspec.Struct] | None = None
     body_required: bool = True
     query: type[msgspec.Struct] | None = None
+    raw_body: str | None = None
+    """The body's media type when it is a file, not JSON (a PDF is sent as bytes)."""
     errors: tuple[int, ...] = ()
     also: tuple[tuple[int, Answer], ...] = ()
     """Other successful answers (a CSV form, a partial file)."""
@@ -393,6 +399,36 @@ ROUTES = (
         also=((206, "*/*"),),
     ),
     Route(
+        "post",
+        "/api/classes/{class_id}/slides",
+        "Upload a PDF as slides (a host's or presenter's join token); it renders in the background",
+        CLASS,
+        "bearer",
+        s.DeckProgress,
+        202,
+        query=UploadQuery,
+        raw_body="application/octet-stream",
+        errors=(307, 400, 401, 403, 404, 413, 415, 503),
+    ),
+    Route(
+        "get",
+        "/api/classes/{class_id}/slides/{deck_id}",
+        "An uploaded deck's rendering progress",
+        CLASS,
+        "bearer",
+        s.DeckProgress,
+        errors=(307, 401, 404),
+    ),
+    Route(
+        "get",
+        "/api/classes/{class_id}/slides/{deck_id}/pages/{page}",
+        "A page of a deck as an image (to class members, once it was shown)",
+        CLASS,
+        "bearer",
+        "image/webp",
+        errors=(307, 401, 404),
+    ),
+    Route(
         "get",
         "/api/recordings/{recording_id}/report",
         "The replay's report: viewers, what they watched, coverage, both cohorts' answers",
@@ -501,6 +537,11 @@ def _operation(
         op["requestBody"] = {
             "required": route.body_required,
             "content": {media: {"schema": ref[route.body]}},
+        }
+    if route.raw_body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {route.raw_body: {"schema": {"type": "string", "format": "binary"}}},
         }
     if route.auth in ("admin", "bearer"):
         op["security"] = [{"bearer": []}]

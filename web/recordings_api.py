@@ -169,6 +169,8 @@ def _manifest(request: web.Request, recording_id: str, access: Access) -> Any:
     names += [manifest["composite"]] if manifest.get("composite") else []
     names += [c["file"] for c in manifest.get("captions", [])]
     names += [manifest["transcript"]] if manifest.get("transcript") else []
+    names += [manifest["slides"]] if manifest.get("slides") else []
+    names += manifest.get("slide_images", [])
     secret, expires = request.app[SETTINGS].secret, url_expiry(access)
     manifest["files"] = {n: file_url(secret, recording_id, n, access, expires) for n in names}
     manifest["files_expire_at"] = expires

@@ -133,3 +133,17 @@ class ShareLink(msgspec.Struct):
     link: str
     visibility: Visibility
     expires_at: int
+
+
+class DeckProgress(msgspec.Struct):
+    """An uploaded deck, as its worker renders it (`ready`: the class may show it)."""
+
+    id: str
+    name: str
+    state: Literal["queued", "rendering", "ready", "failed"]
+    pages: int
+    """Pages of the PDF, once the worker has opened it (0 before)."""
+    done: int
+    """Pages rendered so far."""
+    error: str | None
+    """Why the PDF was refused, for the uploader."""

@@ -65,6 +65,10 @@ class Settings:
     """Packets that may wait for one socket before it is dropped as not reading."""
     send_queue_bytes: int = 2 * 1024 * 1024
     """Bytes that may wait for one socket before it is dropped as not reading."""
+    slides_max_mb: int = 50
+    """The largest PDF a host or presenter may upload."""
+    slides_max_pages: int = 300
+    """The most pages an uploaded PDF may have."""
     webhook_urls: tuple[str, ...] = ()
     """Where webhook messages are posted (hooks/); none: no webhooks."""
     webhook_secret: str = ""

@@ -13,6 +13,7 @@ import * as polls from "./js/polls.js";
 import { setupPrejoin } from "./js/prejoin.js";
 import * as qa from "./js/qa.js";
 import * as recording from "./js/recording.js";
+import * as slides from "./js/slides.js";
 import { amStaff, apply, createState } from "./js/state.js";
 import { setupTabs } from "./js/tabs.js";
 import { renderStage, setupStage } from "./js/video.js";
@@ -213,7 +214,8 @@ function classroom(token, media) {
   });
 
   setupStage(media);
-  renders = [chat.setup(ctx), people.setup(ctx), polls.setup(ctx), qa.setup(ctx), breakouts.setup(ctx), recording.setup(ctx)];
+  renders = [chat.setup(ctx), people.setup(ctx), polls.setup(ctx), qa.setup(ctx), breakouts.setup(ctx), recording.setup(ctx),
+    slides.setup(ctx, classId)];
 
   $("mic").addEventListener("click", async () => {
     const ack = await media.setMic(!media.mic);

@@ -57,6 +57,12 @@ export function setup(ctx) {
         on: { click: () => act("participant:set_role", { user_id: p.user_id, role: next }, `${p.name} is now a ${next}`) },
         text: next === "moderator" ? "Make moderator" : "Remove moderator" }));
     }
+    if (me.role === "host" && p.role !== "host") {
+      const on = !s.slides.presenters.has(p.user_id);
+      out.push(h("button", { type: "button", class: "small",
+        on: { click: () => act("slides:presenter", { user_id: p.user_id, on }, on ? `${p.name} may present` : `${p.name} no longer presents`) },
+        text: on ? "Make presenter" : "Stop presenting" }));
+    }
     const rooms = s.breakouts?.rooms ?? s.plan?.rooms ?? [];
     if (rooms.length && !isStaff(p.role)) {
       const id = `move-${p.user_id}`;
@@ -85,12 +91,13 @@ export function setup(ctx) {
       row.classList.toggle("raised", raisedHand);
       setText(row.querySelector(".hand"), raisedHand ? "Hand raised" : "");
       setText(row.querySelector(".name"), mine ? `${p.name} (you)` : p.name);
-      setText(row.querySelector(".role"), ROLE_LABEL[p.role] ?? "");
+      const presenter = s.slides.presenters.has(p.user_id) ? "Presenter" : "";
+      setText(row.querySelector(".role"), [ROLE_LABEL[p.role], presenter].filter(Boolean).join(", "));
       setText(row.querySelector(".room"), p.room && p.room !== MAIN ? roomName(s, p.room) : "");
       const micOff = isMuted(s, p.user_id, "mic");
       setText(row.querySelector(".mic"), micOff ? "Muted" : "");
       // Rebuild the action buttons only when what they offer changes (keeps focus).
-      const sig = JSON.stringify([staff, s.you?.role, p.role, raisedHand, micOff, p.room,
+      const sig = JSON.stringify([staff, s.you?.role, p.role, raisedHand, micOff, p.room, s.slides.presenters.has(p.user_id),
         ctx.media.sends(s, p.user_id, "mic"),
         (s.breakouts?.rooms ?? s.plan?.rooms ?? []).map((r) => r.id)]);
       const box = row.querySelector(".actions");

@@ -18,6 +18,7 @@ import { updateCard } from "./polls.js";
 import { claimsOf, loadClient } from "./connection.js";
 import { redeemInvite } from "./invite.js";
 import { questionItem, questionOrder, updateQuestion } from "./qa.js";
+import { ReplayBoard } from "./replay_board.js";
 import { MAIN, apply, createState, roomName } from "./state.js";
 import { TakePart } from "./replay_part.js";
 import { setupTabs } from "./tabs.js";
@@ -129,6 +130,7 @@ class Replay {
     this.fold = null;
     this.ctx = { state: null, now: () => this.wallClock(), send: async () => ({ ok: false }), notify() {}, refresh() {} };
     this.present = this.initiallyPresent();
+    this.board = new ReplayBoard(this.manifest, this.events, (t) => this.seek(t));
   }
 
   // People present when the recording started: those whose first presence event is not a join.
@@ -228,6 +230,7 @@ class Replay {
     this.renderEvents();
     this.transcript = new Transcript(m, this.video, (t) => this.seek(t));
     this.transcript.start().then(() => this.render(), () => {});
+    this.board.start().then(() => { this.renderSearch(); this.render(); }, () => {});
     const t = Number(new URLSearchParams(location.search).get("t"));
     if (Number.isFinite(t) && t > 0) {
       const jump = () => this.seek(t * 1000);
@@ -345,6 +348,8 @@ class Replay {
     }
     this.renderPolls(s);
     this.renderRooms(s);
+    this.board.render(s);
+    this.markTimes($("slide-results"), t);
   }
 
   // Dim what is still to come; mark the current chapter.
@@ -400,6 +405,7 @@ class Replay {
     const q = this.search;
     $("search-summary").hidden = !q;
     const lines = this.transcript?.search(q) ?? 0;
+    const slides = this.board.search(q);
     if (!q) {
       $("chat").replaceChildren();
       $("questions").replaceChildren();
@@ -416,7 +422,7 @@ class Replay {
     $("chat-empty").hidden = chats.length > 0;
     $("qa-empty").hidden = questions.length > 0;
     const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-    setText($("search-summary"), `${count(chats.length, "message", "messages")}, ${count(questions.length, "question", "questions")} and ${count(lines, "transcript line", "transcript lines")} match.`);
+    setText($("search-summary"), `${count(chats.length, "message", "messages")}, ${count(questions.length, "question", "questions")}, ${count(slides, "slide", "slides")} and ${count(lines, "transcript line", "transcript lines")} match.`);
     this.markTimes($("chat"), this.now());
     this.markTimes($("questions"), this.now());
   }

@@ -2,6 +2,8 @@
 // Pure data, no DOM: the live page and the replay page share these reducers
 // (the replay folds its recorded timeline through the same `apply`).
 
+import { BOARD_REDUCERS, emptySlides, slidesFromSnapshot } from "./board_state.js";
+
 export const MAIN = "main";
 const CHAT_KEEP = 500;
 
@@ -39,6 +41,7 @@ export function createState() {
     locks: { publish: true },
     media: { mode: "sfu", ice_servers: [] },
     reactions: [],
+    slides: emptySlides(),
   };
 }
 
@@ -58,6 +61,7 @@ export function applySnapshot(s, snap) {
     qaModeration: Boolean(snap.qa?.moderation),
     recording: snap.recording ?? fresh.recording,
     speaker: snap.speaker ?? null,
+    slides: slidesFromSnapshot(snap.slides),
   });
   for (const p of snap.participants ?? []) s.people.set(p.user_id, { ...p });
   for (const hand of snap.hands ?? []) s.hands.set(hand.user_id, hand.raised_at);
@@ -247,6 +251,7 @@ const REDUCERS = {
   // -- recording
   "recording:state": (s, d) => { s.recording = { state: d.state, recording_id: d.recording_id ?? null }; },
 };
+Object.assign(REDUCERS, BOARD_REDUCERS);
 REDUCERS["class:state"] = applySnapshot;
 
 // Participants sorted for the list: raised hands first (in queue order), then
