@@ -215,7 +215,8 @@ async def run(media: Media, seconds: float) -> dict[str, float]:
 
 def render(results: Sequence[dict[str, Any]]) -> str:
     def col(key: str) -> list[float]:
-        return [float(r[key]) for r in results]
+        """A figure of every run that has it (runs from before a stage existed lack it)."""
+        return [float(r[key]) for r in results if key in r]
 
     seconds = results[0]["seconds"]
     per_min = 60 / seconds
