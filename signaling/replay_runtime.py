@@ -160,14 +160,15 @@ class ReplayRuntime:
 
     async def execute(self, user_id: str, cmd: Command) -> list[e.Event]:
         self._refuse_if_stopped()
-        drafts = self.stream.handle(user_id, cmd, Context(self.clock(), self.ids))
-        return await self.commit(drafts)
+        now = self.clock()  # one reading: a deadline the command sets is `ts` + its length
+        drafts = self.stream.handle(user_id, cmd, Context(now, self.ids))
+        return await self.commit(drafts, now)
 
-    async def commit(self, drafts: list[e.Event]) -> list[e.Event]:
+    async def commit(self, drafts: list[e.Event], ts: int | None = None) -> list[e.Event]:
         if not drafts:
             return []
         self._refuse_if_stopped()
-        stamped = self.stream.commit(drafts, self.clock())
+        stamped = self.stream.commit(drafts, self.clock() if ts is None else ts)
         self.tail.extend(stamped)
         self._unsent.extend(stamped)
         try:

@@ -203,19 +203,20 @@ class ClassRuntime:
 
     async def execute(self, user_id: str, cmd: Command) -> list[e.Event]:
         self._refuse_if_stopped()
-        drafts = self.room.handle(user_id, cmd, Context(self.clock(), self.ids))
-        return await self.commit(drafts)
+        now = self.clock()  # one reading: a deadline the command sets is `ts` + its length
+        drafts = self.room.handle(user_id, cmd, Context(now, self.ids))
+        return await self.commit(drafts, now)
 
     def ask(self, user_id: str, cmd: Command) -> Payload:
         """A query's answer, from the state as it is (queries make no events)."""
         self._refuse_if_stopped()
         return self.room.ask(user_id, cmd)
 
-    async def commit(self, drafts: list[e.Event]) -> list[e.Event]:
+    async def commit(self, drafts: list[e.Event], ts: int | None = None) -> list[e.Event]:
         if not drafts:
             return []
         self._refuse_if_stopped()
-        stamped = self.room.commit(drafts, self.clock())
+        stamped = self.room.commit(drafts, self.clock() if ts is None else ts)
         self.tail.extend(stamped)
         self._unsent.extend(stamped)
         try:
