@@ -235,5 +235,5 @@ def without_receive_estimate(text: str) -> str:
     """Our `sub` offer without REMB feedback and the abs-send-time extension it is computed
     from: the SFU sets no bitrate from it (it never encodes), so subscribers need not
     estimate, nor send the estimate; browsers do neither when it is not negotiated (aiortc
-    receivers send REMB whenever abs-send-time comes), and each packet is 8 bytes shorter."""
+    receivers send REMB whenever abs-send-time comes), and each packet is 4 bytes shorter."""
     return "\r\n".join(line for line in text.split("\r\n") if not _RECEIVE_ESTIMATE.match(line))
