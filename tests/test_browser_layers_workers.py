@@ -9,7 +9,6 @@ from media.workers import RemoteDownlink
 from tests.browser import BrowserEnv, browser_env, env, reported  # noqa: F401  (fixtures)
 from tests.test_browser_layers import (  # noqa: F401  (collected here too, with these options)
     sfu_of,
-    test_small_tiles_get_the_low_layer_and_a_pinned_one_the_full,
     test_the_gallery_receives_its_page_and_what_is_on_screen,
     until,
 )
