@@ -13,7 +13,7 @@ import pytest
 from server.app import create_app
 from tests.conftest import ADMIN, running, settings_for
 from tests.test_recording import published
-from web.openapi import ROUTES
+from web.openapi_routes import ROUTES
 
 NOT_REST = ("/", "/c/{class_id}", "/replay/{recording_id}", "/console", "/static", "/socket.io/")
 CHECKS = ",".join(
