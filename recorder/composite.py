@@ -1,8 +1,12 @@
-"""The one downloadable video: the presenter's picture with the whole class's audio.
+"""The one downloadable video: the class as a learner saw it, with the whole class's audio.
 
-Composed offline with PyAV: the chosen video track is decoded, scaled and
-re-encoded (VP8), every audio track is decoded, placed on the recording's
-clock and mixed (ffmpeg's amix), and both go into one WebM file. This is the
+Composed offline with PyAV: the picture is the scenes of recorder/layout.py
+(the shared screen or the board's page with its ink large, the active
+speaker and the other cameras beside it, else a gallery of cameras),
+painted by recorder/picture.py; every audio track is decoded, placed on the
+recording's clock and mixed (ffmpeg's amix). Each picture and each mixed
+chunk is made once and encoded twice: VP8 and Opus into a WebM file, and
+H.264 and AAC into an MP4 for the players that have no WebM. This is the
 only place that decodes and encodes, and it runs after the class, never on
 the forwarding path.
 
@@ -12,10 +16,11 @@ Each audio track is read by its own decoder and cut into chunks of the
 recording's clock (silence before the track starts, in the gaps the capture
 left, and after it ends); every track gives one chunk to the mixer before
 any gives the next, so the mixer never waits on a late track while holding
-the others.
+the others. Video tracks are read the same way, one decoder each, holding
+only their latest frame.
 
 The recording's chapters (its markers, polls, breakouts and slide titles)
-are the file's Matroska chapters, so a player lists and seeks to them.
+are the WebM's Matroska chapters, so a player lists and seeks to them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import av
+
+from recorder.layout import SIZE
+from recorder.picture import FPS, TIME_BASE, Picture, pictures
 
 MS = Fraction(1, 1000)
 RATE = 48000
@@ -56,41 +64,78 @@ class Chapter:
 def compose(
     out: Path,
     duration_ms: int,
-    video: Source | None,
+    picture: Picture | None,
     audio: list[Source],
     progress: Progress = lambda _: None,
-    max_height: int = 720,
     chapters: list[Chapter] | None = None,
+    mp4: Path | None = None,
 ) -> None:
-    container = av.open(str(out), "w", format="webm")
+    """The WebM at `out` (VP8, Opus, chapters) and, given `mp4`, the same as MP4 (H.264,
+    AAC): each picture and each mixed chunk is made once and encoded into both."""
+    outputs: list[_Output] = []
     try:
-        # Before the first packet: the header, which holds them, is written with it.
-        container.set_chapters(_matroska_chapters(chapters or [], duration_ms))
-        size = _video_size(video, max_height)
-        vstream: Any = container.add_stream("libvpx", rate=30)
-        vstream.width, vstream.height, vstream.pix_fmt = size[0], size[1], "yuv420p"
-        vstream.codec_context.time_base = MS
-        vstream.codec_context.options = {"deadline": "realtime", "cpu-used": "8"}
-        vstream.bit_rate = 1_000_000
-        astream: Any = container.add_stream("libopus", rate=RATE)
-        astream.codec_context.time_base = Fraction(1, RATE)
+        outputs.append(_webm(out, _matroska_chapters(chapters or [], duration_ms)))
+        if mp4 is not None:
+            outputs.append(_mp4(mp4))
         with ExitStack() as stack:
-            pictures = stack.enter_context(closing(_pictures(video, size, duration_ms)))
+            shown = stack.enter_context(closing(pictures(picture, duration_ms)))
             sound = stack.enter_context(closing(_mixed(audio, duration_ms)))
             timed = heapq.merge(
-                ((float(frame.time or 0), vstream, frame) for frame in pictures),
-                ((float(frame.time or 0), astream, frame) for frame in sound),
+                ((float(frame.time or 0), True, frame) for frame in shown),
+                ((float(frame.time or 0), False, frame) for frame in sound),
                 key=lambda item: item[0],
-            )  # in time order, so the muxer interleaves without holding either back
-            for at_s, stream, frame in timed:
-                _mux(container, stream, frame)
+            )  # in time order, so the muxers interleave without holding either back
+            for at_s, is_video, frame in timed:
+                for output in outputs:
+                    _mux(output.container, output.video if is_video else output.audio, frame)
                 progress(min(1.0, 1000 * at_s / max(duration_ms, 1)))
-        for stream in (vstream, astream):
-            for packet in stream.encode(None):
-                container.mux(packet)
+        for output in outputs:
+            for stream in (output.video, output.audio):
+                for packet in stream.encode(None):
+                    output.container.mux(packet)
     finally:
-        container.close()
+        for output in outputs:
+            output.container.close()
     progress(1.0)
+
+
+@dataclass(frozen=True)
+class _Output:
+    container: Any
+    video: Any
+    audio: Any
+
+
+def _webm(path: Path, chapters: list[Any]) -> _Output:
+    container = av.open(str(path), "w", format="webm")
+    # Before the first packet: the header, which holds them, is written with it.
+    container.set_chapters(chapters)
+    video = _video_stream(container, "libvpx")
+    video.codec_context.options = {"deadline": "realtime", "cpu-used": "8"}
+    video.bit_rate = 1_500_000
+    audio: Any = container.add_stream("libopus", rate=RATE)
+    audio.codec_context.time_base = Fraction(1, RATE)
+    return _Output(container, video, audio)
+
+
+def _mp4(path: Path) -> _Output:
+    """H.264 and AAC, for the players that play no WebM; its index first, so that a player
+    starts before the whole file has come."""
+    container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+    video = _video_stream(container, "libx264")
+    video.codec_context.options = {"preset": "veryfast", "crf": "26"}
+    audio: Any = container.add_stream("aac", rate=RATE)
+    audio.codec_context.time_base = Fraction(1, RATE)
+    audio.bit_rate = 128_000
+    return _Output(container, video, audio)
+
+
+def _video_stream(container: Any, codec: str) -> Any:
+    stream: Any = container.add_stream(codec, rate=FPS)
+    stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+    stream.codec_context.time_base = TIME_BASE
+    stream.codec_context.gop_size = 4 * FPS  # a keyframe every 4 s: players seek to them
+    return stream
 
 
 def _matroska_chapters(chapters: list[Chapter], duration_ms: int) -> list[Any]:
@@ -108,60 +153,6 @@ def _matroska_chapters(chapters: list[Chapter], duration_ms: int) -> list[Any]:
         }
         for n, c in enumerate(kept, start=1)
     ]
-
-
-def _video_size(video: Source | None, max_height: int) -> tuple[int, int]:
-    if video is None:
-        return 640, 360
-    with av.open(str(video.path)) as probe:
-        stream = probe.streams.video[0]
-        width, height = stream.codec_context.width or 640, stream.codec_context.height or 360
-    if height > max_height:
-        width, height = width * max_height // height, max_height
-    return width - width % 2, height - height % 2
-
-
-def _black(size: tuple[int, int], pts: int) -> av.VideoFrame:
-    frame = av.VideoFrame(size[0], size[1], "yuv420p")
-    for plane, value in zip(frame.planes, (16, 128, 128), strict=True):
-        plane.update(bytes([value]) * plane.buffer_size)
-    frame.pts, frame.time_base = pts, MS
-    return frame
-
-
-def _pictures(
-    video: Source | None, size: tuple[int, int], duration_ms: int
-) -> Generator[av.VideoFrame]:
-    """The presenter's frames at their times (ms); black before the first and after the last."""
-    last = -1
-    with closing(_frames(video, size)) as frames:
-        for pts, frame in frames:
-            if pts > duration_ms:
-                break
-            if last < 0 and pts > 0:
-                yield _black(size, 0)
-            if pts <= last:
-                continue
-            frame.pts, frame.time_base = pts, MS
-            yield frame
-            last = pts
-    if last < 0:
-        yield _black(size, 0)
-        last = 0
-    if duration_ms - last > 100:  # hold the picture (or black) to the end
-        yield _black(size, duration_ms)
-
-
-def _frames(video: Source | None, size: tuple[int, int]) -> Generator[tuple[int, av.VideoFrame]]:
-    if video is None:
-        return
-    with av.open(str(video.path)) as source:
-        stream = source.streams.video[0]
-        for frame in source.decode(stream):
-            if frame.pts is None:
-                continue
-            pts = video.offset_ms + int(frame.pts * (stream.time_base or MS) * 1000)
-            yield pts, frame.reformat(width=size[0], height=size[1], format="yuv420p")
 
 
 def _mux(container: Any, stream: Any, frame: Any) -> None:

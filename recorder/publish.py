@@ -33,7 +33,9 @@ from journal import Journal
 from journal.atomic import write_atomically
 from recorder import captions as cc
 from recorder.composite import Chapter, Source, compose
+from recorder.layout import plan
 from recorder.package import decodes, package_name, probe, remux
+from recorder.picture import Picture
 from recorder.slides_package import HISTORY as BOARD_HISTORY
 from recorder.slides_package import package_slides
 from recorder.store import RecordingStore
@@ -334,6 +336,7 @@ class Build:
         tracks = self._media()
         progress(10)
         events = self._events()
+        seen = (tracks, events)  # the composite's picture shows no names: never pseudonymised
         participants = [
             {"user_id": u, "name": n} for u, n in self.collected["participants"].items()
         ]
@@ -350,8 +353,8 @@ class Build:
         captions = self._captions(aliases if self.pseudonyms else None)
         self._write("timeline.json", dumps({"events": events}))
         self._write("chapters.vtt", chapters_vtt(chapters, self.duration_ms).encode())
-        composite = self._composite(tracks, chapters, lambda p: progress(10 + 85 * p))
-        manifest = self._manifest(participants, tracks, chapters, composite) | captions
+        composite = self._composite(*seen, chapters, lambda p: progress(10 + 85 * p))
+        manifest = self._manifest(participants, tracks, chapters) | composite | captions
         manifest["slides"] = slides
         manifest["slide_images"] = sorted(p.name for p in self.out.glob("slide-*.webp"))
         self._write("manifest.json", dumps(manifest))
@@ -452,26 +455,38 @@ class Build:
         return {"captions": entries, "transcript": "transcript.json"}
 
     def _composite(
-        self, tracks: list[dict[str, Any]], chapters: list[dict[str, Any]], progress: Any
-    ) -> str | None:
-        video = _presenter(tracks, set(self.collected["hosts"]))
+        self,
+        tracks: list[dict[str, Any]],
+        events: list[dict[str, Any]],
+        chapters: list[dict[str, Any]],
+        progress: Any,
+    ) -> dict[str, str | None]:
+        """composite.webm and composite.mp4: the class as learners saw it; their manifest
+        entries (None without anything to show or hear)."""
+        scenes = plan(self.duration_ms, tracks, events, self.collected["hosts"])
         audio = [
             Source(self.out / t["file"], t["offset_ms"]) for t in tracks if t["kind"] == "audio"
         ]
-        if video is None and not audio:
-            return None
-        picture = Source(self.out / video["file"], video["offset_ms"]) if video else None
+        if all(scene.empty for scene in scenes) and not audio:
+            return {"composite": None, "composite_mp4": None}
+        videos = [t for t in tracks if t["kind"] == "video"]
+        picture = Picture(
+            scenes,
+            videos={t["file"]: self.out / t["file"] for t in videos},
+            offsets={t["file"]: t["offset_ms"] for t in videos},
+            events=events,
+            slides=self.out,
+        )
         marks = [Chapter(c["t_ms"], c["title"]) for c in chapters]
-        out = self.out / "composite.webm"
-        compose(out, self.duration_ms, picture, audio, progress, chapters=marks)
-        return "composite.webm"
+        webm, mp4 = self.out / "composite.webm", self.out / "composite.mp4"
+        compose(webm, self.duration_ms, picture, audio, progress, marks, mp4)
+        return {"composite": webm.name, "composite_mp4": mp4.name}
 
     def _manifest(
         self,
         participants: list[dict[str, Any]],
         tracks: list[dict[str, Any]],
         chapters: list[dict[str, Any]],
-        composite: str | None,
     ) -> dict[str, Any]:
         meta = self.store.load(self.recording_id) or {}
         return {
@@ -483,7 +498,6 @@ class Build:
             "participants": participants,
             "tracks": tracks,
             "chapters": chapters,
-            "composite": composite,
             "problems": self.checked.get("problems", []) + self.problems,
             "notes": meta.get("notes", []),
         }
@@ -500,13 +514,3 @@ def _pseudonymised(aliases: Pseudonyms, events: list[dict[str, Any]]) -> list[di
         if data is not None:
             out.append(entry | {"data": data})
     return out
-
-
-def _presenter(tracks: list[dict[str, Any]], hosts: set[str]) -> dict[str, Any] | None:
-    """The screen share if there was one, else a host's camera, else any camera."""
-    videos = [t for t in tracks if t["kind"] == "video"]
-
-    def rank(track: dict[str, Any]) -> tuple[int, int, int]:
-        return (track["source"] == "screen", track["user_id"] in hosts, track["duration_ms"])
-
-    return max(videos, key=rank, default=None)
