@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RECORDING_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(json|vtt|mkv|webm|webp)$")
+FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(json|vtt|mkv|webm|webp|mp4)$")
 
 
 class RecordingStore:

@@ -103,6 +103,11 @@ async def test_a_recorded_class_is_published(server: Server, tmp_path: Path) -> 
     # The chapters (the start, the poll, the marker) are the video's own, for any player.
     assert titles == [c["title"] for c in manifest["chapters"]]
     assert "Poll: Ready?" in titles and "Snell's law" in titles
+    # The same video as MP4 (H.264, AAC), served like the WebM.
+    assert manifest["composite_mp4"] in manifest["files"]
+    with av.open(str(package / manifest["composite_mp4"])) as mp4:
+        assert [s.codec_context.name for s in mp4.streams] == ["h264", "aac"]
+        assert abs(float(mp4.duration or 0) * 1000 / 1e6 - duration) < 1000
 
     timeline = json.loads((package / "timeline.json").read_bytes())["events"]
     names = [entry["name"] for entry in timeline]

@@ -38,7 +38,7 @@ ID_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
 PATH_PATTERNS = {
     "class_id": ID_PATTERN,
     "recording_id": ID_PATTERN,
-    "name": r"^[A-Za-z0-9_-]{1,64}\.(json|vtt|mkv|webm|webp)$",
+    "name": r"^[A-Za-z0-9_-]{1,64}\.(json|vtt|mkv|webm|webp|mp4)$",
     "deck_id": "^d[0-9a-f]{16}$",
     "page": "^[0-9]{1,4}$",
     "choice_id": r"^[A-Za-z0-9_-]{16,64}$",

@@ -166,7 +166,7 @@ def _manifest(request: web.Request, recording_id: str, access: Access) -> Any:
     manifest = json.loads(found.read_bytes())
     names = ["manifest.json", "timeline.json", "chapters.vtt"]
     names += [track["file"] for track in manifest.get("tracks", [])]
-    names += [manifest["composite"]] if manifest.get("composite") else []
+    names += [manifest[k] for k in ("composite", "composite_mp4") if manifest.get(k)]
     names += [c["file"] for c in manifest.get("captions", [])]
     names += [manifest["transcript"]] if manifest.get("transcript") else []
     names += [manifest["slides"]] if manifest.get("slides") else []

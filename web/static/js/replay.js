@@ -208,7 +208,10 @@ class Replay {
     const m = this.manifest;
     document.title = `${m.title} — replay`;
     $("title").textContent = m.title;
-    const source = m.composite ?? m.tracks?.find((tr) => tr.kind === "video")?.file ?? null;
+    // The MP4 for browsers that play no WebM (VP8 and Opus).
+    const webm = this.video.canPlayType('video/webm; codecs="vp8, opus"') !== "";
+    const composite = m.composite_mp4 && !webm ? m.composite_mp4 : m.composite;
+    const source = composite ?? m.tracks?.find((tr) => tr.kind === "video")?.file ?? null;
     this.source = source;
     if (!m.composite) {
       const track = m.tracks?.find((tr) => tr.file === source);
@@ -221,6 +224,11 @@ class Replay {
     if (m.composite) {
       $("download").href = m.files[m.composite];
       $("download").setAttribute("download", `${m.title || "recording"}.webm`);
+    }
+    $("download-mp4").hidden = !m.composite_mp4;
+    if (m.composite_mp4) {
+      $("download-mp4").href = m.files[m.composite_mp4];
+      $("download-mp4").setAttribute("download", `${m.title || "recording"}.mp4`);
     }
     $("speed").addEventListener("change", () => { this.video.playbackRate = Number($("speed").value); });
     this.video.addEventListener("ratechange", () => { $("speed").value = String(this.video.playbackRate); });
