@@ -10,8 +10,9 @@ spreads over every figure rather than skewing one):
 - the poll storm at each `--storm-sizes` N against the classroom server and
   the reference server (bench/poll_compare.py);
 - the recorder's capture and publish (bench/recorder_bench.py);
-- the memory of the composite video's step for a long recording, with this
-  tree's code and with the code before it streamed (bench/composite_bench.py);
+- the time and memory of the composite video's step per recorded minute: the
+  class layout, one camera with this tree's code, with the code before the
+  layout and with the code before it streamed (bench/composite_bench.py);
 - the SFU, `--sfu-subscribers` subscribers: packet forwarding in process
   and with two media workers, the frame forwarding SFU of an earlier commit,
   a transcoding baseline, and the per-packet floor (bench/sfu.py);
@@ -131,11 +132,12 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
             await measure(results, "storms", key, partial(poll_compare.storm, server, n))
     if args.recorder_seconds:
         await measure(results, "recorder", {"run": run}, partial(recorder, args.recorder_seconds))
-    lengths = [("streaming", args.composite_minutes), ("before", args.composite_before_minutes)]
+    lengths = composite_bench.lengths(
+        args.composite_minutes, args.composite_layout_minutes, args.composite_before_minutes
+    )
     for code_name, minutes in lengths:
-        if minutes:
-            work = partial(asyncio.to_thread, composite_bench.composite, code_name, minutes)
-            await measure(results, "composite", {"run": run, "code": code_name}, work)
+        work = partial(asyncio.to_thread, composite_bench.composite, code_name, minutes)
+        await measure(results, "composite", {"run": run, "code": code_name}, work)
     if args.sfu_subscribers:
         options = sfu.parser().parse_args(
             [
@@ -233,7 +235,7 @@ def render(data: dict[str, Any], chart: Path) -> str:
     if data["recorder"]:
         parts += ["### Recorder", recorder_bench.render(data["recorder"])]
     if data.get("composite"):
-        parts += ["### Composite video: memory", composite_bench.render(data["composite"])]
+        parts += ["### Composite video: time and memory", composite_bench.render(data["composite"])]
     if data.get("sfu"):
         parts += ["### SFU forwarding against transcoding", *measured_apart(data["sfu"], meta)]
         parts += [sfu_report.render(data["sfu"])]
@@ -272,6 +274,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recorder-seconds", type=float, default=60, help="0: no recorder")
     parser.add_argument(
         "--composite-minutes", type=float, default=60, help="recording composed (0: none)"
+    )
+    parser.add_argument(
+        "--composite-layout-minutes", type=float, default=10, help="the class layout (0: none)"
     )
     parser.add_argument(
         "--composite-before-minutes", type=float, default=60, help="the same, old code (0: none)"

@@ -29,7 +29,9 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--participants", "20", "--minutes", "10", "--runs", "1",
             "--doc", str(tmp / "reports.md"),
         ],
-        "composite_bench": ["--minutes", "0.1", "--before-minutes", "0.1"],
+        "composite_bench": [
+            "--minutes", "0.1", "--layout-minutes", "0.1", "--before-minutes", "0.1",
+        ],
         "slides_render": ["--pages", "3", "--runs", "1", "--doc", str(tmp / "slides.md")],
         "replay": [
             "--learners", "5", "--spread", "0.5", "--viewers", "5", "--minutes", "5",
@@ -57,7 +59,8 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--joins", "1", "--seconds", "0.5",
             "--recorder-seconds", "1", "--sfu-subscribers", "1", "--sfu-seconds", "1",
             "--sfu-workers", "0", "--sfu-before", "", "--sfu-floor-packets", "50",
-            "--composite-minutes", "0.1", "--composite-before-minutes", "0",
+            "--composite-minutes", "0.1", "--composite-layout-minutes", "0.1",
+            "--composite-before-minutes", "0",
             "--results", str(tmp / "results.json"),
             "--doc", str(tmp / "benchmarks.md"), "--chart", str(tmp / "all.png"), "--no-others",
         ],
