@@ -16,7 +16,7 @@ the build's cost for motion few would notice.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -97,8 +97,13 @@ def pictures(picture: Picture | None, duration_ms: int) -> Generator[av.VideoFra
 class _Painter:
     def __init__(self, picture: Picture) -> None:
         self._picture = picture
-        self._scenes: Iterator[Scene] = iter(picture.scenes)
-        self._scene: Scene | None = next(self._scenes, None)
+        self._index = 0
+        """The scene being painted (past the last: the end)."""
+        self._last_use = {
+            track: n for n, scene in enumerate(picture.scenes) for track in _tracks_of(scene)
+        }
+        """The last scene each track is in: its decoder is closed after it, not before,
+        since one opened again would decode the track from its start."""
         self._tracks: dict[str, Latest] = {}
         self._board = Board(picture.events)
         self._pages: dict[tuple[str | None, int], Image.Image] = {}
@@ -115,10 +120,11 @@ class _Painter:
 
     def paint(self, pts: int) -> av.VideoFrame:
         t = 1000 * pts / FPS
-        while self._scene is not None and self._scene.end_ms <= t:
-            self._scene = next(self._scenes, None)
-            self._close_finished(t)
-        scene = self._scene
+        scenes = self._picture.scenes
+        while self._index < len(scenes) and scenes[self._index].end_ms <= t:
+            self._index += 1
+            self._close_finished()
+        scene = scenes[self._index] if self._index < len(scenes) else None
         if scene is None:
             return _at(self._last[1] if self._last else _frame(_blank()), pts)
         self._board.advance(t)
@@ -141,13 +147,10 @@ class _Painter:
         self._tracks[track].at(t)
         return self._tracks[track]
 
-    def _close_finished(self, t: float) -> None:
+    def _close_finished(self) -> None:
         """Decoders no scene from now on needs are closed (their buffers freed)."""
-        if self._scene is None:
-            return
-        needed = _tracks_of(self._scene)
-        for track in [k for k in self._tracks if k not in needed]:
-            self._tracks.pop(track).close()  # opened again should it come back
+        for track in [k for k in self._tracks if self._last_use[k] < self._index]:
+            self._tracks.pop(track).close()
             self._tiles = {k: v for k, v in self._tiles.items() if k[0] != track}
 
     def _backdrop_of(self, scene: Scene, screen: Latest | None) -> Image.Image:
