@@ -21,6 +21,7 @@ RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 30)
 SLIDE = (200, 200, 200)
 INK = (0, 0, 0)
 DURATION = 6000
+pytestmark = pytest.mark.timeout(300)  # 720p encoded twice, on a machine that may be busy
 TRACKS: list[dict[str, Any]] = [
     {"file": "cam-ana.mkv", "user_id": "ana", "kind": "video", "source": "camera"},
     {"file": "cam-ben.mkv", "user_id": "ben", "kind": "video", "source": "camera"},
