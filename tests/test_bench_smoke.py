@@ -86,7 +86,7 @@ def test_every_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert doc.startswith("# Benchmarks\n\nHand-written.\n")
     assert "<!-- bench:begin -->" in doc and "<!-- bench:end -->" in doc
     assert "### SFU forwarding against transcoding" in doc
-    assert "### Composite video: memory" in doc
+    assert "### Composite video: time and memory" in doc
     if importlib.util.find_spec("matplotlib") is not None:  # the bench extra, not the test one
         assert (tmp_path / "scaling.png").stat().st_size > 0
         assert "all.png" in doc and (tmp_path / "all.png").stat().st_size > 0
