@@ -79,9 +79,9 @@ class Board:
                 self.pages.pop(surface, None)
 
 
-def page_image(slides: Path, view: View) -> Image.Image:
+def page_image(slides: Path | None, view: View) -> Image.Image:
     """The page's own picture: the slide's image from the package, or a blank page."""
-    if view.deck_id:
+    if view.deck_id and slides is not None:
         found = slides / image_name(view.deck_id, view.page)
         if found.is_file():
             with Image.open(found) as image:
@@ -112,10 +112,17 @@ def _paint(picture: Image.Image, stroke: Stroke) -> None:
     color = _color(ink.get("color", "#000000"))
     width = max(1, round(ink.get("width", 20) / SPAN * w))
     tool = ink.get("tool")
-    if tool == "highlighter":
-        layer = Image.new("RGBA", picture.size, (0, 0, 0, 0))
-        _line(ImageDraw.Draw(layer), points, (*color, HIGHLIGHTER_ALPHA), width)
-        picture.paste(layer, (0, 0), layer)
+    if tool == "highlighter":  # drawn opaque on a layer of its own, then laid on at 35 %
+        left = int(min(x for x, _ in points) - width)
+        top = int(min(y for _, y in points) - width)
+        size = (
+            int(max(x for x, _ in points) + width) - left + 1,
+            int(max(y for _, y in points) + width) - top + 1,
+        )
+        layer = Image.new("RGBA", size, (0, 0, 0, 0))
+        moved = [(x - left, y - top) for x, y in points]
+        _line(ImageDraw.Draw(layer), moved, (*color, HIGHLIGHTER_ALPHA), width)
+        picture.paste(layer, (left, top), layer)
         return
     draw = ImageDraw.Draw(picture)
     if tool == "text":

@@ -176,7 +176,7 @@ class _Painter:
     def _page(self, view: View) -> Image.Image:
         surface = (view.deck_id, view.page)
         if surface not in self._pages:
-            self._pages = {surface: page_image(self._picture.slides or Path("."), view)}
+            self._pages = {surface: page_image(self._picture.slides, view)}
         return self._pages[surface]
 
     def _paste(self, canvas: Image.Image, track: str, latest: Latest | None, rect: Rect) -> None:

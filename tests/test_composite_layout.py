@@ -245,3 +245,14 @@ def test_the_webm_keeps_its_chapters(composed: Path) -> None:
     with av.open(str(composed / "c.webm")) as video:
         titles = [c["metadata"].get("title") for c in video.chapters()]
     assert titles == ["Start", "Slides"]
+
+
+def test_with_nothing_to_show_the_picture_costs_nothing(tmp_path: Path) -> None:
+    tone_track(tmp_path / "a.mkv", [(0, 500, 440)], 50)
+    out, mp4 = tmp_path / "c.webm", tmp_path / "c.mp4"
+    compose(out, 3000, None, [Source(tmp_path / "a.mkv", 0)], mp4=mp4)
+    for made in (out, mp4):
+        with av.open(str(made)) as video:
+            assert sum(1 for _ in video.decode(video=0)) == 2  # black, held to the end
+        with av.open(str(made)) as video:
+            assert abs(float(video.duration or 0) / 1e6 - 3.0) < 0.1
