@@ -36,6 +36,8 @@ STRIP_COLUMNS = 2
 STRIP_MAX = 8
 """Cameras in the strip below the featured one (2 columns of 4 at 160x120)."""
 GALLERY_MAX = 16
+SEEN = frozenset({"rtc:speaker", "slides:state", "slides:view"})
+"""The timeline's entries that change the picture's layout."""
 
 Entry = dict[str, Any]
 Kind = Literal["screen", "page", "gallery"]
@@ -143,9 +145,6 @@ def _changes(duration_ms: int, videos: list[Video], events: Sequence[Entry]) -> 
     times |= {v.start_ms for v in videos} | {v.end_ms for v in videos}
     times |= {int(entry["t"]) for entry in events if entry["name"] in SEEN}
     return sorted(t for t in times if 0 <= t <= duration_ms)
-
-
-SEEN = frozenset({"rtc:speaker", "slides:state", "slides:view"})
 
 
 def _seen(entry: Entry, speaker: str | None, view: View | None) -> tuple[str | None, View | None]:
