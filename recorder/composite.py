@@ -20,7 +20,8 @@ the others. Video tracks are read the same way, one decoder each, holding
 only their latest frame.
 
 The recording's chapters (its markers, polls, breakouts and slide titles)
-are the WebM's Matroska chapters, so a player lists and seeks to them.
+are the WebM's Matroska chapters and the MP4's chapter track, so a player
+lists and seeks to them.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ def compose(
     AAC): each picture and each mixed chunk is made once and encoded into both."""
     outputs: list[_Output] = []
     try:
-        outputs.append(_webm(out, _matroska_chapters(chapters or [], duration_ms)))
+        marks = _matroska_chapters(chapters or [], duration_ms)
+        outputs.append(_webm(out, marks))
         if mp4 is not None:
-            outputs.append(_mp4(mp4))
+            outputs.append(_mp4(mp4, marks))
         with ExitStack() as stack:
             shown = stack.enter_context(closing(pictures(picture, duration_ms)))
             sound = stack.enter_context(closing(_mixed(audio, duration_ms)))
@@ -118,10 +120,11 @@ def _webm(path: Path, chapters: list[Any]) -> _Output:
     return _Output(container, video, audio)
 
 
-def _mp4(path: Path) -> _Output:
+def _mp4(path: Path, chapters: list[Any]) -> _Output:
     """H.264 and AAC, for the players that play no WebM; its index first, so that a player
-    starts before the whole file has come."""
+    starts before the whole file has come. The chapters are a QuickTime chapter track."""
     container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+    container.set_chapters(chapters)
     video = _video_stream(container, "libx264")
     video.codec_context.options = {"preset": "superfast", "crf": "26"}
     audio: Any = container.add_stream("aac", rate=RATE)
@@ -166,16 +169,17 @@ def _mux(container: Any, stream: Any, frame: Any) -> None:
 def _mixed(audio: list[Source], duration_ms: int) -> Generator[av.AudioFrame]:
     """Every audio track at its place on the recording's clock, mixed; silence without any."""
     total = max(duration_ms, 1) * RATE // 1000
+    if not audio:  # a silent class with something to see (a slide, say)
+        for start in range(0, total, CHUNK):
+            count = min(CHUNK, total - start)
+            yield _chunk(start, [bytes(count * SAMPLE_BYTES)] * 2, count)
+        return
     with ExitStack() as stack:
         tracks = [stack.enter_context(closing(Placed(source))) for source in audio]
         graph, inputs = _mixer(len(tracks))
         pts = 0
         for start in range(0, total, CHUNK):
             count = min(CHUNK, total - start)
-            if not tracks:
-                yield _chunk(pts, [bytes(count * SAMPLE_BYTES)] * 2, count)
-                pts += count
-                continue
             for track, src in zip(tracks, inputs, strict=True):
                 src.push(_chunk(start, track.read(count), count))
             for frame in _pull(graph):
@@ -193,8 +197,6 @@ def _mixed(audio: list[Source], duration_ms: int) -> Generator[av.AudioFrame]:
 def _mixer(inputs: int) -> tuple[Any, list[Any]]:
     """An amix of `inputs` sources (fltp stereo at RATE), levels kept as they are."""
     graph = av.filter.Graph()
-    if not inputs:
-        return graph, []
     sink = graph.add("abuffersink")
     mix = graph.add("amix", f"inputs={inputs}:duration=longest:normalize=0")
     sources = []

@@ -241,8 +241,9 @@ def test_every_speaker_is_heard(composed: Path, name: str) -> None:
         assert abs(hz - want_hz) <= want_hz * 0.1, (spans, expected)
 
 
-def test_the_webm_keeps_its_chapters(composed: Path) -> None:
-    with av.open(str(composed / "c.webm")) as video:
+@pytest.mark.parametrize("name", ["c.webm", "c.mp4"])
+def test_both_keep_the_chapters(composed: Path, name: str) -> None:
+    with av.open(str(composed / name)) as video:
         titles = [c["metadata"].get("title") for c in video.chapters()]
     assert titles == ["Start", "Slides"]
 
@@ -256,3 +257,16 @@ def test_with_nothing_to_show_the_picture_costs_nothing(tmp_path: Path) -> None:
             assert sum(1 for _ in video.decode(video=0)) == 2  # black, held to the end
         with av.open(str(made)) as video:
             assert abs(float(video.duration or 0) / 1e6 - 3.0) < 0.1
+
+
+def test_a_silent_class_with_a_slide_is_composed(tmp_path: Path) -> None:
+    Image.new("RGB", (1600, 900), SLIDE).save(tmp_path / image_name("d1", 1))
+    page = {"room": "main", "deck_id": "d1", "page": 1}
+    shown = [{"t": 0, "name": "slides:view", "data": page}]
+    picture = Picture(plan(2000, [], shown), {}, {}, shown, tmp_path)
+    compose(tmp_path / "c.webm", 2000, picture, [], mp4=tmp_path / "c.mp4")
+    for name in ("c.webm", "c.mp4"):
+        slide = pictures_at(tmp_path / name, [1000])[1000]
+        assert near(colour(slide, (100, 100, 1180, 620)), SLIDE)  # alone: the whole picture
+        with av.open(str(tmp_path / name)) as video:
+            assert abs(float(video.duration or 0) / 1e6 - 2.0) < 0.15

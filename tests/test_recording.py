@@ -106,7 +106,9 @@ async def test_a_recorded_class_is_published(server: Server, tmp_path: Path) -> 
     # The same video as MP4 (H.264, AAC), served like the WebM.
     assert manifest["composite_mp4"] in manifest["files"]
     with av.open(str(package / manifest["composite_mp4"])) as mp4:
-        assert [s.codec_context.name for s in mp4.streams] == ["h264", "aac"]
+        playing = [*mp4.streams.video, *mp4.streams.audio]
+        assert [s.codec_context.name for s in playing] == ["h264", "aac"]
+        assert [c["metadata"].get("title") for c in mp4.chapters()] == titles
         assert abs(float(mp4.duration or 0) * 1000 / 1e6 - duration) < 1000
 
     timeline = json.loads((package / "timeline.json").read_bytes())["events"]
