@@ -10,6 +10,8 @@ cut into scenes, each with the place of every picture in it:
   to draw on), that page large, with the speaker and the strip beside it;
 - else a gallery of every camera, the one speaking marked.
 
+A muted camera keeps its place without a picture, as in the class.
+
 The featured camera is the speaker's, else the one featured before while it
 runs, else the first in order (hosts' cameras first, then by start): a
 pause in speech does not make the picture jump. The pictures are painted by
@@ -23,7 +25,7 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 MAIN_ROOM = "main"
@@ -36,7 +38,7 @@ STRIP_COLUMNS = 2
 STRIP_MAX = 8
 """Cameras in the strip below the featured one (2 columns of 4 at 160x120)."""
 GALLERY_MAX = 16
-SEEN = frozenset({"rtc:speaker", "slides:state", "slides:view"})
+SEEN = frozenset({"rtc:speaker", "rtc:muted", "slides:state", "slides:view"})
 """The timeline's entries that change the picture's layout."""
 
 Entry = dict[str, Any]
@@ -57,6 +59,8 @@ class Tile:
     """The file of the camera track shown here."""
     rect: Rect
     speaking: bool = False
+    dark: bool = False
+    """The camera is muted: no picture, as the class saw it."""
 
 
 @dataclass(frozen=True)
@@ -117,21 +121,20 @@ def plan(
     videos.sort(key=lambda v: (v.user_id not in hosted, v.start_ms, v.file))
     changes = _changes(duration_ms, videos, events)
     scenes: list[Scene] = []
-    speaker: str | None = None
-    view: View | None = None
+    seen = _Seen()
     featured: str | None = None
     pending = iter(sorted(events, key=lambda entry: entry["t"]))
     entry = next(pending, None)
     for start, end in itertools.pairwise(changes):
         while entry is not None and entry["t"] <= start:
-            speaker, view = _seen(entry, speaker, view)
+            seen.apply(entry)
             entry = next(pending, None)
         live = [v for v in videos if v.start_ms <= start < v.end_ms]
         cameras = [v for v in live if v.source != "screen"]
-        featured = _featured(cameras, speaker, featured)
+        featured = _featured(cameras, seen.speaker, featured)
         screens = [v for v in live if v.source == "screen"]
         screen = max(screens, key=lambda v: v.start_ms).file if screens else None
-        scene = _scene(start, end, cameras, featured, speaker, screen, view)
+        scene = _scene(start, end, cameras, featured, seen, screen)
         if scenes and _same(scenes[-1], scene):
             scenes[-1] = dataclasses.replace(scenes[-1], end_ms=end)
         else:
@@ -147,15 +150,27 @@ def _changes(duration_ms: int, videos: list[Video], events: Sequence[Entry]) -> 
     return sorted(t for t in times if 0 <= t <= duration_ms)
 
 
-def _seen(entry: Entry, speaker: str | None, view: View | None) -> tuple[str | None, View | None]:
-    """The speaker and the main room's page after `entry`."""
-    data = entry["data"]
-    if entry["name"] not in SEEN or data.get("room", MAIN_ROOM) != MAIN_ROOM:
-        return speaker, view
-    if entry["name"] == "rtc:speaker":
-        return data.get("user_id"), view
-    shown = data.get("view") if entry["name"] == "slides:state" else data
-    return speaker, _view(shown) if shown else None
+@dataclass
+class _Seen:
+    """What the timeline says so far: who speaks, whose camera is off, the main room's page."""
+
+    speaker: str | None = None
+    dark: set[str] = field(default_factory=set)
+    """Users whose camera is muted: the class saw their tile without a picture."""
+    view: View | None = None
+
+    def apply(self, entry: Entry) -> None:
+        data = entry["data"]
+        if entry["name"] == "rtc:muted" and data.get("source") == "camera":
+            user = str(data.get("user_id"))
+            self.dark = self.dark | {user} if data.get("muted") else self.dark - {user}
+        if entry["name"] not in SEEN or data.get("room", MAIN_ROOM) != MAIN_ROOM:
+            return
+        if entry["name"] == "rtc:speaker":
+            self.speaker = data.get("user_id")
+        elif entry["name"] in ("slides:state", "slides:view"):
+            shown = data.get("view") if entry["name"] == "slides:state" else data
+            self.view = _view(shown) if shown else None
 
 
 def _view(data: Entry) -> View:
@@ -182,18 +197,20 @@ def _scene(
     end: int,
     cameras: list[Video],
     featured: str | None,
-    speaker: str | None,
+    seen: _Seen,
     screen: str | None,
-    view: View | None,
 ) -> Scene:
+    speaker, view = seen.speaker, seen.view
     speaking = {c.file for c in cameras if speaker is not None and c.user_id == speaker}
+    dark = {c.file for c in cameras if c.user_id in seen.dark}
     if screen is None and view is None:
         shown = cameras[:GALLERY_MAX]
         if featured is not None and all(c.file != featured for c in shown):
             shown[-1] = next(c for c in cameras if c.file == featured)
         rects = gallery(len(shown))
         tiles = tuple(
-            Tile(c.file, r, c.file in speaking) for c, r in zip(shown, rects, strict=True)
+            Tile(c.file, r, c.file in speaking, c.file in dark)
+            for c, r in zip(shown, rects, strict=True)
         )
         return Scene(start, end, "gallery", tiles=tiles)
     kind: Kind = "screen" if screen is not None else "page"
@@ -201,8 +218,8 @@ def _scene(
         return Scene(start, end, kind, Rect(0, 0, *SIZE), screen, view if screen is None else None)
     others = [c.file for c in cameras if c.file != featured][:STRIP_MAX]
     main, first, strip = beside(len(others))
-    tiles = (Tile(featured, first, featured in speaking),)
-    tiles += tuple(Tile(f, r, f in speaking) for f, r in zip(others, strip, strict=True))
+    tiles = (Tile(featured, first, featured in speaking, featured in dark),)
+    tiles += tuple(Tile(f, r, f in speaking, f in dark) for f, r in zip(others, strip, strict=True))
     return Scene(start, end, kind, main, screen, view if screen is None else None, tiles)
 
 

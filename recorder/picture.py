@@ -35,6 +35,8 @@ BACKGROUND = (0, 0, 0)
 SPEAKING = (255, 196, 0)
 """The border of the camera whose user is speaking."""
 BORDER = 4
+DARK = (48, 48, 48)
+"""A camera's tile while it is muted."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,10 @@ class _Painter:
         if self._last is None or self._last[0] != key:
             canvas = self._backdrop_of(scene, shown.get(scene.screen or "")).copy()
             for tile in scene.tiles:
-                self._paste(canvas, tile.track, shown[tile.track], tile.rect)
+                if tile.dark:
+                    _fill(canvas, tile.rect, DARK)
+                else:
+                    self._paste(canvas, tile.track, shown[tile.track], tile.rect)
                 if tile.speaking:
                     _outline(canvas, tile.rect)
             self._last = (key, _frame(canvas))
@@ -200,6 +205,11 @@ def _tracks_of(scene: Scene) -> set[str]:
 
 def _blank() -> Image.Image:
     return Image.new("RGB", SIZE, BACKGROUND)
+
+
+def _fill(canvas: Image.Image, rect: Rect, colour: tuple[int, int, int]) -> None:
+    box = (rect.x, rect.y, rect.x + rect.w - 1, rect.y + rect.h - 1)
+    ImageDraw.Draw(canvas).rectangle(box, fill=colour)
 
 
 def _outline(canvas: Image.Image, rect: Rect) -> None:

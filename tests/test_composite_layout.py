@@ -13,7 +13,7 @@ from PIL import Image
 
 from recorder.composite import Chapter, Source, compose
 from recorder.layout import Rect, Scene, Tile, View, plan
-from recorder.picture import Picture
+from recorder.picture import DARK, Picture
 from recorder.slides_package import image_name
 from tests.test_composite import decoded_mono, sounding, tone_track
 
@@ -53,6 +53,7 @@ EVENTS: list[dict[str, Any]] = [
             "done": True,
         },
     },
+    {"t": 5000, "name": "rtc:muted", "data": {"user_id": "ana", "source": "camera", "muted": True}},
 ]
 
 
@@ -103,11 +104,20 @@ def test_the_plan_follows_the_screen_the_slide_and_the_speaker() -> None:
         # Cleo has no camera: Ben's stays featured, no longer marked.
         Scene(
             4100,
-            6000,
+            5000,
             "page",
             main,
             view=slide,
             tiles=(Tile("cam-ben.mkv", featured), Tile("cam-ana.mkv", strip)),
+        ),
+        # Ana turns her camera off: her place stays, without a picture.
+        Scene(
+            5000,
+            6000,
+            "page",
+            main,
+            view=slide,
+            tiles=(Tile("cam-ben.mkv", featured), Tile("cam-ana.mkv", strip, dark=True)),
         ),
     ]
 
@@ -122,6 +132,23 @@ def test_without_cameras_the_page_or_screen_fills_the_picture() -> None:
     blank = [{"t": 0, "name": "slides:state", "data": {"room": "main", "view": {"page": 2}}}]
     assert plan(1000, [], blank) == [
         Scene(0, 1000, "page", Rect(0, 0, 1280, 720), view=View(None, 2))
+    ]
+
+
+def test_a_camera_turned_off_and_on_again() -> None:
+    cam: dict[str, Any] = {"file": "c", "user_id": "u", "kind": "video", "source": "camera"}
+    cam |= {"offset_ms": 0, "duration_ms": 300}
+    off: dict[str, Any] = {"user_id": "u", "source": "camera", "muted": True}
+    events = [
+        {"t": 100, "name": "rtc:muted", "data": off},
+        {"t": 150, "name": "rtc:muted", "data": off | {"source": "mic"}},  # the mic: no matter
+        {"t": 200, "name": "rtc:muted", "data": off | {"muted": False}},
+    ]
+    whole = Rect(0, 0, 1280, 720)
+    assert [scene.tiles for scene in plan(300, [cam], events)] == [
+        (Tile("c", whole),),
+        (Tile("c", whole, dark=True),),
+        (Tile("c", whole),),
     ]
 
 
@@ -227,6 +254,8 @@ def test_the_picture_changes_with_the_class(composed: Path, name: str) -> None:
     assert near(colour(after, (200, 355, 760, 365)), INK)  # the pen's line across it
     assert near(colour(after, (200, 150, 760, 300)), SLIDE)
     assert near(colour(after, (990, 40, 1250, 200)), BLUE)
+    assert near(colour(after, (970, 250, 1110, 350)), DARK)  # Ana's camera is off
+    assert near(colour(before, (970, 250, 1110, 350)), RED)
     with av.open(str(composed / name)) as video:
         assert abs(float(video.duration or 0) / 1e6 - DURATION / 1000) < 0.15
 
