@@ -17,9 +17,9 @@ published, in seq order, from a task of their own: they are not on the
 acknowledgement path, and one that fails is logged and counted, and changes
 nothing for the others or for any command.
 
-A subclass says what differs: how an event is encoded for the journal
-(`encode`), how durable events are published (`publish`), which sockets it
-holds (`socket_ids`), and what else keeps it loaded (`quiet`).
+What differs is said by the stream: how an event is encoded for the journal
+(`encode`, given), how durable events are published (`publish`), which
+sockets it holds (`socket_ids`), and what else keeps it loaded (`quiet`).
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ class JournalledStream(Generic[D]):
         name: str,
         state: D,
         journal: Journal,
+        encode: Callable[[e.Event], bytes],
         transport: Transport,
         what: str,
         tail: int,
@@ -96,6 +97,8 @@ class JournalledStream(Generic[D]):
         serving: Callable[[], bool] = _always,
     ) -> None:
         self.state = state
+        self.encode = encode
+        """The event as its journal keeps it."""
         self.transport = transport
         self.what = what
         """How logs name the stream ("class c1", "recording r1")."""
@@ -125,10 +128,6 @@ class JournalledStream(Generic[D]):
         """When its last socket left (None while one is connected)."""
 
     # -- what a subclass says ----------------------------------------------
-
-    def encode(self, ev: e.Event) -> bytes:
-        """The event as its journal keeps it."""
-        raise NotImplementedError
 
     async def publish(self, stamped: list[e.Event]) -> None:
         """Send what is durable now, `stamped` (just written) included, in seq order."""

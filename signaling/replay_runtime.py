@@ -84,7 +84,17 @@ class ReplayRuntime(JournalledStream[Replay]):
     ) -> None:
         what = f"recording {recording_id}"
         super().__init__(
-            recording_id, stream, journal, transport, what, TAIL, clock, ids, fence, serving
+            recording_id,
+            stream,
+            journal,
+            r.encode,
+            transport,
+            what,
+            TAIL,
+            clock,
+            ids,
+            fence,
+            serving,
         )
         self.recording_id = recording_id
         self.journal = journal
@@ -99,9 +109,6 @@ class ReplayRuntime(JournalledStream[Replay]):
     @property
     def stream(self) -> Replay:
         return self.state
-
-    def encode(self, ev: e.Event) -> bytes:
-        return r.encode(ev)
 
     async def publish(self, stamped: list[e.Event]) -> None:
         async with self._flush_lock:

@@ -87,7 +87,9 @@ class ClassRuntime(JournalledStream[Classroom]):
         serving: Callable[[], bool] = _always,
     ) -> None:
         what = f"class {class_id}"
-        super().__init__(class_id, room, journal, transport, what, TAIL, clock, ids, fence, serving)
+        super().__init__(
+            class_id, room, journal, e.encode, transport, what, TAIL, clock, ids, fence, serving
+        )
         self.class_id = class_id
         self.media = media
         self.sessions: dict[str, Session] = {}
@@ -98,9 +100,6 @@ class ClassRuntime(JournalledStream[Classroom]):
     @property
     def room(self) -> Classroom:
         return self.state
-
-    def encode(self, ev: e.Event) -> bytes:
-        return e.encode(ev)
 
     async def publish(self, stamped: list[e.Event]) -> None:
         await self._flush(stamped[-1].seq)
