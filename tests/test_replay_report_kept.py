@@ -9,9 +9,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from classroom import replay_events as r
 from classroom.replay import encode_polls
 from journal import Journal
 from signaling.auth import mint_replay
+from signaling.journalled import now_ms
 from tests.conftest import SECRET, Server, running, settings_for
 from tests.faults import FaultyJournal
 from tests.peer import Peer
@@ -91,16 +93,23 @@ async def test_a_stream_not_loaded_here_is_read_from_where_its_fold_stands(
 ) -> None:
     published_for_replay(tmp_path, RID, encode_polls([QUIZ]))
     journals = Journals()
-    settings = settings_for(tmp_path, class_idle_s=0.2)
-    async with running(settings, journals.layer) as server:
+    async with running(settings_for(tmp_path, class_idle_s=0.2), journals.layer) as server:
         ann = await watch(server, "ann")
         first = await report(server)
-        stream = server.app[REPLAYS].runtimes[RID]
+        host = server.app[REPLAYS]
+        stream = host.runtimes[RID]
         await ann.close()
         async with asyncio.timeout(10):
             await stream.closed.wait()  # nobody watches: the stream unloads
         reads = journals.reads(RID)
 
-        # No stream follows it here: what is new since the fold is read, nothing before.
+        # No stream follows it here, and the journal has nothing new: nothing is read.
         assert await report(server) == first
-        assert journals.reads(RID) == [*reads, stream.stream.seq]
+        assert journals.reads(RID) == reads
+
+        # Committed elsewhere (the stream hosted by another node): only what is new is read.
+        seq = stream.stream.seq
+        guest = r.GuestWatched(seq=seq + 1, ts=now_ms())
+        await host.journal.append(RID, [(guest.seq, r.encode(guest))])
+        assert (await report(server))["anonymous_views"] == first["anonymous_views"] + 1
+        assert journals.reads(RID) == [*reads, seq]

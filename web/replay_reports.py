@@ -9,7 +9,8 @@ fed by the stream's listener as events are committed: a request reads
 nothing. For a recording whose stream is not loaded here
 (another node hosts it, or nobody is watching), the fold is built on the
 first request and brought up to date from the journal on each next one,
-reading only what is new, as class reports are. The journal stays the
+folding only what is new (and reading nothing when its last seq is the
+fold's), as class reports are. The journal stays the
 record: a fold that misses an event (a gap, an overflowing queue) reads it
 again from where the fold stands, and one the journal does not continue is
 folded afresh.
@@ -170,6 +171,9 @@ class RecordingReports:
     async def _catch_up(self, rid: str, entry: _Entry) -> None:
         """Fold what the journal holds past the fold (the lock is held)."""
         fold = entry.fold or RecordingFold(entry.recording)
+        if entry.fold is not None and await self.journal.last_seq(rid) == fold.seq:
+            self._caught_up(entry, fold)  # nothing new: nothing to read
+            return
         records = [data async for _, data in self.journal.read(rid, fold.seq)]
         try:
             await asyncio.to_thread(_fold, fold, records)
