@@ -64,13 +64,6 @@ class Rewatches:
         self.count = -(-duration_ms // self.width) if duration_ms > 0 else 0
         self.by_user: dict[str, list[int]] = {}
 
-    @classmethod
-    def of(cls, duration_ms: int, history: Iterable[Event]) -> Rewatches:
-        rewatches = cls(duration_ms)
-        for ev in history:
-            rewatches.note(ev)
-        return rewatches
-
     def note(self, ev: Event) -> None:
         if not isinstance(ev, r.ProgressNoted) or not ev.again:
             return

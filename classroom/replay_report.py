@@ -114,7 +114,10 @@ class RecordingFold:
 
 def report(stream: Replay, history: list[Event]) -> RecordingReport:
     """The report of `stream`, whose events are `history` (for the rewatches)."""
-    return _report(stream, Rewatches.of(stream.duration_ms, history))
+    rewatches = Rewatches(stream.duration_ms)
+    for ev in history:
+        rewatches.note(ev)
+    return _report(stream, rewatches)
 
 
 def _report(stream: Replay, rewatches: Rewatches) -> RecordingReport:

@@ -17,9 +17,10 @@ published, in seq order, from a task of their own: they are not on the
 acknowledgement path, and one that fails is logged and counted, and changes
 nothing for the others or for any command.
 
-What differs is said by the stream: how an event is encoded for the journal
-(`encode`, given), how durable events are published (`publish`), which
-sockets it holds (`socket_ids`), and what else keeps it loaded (`quiet`).
+A subclass says what differs: how an event is encoded for the journal
+(`encode`), how durable events are published (`publish`), which sockets it
+holds (`socket_ids`), what else keeps it loaded (`quiet`), and its words
+(`UNAVAILABLE`, `NOUN`) and tail (`TAIL_SIZE`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypedDict, TypeVar, Unpack
 
 from classroom import events as e
 from classroom.commands import Command
@@ -78,42 +79,46 @@ class Domain(Protocol):
 D = TypeVar("D", bound=Domain)
 
 
+class Hosting(TypedDict, total=False):
+    """How a stream is hosted on this node: its clock and ids (fakes in tests), and the
+    lease it serves under in a cluster (the fence of its writes, whether it still holds)."""
+
+    clock: Callable[[], int]
+    ids: Callable[[], str]
+    fence: Fence | None
+    serving: Callable[[], bool]
+
+
 class JournalledStream(Generic[D]):
     UNAVAILABLE: ClassVar[str] = "recovering from a fault; reconnect to continue"
     """Why commands are refused once the stream has stopped."""
+    NOUN: ClassVar[str] = "stream"
+    """What logs call it, before its name."""
+    TAIL_SIZE: ClassVar[int] = 2000
+    """Recent events kept in memory for reconnect catch-up."""
 
     def __init__(
         self,
         name: str,
         state: D,
         journal: Journal,
-        encode: Callable[[e.Event], bytes],
         transport: Transport,
-        what: str,
-        tail: int,
-        clock: Callable[[], int] = now_ms,
-        ids: Callable[[], str] = new_id,
-        fence: Fence | None = None,
-        serving: Callable[[], bool] = _always,
+        **hosting: Unpack[Hosting],
     ) -> None:
         self.state = state
-        self.encode = encode
-        """The event as its journal keeps it."""
         self.transport = transport
-        self.what = what
-        """How logs name the stream ("class c1", "recording r1")."""
-        self.clock = clock
-        self.ids = ids
-        self.serving = serving
+        self.what = f"{self.NOUN} {name}"
+        self.clock = hosting.get("clock", now_ms)
+        self.ids = hosting.get("ids", new_id)
+        self.serving = hosting.get("serving", _always)
         """Whether this node may still take commands for the stream (its lease, in a cluster)."""
-        self.tail: deque[e.Event] = deque(maxlen=tail)
-        """Recent events kept in memory for reconnect catch-up."""
+        self.tail: deque[e.Event] = deque(maxlen=self.TAIL_SIZE)
         self.failed = False
         self.on_stop: Callable[[Self], None] = lambda _: None
         """Called with the stream once it stops serving (a failed write, a lost lease)."""
         self.listener_failed: ListenerFailed = _ignore
         self._loaded = state.seq
-        self._writer = OrderedWriter(journal, name, fence)
+        self._writer = OrderedWriter(journal, name, hosting.get("fence"))
         self._unsent: deque[e.Event] = deque()
         """Stamped events not published yet, in seq order."""
         self._flush_lock = asyncio.Lock()
@@ -128,6 +133,11 @@ class JournalledStream(Generic[D]):
         """When its last socket left (None while one is connected)."""
 
     # -- what a subclass says ----------------------------------------------
+
+    @staticmethod
+    def encode(event: e.Event) -> bytes:
+        """The event as its journal keeps it."""
+        raise NotImplementedError
 
     async def publish(self, stamped: list[e.Event]) -> None:
         """Send what is durable now, `stamped` (just written) included, in seq order."""

@@ -22,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Unpack
 
 from classroom import events as e
 from classroom import replay_events as r
@@ -31,8 +31,8 @@ from classroom.errors import DomainError
 from classroom.replay import Replay
 from classroom.replay_wire import Watcher, async_results, state_view, to_wire, votes_view
 from classroom.visibility import replay_audience
-from journal import Fence, Journal
-from signaling.journalled import JournalledStream, new_id, now_ms
+from journal import Journal
+from signaling.journalled import Hosting, JournalledStream
 from signaling.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,6 @@ def voters_room(recording_id: str, poll_id: str) -> str:
     return f"rec:{recording_id}:p:{poll_id}"
 
 
-def _always() -> bool:
-    return True
-
-
 @dataclass
 class Watching:
     """One connected socket of the recording's stream."""
@@ -70,6 +66,9 @@ class Watching:
 
 class ReplayRuntime(JournalledStream[Replay]):
     UNAVAILABLE = "the recording's stream is recovering from a fault; reconnect to continue"
+    NOUN = "recording"
+    TAIL_SIZE = TAIL
+    encode = staticmethod(r.encode)
 
     def __init__(
         self,
@@ -77,25 +76,9 @@ class ReplayRuntime(JournalledStream[Replay]):
         stream: Replay,
         journal: Journal,
         transport: Transport,
-        clock: Callable[[], int] = now_ms,
-        ids: Callable[[], str] = new_id,
-        fence: Fence | None = None,
-        serving: Callable[[], bool] = _always,
+        **hosting: Unpack[Hosting],
     ) -> None:
-        what = f"recording {recording_id}"
-        super().__init__(
-            recording_id,
-            stream,
-            journal,
-            r.encode,
-            transport,
-            what,
-            TAIL,
-            clock,
-            ids,
-            fence,
-            serving,
-        )
+        super().__init__(recording_id, stream, journal, transport, **hosting)
         self.recording_id = recording_id
         self.journal = journal
         self.sessions: dict[str, Watching] = {}

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from classroom import events as e
 from classroom.aggregate import Classroom
@@ -30,8 +29,8 @@ from classroom.roles import Role, is_staff
 from classroom.snapshot import snapshot
 from classroom.visibility import Audience, Viewer, audience
 from classroom.wire import Payload, public_form, to_wire, wire_for
-from journal import Fence, Journal
-from signaling.journalled import JournalledStream
+from journal import Journal
+from signaling.journalled import Hosting, JournalledStream
 from signaling.journalled import Listener as Listener
 from signaling.journalled import new_id as new_id
 from signaling.journalled import now_ms as now_ms
@@ -47,10 +46,6 @@ TAIL = 5000
 BATCHED = frozenset({"participant:joined", "participant:left"})
 """Wire events whose consecutive runs are sent as one `class:batch` (all go to everyone)."""
 MAX_BATCH = 200
-
-
-def _always() -> bool:
-    return True
 
 
 @dataclass
@@ -73,6 +68,9 @@ class Session:
 
 class ClassRuntime(JournalledStream[Classroom]):
     UNAVAILABLE = "the class is recovering from a fault; reconnect to continue"
+    NOUN = "class"
+    TAIL_SIZE = TAIL
+    encode = staticmethod(e.encode)
 
     def __init__(
         self,
@@ -81,15 +79,9 @@ class ClassRuntime(JournalledStream[Classroom]):
         journal: Journal,
         transport: Transport,
         media: dict[str, Any],
-        clock: Callable[[], int] = now_ms,
-        ids: Callable[[], str] = new_id,
-        fence: Fence | None = None,
-        serving: Callable[[], bool] = _always,
+        **hosting: Unpack[Hosting],
     ) -> None:
-        what = f"class {class_id}"
-        super().__init__(
-            class_id, room, journal, e.encode, transport, what, TAIL, clock, ids, fence, serving
-        )
+        super().__init__(class_id, room, journal, transport, **hosting)
         self.class_id = class_id
         self.media = media
         self.sessions: dict[str, Session] = {}
