@@ -140,6 +140,7 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
         options = sfu.parser().parse_args(
             [
                 *("--subscribers", str(args.sfu_subscribers), "--seconds", str(args.sfu_seconds)),
+                *("--windows", str(args.sfu_windows)),
                 *("--workers", str(args.sfu_workers), "--before", args.sfu_before),
                 *("--floor-packets", str(args.sfu_floor_packets)),
             ]
@@ -278,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--sfu-subscribers", type=int, default=50, help="0: no SFU benchmark")
     parser.add_argument("--sfu-seconds", type=float, default=10, help="each SFU measurement")
+    parser.add_argument("--sfu-windows", type=int, default=3, help="SFU windows, median kept")
     parser.add_argument("--sfu-workers", type=int, default=2, help="media workers (0: none)")
     parser.add_argument("--sfu-before", default=sfu.FRAMES_COMMIT, help="'': no frame SFU")
     parser.add_argument("--sfu-floor-packets", type=int, default=20000, help="of the floor test")

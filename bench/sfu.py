@@ -20,8 +20,10 @@ server. The servers, one after the other in the same invocation:
 4. bench/sfu_floor.py: SRTP protect plus one sendto, the floor per packet.
 
 For each, the server's own CPU (user + system from /proc/<pid>/stat) is
-measured with the publisher alone and then with the subscribers attached;
-the difference divided by N is the cost of one subscriber stream. Most
+measured with the publisher alone and then with the subscribers attached,
+each over `--windows` windows of `--seconds` whose median is kept (a window
+the machine disturbed moves a median less than a mean); the difference
+divided by N is the cost of one subscriber stream. Most
 subscribers count the encoded frames their receiver reassembles (the same
 hook the SFU uses, no decoder: a 2-core load generator cannot decode 50
 streams); `--decoding` of them decode every frame to show the stream is
@@ -35,6 +37,7 @@ import asyncio
 import fractions
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -392,6 +395,17 @@ async def window(pids: list[int], seconds: float) -> list[float]:
     return [(cpu_seconds(pid) - before) / spent for pid, before in zip(pids, cpu, strict=True)]
 
 
+async def windows(pids: list[int], seconds: float, count: int) -> list[list[float]]:
+    """`count` windows one after the other: the cores of each of `pids` in each."""
+    return [await window(pids, seconds) for _ in range(max(1, count))]
+
+
+def medians(runs: list[list[float]]) -> list[float]:
+    """Each process's median over the windows: one window disturbed by the machine moves
+    it less than it moves a mean."""
+    return [statistics.median(column) for column in zip(*runs, strict=True)]
+
+
 def children(pid: int) -> list[int]:
     """The processes `pid` started (the media workers of a server)."""
     with open(f"/proc/{pid}/task/{pid}/children") as found:
@@ -443,18 +457,22 @@ async def phase(
                     await child.expect("started")
                 await asyncio.sleep(args.warmup)
                 pids = [server.proc.pid, *children(server.proc.pid)]
-                alone = await window(pids, args.seconds)
+                alone_runs = await windows(pids, args.seconds, args.windows)
                 for child in subs:
                     child.say("join")
                 for child in subs:
                     await child.expect("ready", 400)
                 for child in everyone:
                     child.say("count" if child is pub else "start")
+                counting = time.perf_counter()
                 sent = json.loads(await pub.expect("sent"))["sent"]
                 figures = await server_figures(url, server, is_baseline)
-                loaded = await window(pids, args.seconds)
+                reading = time.perf_counter()
+                loaded_runs = await windows(pids, args.seconds, args.windows)
+                read_s = time.perf_counter() - reading
                 for child in everyone:
                     child.say("count" if child is pub else "stop")
+                counted_s = time.perf_counter() - counting
                 sent = json.loads(await pub.expect("sent"))["sent"] - sent
                 figures = {
                     k: v - figures[k]
@@ -468,6 +486,7 @@ async def phase(
                     await child.stop()
     frames = [n for r in results for n in r["frames"]]
     decoded = [n for r in results for n in r["decoded"]]
+    alone, loaded = medians(alone_runs), medians(loaded_runs)
     return {
         "name": name,
         "subscribers": count,
@@ -476,10 +495,14 @@ async def phase(
         "loaded": loaded[0],
         "per_stream": (loaded[0] - alone[0]) / count,
         "workers": [{"alone": a, "loaded": b} for a, b in zip(alone[1:], loaded[1:], strict=True)],
-        "sent_fps": sent / args.seconds,
-        "server": {k: v / args.seconds for k, v in figures.items()},
-        "fps": [n / args.seconds for n in frames],
-        "decoded_fps": [n / args.seconds for n in decoded],
+        "sent_fps": sent / counted_s,
+        "server": {k: v / read_s for k, v in figures.items()},
+        "fps": [n / counted_s for n in frames],
+        "decoded_fps": [n / counted_s for n in decoded],
+        "windows": {  # the server process's cores in each window: the spread of the medians
+            "alone": [run[0] for run in alone_runs],
+            "loaded": [run[0] for run in loaded_runs],
+        },
     }
 
 
@@ -544,6 +567,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--decoding", type=int, default=2, help="subscribers that decode")
     p.add_argument("--processes", type=int, default=2, help="subscriber processes per phase")
     p.add_argument("--seconds", type=float, default=10.0, help="each measurement window")
+    p.add_argument(
+        "--windows", type=int, default=3, help="windows of each measurement (their median is kept)"
+    )
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--workers", type=int, default=2, help="media workers of a second run (0: none)")
     p.add_argument(

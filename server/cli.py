@@ -25,6 +25,7 @@ from web.settings import Settings
 
 DEMO_CLASS = "demo"
 CLASS_ROLES = ("host", "moderator", "participant")
+log = logging.getLogger("classroom.serve")
 ENV = "CLASSROOM_"
 
 
@@ -380,7 +381,28 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("Shutting down", flush=True)
-    await runner.cleanup()
+    watch = asyncio.create_task(_report_slow_shutdown(SLOW_SHUTDOWN_S))
+    try:
+        await runner.cleanup()
+    finally:
+        watch.cancel()
+
+
+SLOW_SHUTDOWN_S = 10.0
+
+
+async def _report_slow_shutdown(after_s: float) -> None:
+    """Log what the server still waits on when stopping takes long: the hang is in a task."""
+    await asyncio.sleep(after_s)
+    me = asyncio.current_task()
+    waiting = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    log.warning("still stopping after %.0f s; %d tasks are waiting:", after_s, len(waiting))
+    for task in waiting:
+        frames = task.get_stack(limit=8)
+        where = " <- ".join(
+            f"{f.f_code.co_name} ({f.f_code.co_filename}:{f.f_lineno})" for f in frames
+        )
+        log.warning("  %s: %s", task.get_name(), where or task.get_coro())
 
 
 def _tune_gc() -> None:

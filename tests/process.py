@@ -103,9 +103,14 @@ class ServerProcess:
         if self.proc.returncode is not None:
             return self.proc.returncode
         self.proc.send_signal(sig)
-        async with asyncio.timeout(30):
-            code = await self.proc.wait()
-        return code
+        try:
+            async with asyncio.timeout(30):
+                return await self.proc.wait()
+        except TimeoutError:
+            self.proc.kill()  # not left running; what it printed says where it hung
+            await self.proc.wait()
+            tail = "".join(self.lines[-40:])
+            raise AssertionError(f"the server did not exit on signal {sig}:\n{tail}") from None
 
     async def kill(self) -> None:
         await self.stop(signal.SIGKILL)

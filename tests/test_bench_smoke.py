@@ -41,7 +41,7 @@ def programs(tmp: Path) -> dict[str, list[str]]:
         ],
         "captions": ["--repeat", "1", "--sentences", "1", "--doc", str(tmp / "captions.md")],
         "sfu": [
-            "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1",
+            "--subscribers", "2", "--baseline-subscribers", "1", "--seconds", "1", "--windows", "1",
             "--warmup", "0", "--warm-frames", "3", "--workers", "1", "--before", "",
             "--floor-packets", "100",
         ],
@@ -56,7 +56,8 @@ def programs(tmp: Path) -> dict[str, list[str]]:
             "--node-size", "0", "--soak-minutes", "0",
             "--joins", "1", "--seconds", "0.5",
             "--recorder-seconds", "1", "--sfu-subscribers", "1", "--sfu-seconds", "1",
-            "--sfu-workers", "0", "--sfu-before", "", "--sfu-floor-packets", "50",
+            "--sfu-windows", "1", "--sfu-workers", "0", "--sfu-before", "",
+            "--sfu-floor-packets", "50",
             "--composite-minutes", "0.1", "--composite-before-minutes", "0",
             "--results", str(tmp / "results.json"),
             "--doc", str(tmp / "benchmarks.md"), "--chart", str(tmp / "all.png"), "--no-others",

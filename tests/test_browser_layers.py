@@ -161,7 +161,8 @@ async def test_small_tiles_get_the_low_layer_and_a_pinned_one_the_full(env: Brow
     camera = cameras(sfu)["ana"]
     # The teacher sees Ana in the gallery: her low layer, a quarter of the picture.
     await until(lambda: forwarded(sfu, "teacher") == {"ana": "low"}, "ana small")
-    await until_page(teacher, camera, lambda v: v["frames"] > 0 and 0 < v["width"] <= 320)
+    small = lambda v: v["frames"] > 0 and 0 < v["width"] <= 320  # noqa: E731
+    await until_page(teacher, camera, small, lambda: negotiation(sfu, "teacher"))
     # And Ana sees the teacher large: in full.
     await until(lambda: forwarded(sfu, "ana") == {"teacher": "high"}, "the teacher large")
     await teacher.page.click("#grid .tile[data-user='ana'] .pin")
@@ -171,13 +172,26 @@ async def test_small_tiles_get_the_low_layer_and_a_pinned_one_the_full(env: Brow
     await until(lambda: forwarded(sfu, "teacher") == {"ana": "low"}, "ana small again")
 
 
-async def until_page(person: Person, track_id: str, condition: Any) -> None:
+async def until_page(
+    person: Person, track_id: str, condition: Any, server: Any = lambda: ""
+) -> None:
     for _ in range(round(WAIT_S * 2 / 0.2)):
         got = (await inbound(person)).get(track_id)
         if got is not None and condition(got):
             return
         await asyncio.sleep(0.2)
-    raise AssertionError(f"the page's video of {track_id}: {await inbound(person)}")
+    raise AssertionError(f"the page's video of {track_id}: {await inbound(person)}; {server()}")
+
+
+def negotiation(sfu: Sfu, user: str) -> str:
+    """The server's side of `user`'s sub negotiation, for a failure's message."""
+    p = sfu.people[user]
+    sub = p.sub
+    state = sub.pc.signalingState if isinstance(sub, LocalDownlink) else type(sub).__name__
+    return (
+        f"server: offers={p.offers} offered={p.offered} layout={p.layout()} dirty={p.dirty} "
+        f"syncing={p.sync_running()} sub={state} mids={p.sub_mids}"
+    )
 
 
 class Lossy:

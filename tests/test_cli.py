@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from server.cli import _report_slow_shutdown
 from signaling.auth import verify, verify_replay
 from signaling.registry import CLASS_ID, new_class_id
 from tests.conftest import SECRET
@@ -121,3 +125,15 @@ async def test_a_second_server_on_the_same_data_directory_is_refused(tmp_path: P
         await first.start()
     finally:
         await first.stop(signal.SIGKILL)
+
+
+async def test_a_slow_shutdown_says_what_it_waits_on(caplog: Any) -> None:
+    stuck = asyncio.create_task(asyncio.Event().wait(), name="a task that ignores the stop")
+    caplog.set_level(logging.WARNING, "classroom.serve")
+    try:
+        await _report_slow_shutdown(0)
+    finally:
+        stuck.cancel()
+    said = caplog.text
+    assert "still stopping" in said
+    assert "a task that ignores the stop" in said and "wait" in said
