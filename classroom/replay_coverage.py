@@ -9,7 +9,8 @@ first two show where people drop off, the third where they rewatch. Hosts
 and moderators are left out: their previews are not the audience's viewing.
 
 Rewatches are counted at the grain of a progress report: a stretch seen
-twice within one report counts once.
+twice within one report counts once. They are kept per viewer and bucket as
+the events come (`Rewatches`), so the chart is made without the events.
 """
 
 from __future__ import annotations
@@ -53,10 +54,29 @@ def bucket_ms(duration_ms: int) -> int:
     return max(MIN_BUCKET_MS, -(-per // 1000) * 1000)
 
 
-def coverage(stream: Replay, history: Iterable[Event]) -> Coverage:
-    duration = stream.duration_ms
-    width = bucket_ms(duration)
-    count = -(-duration // width) if duration > 0 else 0
+class Rewatches:
+    """Each viewer's time watched again, by bucket: what the chart needs of the progress
+    events, kept as they come (at most MAX_BUCKETS figures a viewer who rewatched)."""
+
+    def __init__(self, duration_ms: int) -> None:
+        self.duration_ms = duration_ms
+        self.width = bucket_ms(duration_ms)
+        self.count = -(-duration_ms // self.width) if duration_ms > 0 else 0
+        self.by_user: dict[str, list[int]] = {}
+
+    def note(self, ev: Event) -> None:
+        if not isinstance(ev, r.ProgressNoted) or not ev.again:
+            return
+        row = self.by_user.get(ev.user_id)
+        if row is None:
+            row = self.by_user[ev.user_id] = [0] * self.count
+        for start, end in spans.clamp(ev.again, self.duration_ms):
+            for i, overlap in _split(start, end, self.width):
+                row[i] += overlap
+
+
+def coverage(stream: Replay, rewatches: Rewatches) -> Coverage:
+    width, count = rewatches.width, rewatches.count
     viewers, watched, again, stopped = [0] * count, [0] * count, [0] * count, [0] * count
     learners = {uid for uid, v in stream.viewers.items() if not v.staff}
     for uid in learners:
@@ -70,11 +90,8 @@ def coverage(stream: Replay, history: Iterable[Event]) -> Coverage:
                     last = i
         if count:
             stopped[min(count - 1, viewer.position_ms // width)] += 1
-    for ev in history:
-        if isinstance(ev, r.ProgressNoted) and ev.again and ev.user_id in learners:
-            for start, end in spans.clamp(ev.again, duration):
-                for i, overlap in _split(start, end, width):
-                    again[i] += overlap
+        for i, ms in enumerate(rewatches.by_user.get(uid, ())):
+            again[i] += ms
     buckets = [
         CoverageBucket(i * width, viewers[i], watched[i], again[i], stopped[i])
         for i in range(count)

@@ -1,6 +1,9 @@
 """What a recording's stream says about its viewers: a report and a digest for its hosts.
 
-Pure functions of a folded stream (`Replay`). The report lists each viewer
+Pure functions of a folded stream (`Replay`). `RecordingFold` keeps what the
+report needs (the stream's state and each viewer's rewatches by bucket) and
+takes events as they come, so a report of a busy recording is made without
+reading its journal again. The report lists each viewer
 with what they watched (the union of their spans, so a stretch watched twice
 counts once, and its share of the recording), their visits, and their part
 in the async cohort; each recorded poll with the async cohort's
@@ -12,13 +15,15 @@ ballots cast since.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
 
 from classroom import replay_events as r
 from classroom import spans
 from classroom.events import Event, PollKind, PollResults
-from classroom.replay import RecordedPoll, Replay
-from classroom.replay_coverage import Coverage, coverage
+from classroom.replay import RecordedPoll, Recording, Replay
+from classroom.replay_coverage import Coverage, Rewatches, coverage
 
 SINGLE_PICK = ("single", "truefalse")
 """Poll kinds whose tally counts each right ballot once at the right option."""
@@ -79,8 +84,43 @@ class RecordingReport(msgspec.Struct):
     """Views by share-link guests, who watch without a name: counted apart, never named."""
 
 
+class RecordingFold:
+    """Everything a recording's report needs, folded event by event: the stream's state
+    and each viewer's rewatches (at most MAX_BUCKETS figures a viewer)."""
+
+    def __init__(self, recording: Recording) -> None:
+        self.stream = Replay(recording)
+        self.rewatches = Rewatches(recording.duration_ms)
+
+    @classmethod
+    def of(cls, recording: Recording, history: Iterable[Event]) -> RecordingFold:
+        fold = cls(recording)
+        for ev in history:
+            fold.apply(ev)
+        return fold
+
+    @property
+    def seq(self) -> int:
+        return self.stream.seq
+
+    def apply(self, ev: Event) -> None:
+        """Fold the next event; raises ValueError if it does not follow the last one."""
+        self.stream.apply(ev)
+        self.rewatches.note(ev)
+
+    def report(self) -> RecordingReport:
+        return _report(self.stream, self.rewatches)
+
+
 def report(stream: Replay, history: list[Event]) -> RecordingReport:
     """The report of `stream`, whose events are `history` (for the rewatches)."""
+    rewatches = Rewatches(stream.duration_ms)
+    for ev in history:
+        rewatches.note(ev)
+    return _report(stream, rewatches)
+
+
+def _report(stream: Replay, rewatches: Rewatches) -> RecordingReport:
     duration = stream.duration_ms
     asked: dict[str, int] = {}
     for thread in stream.questions.values():
@@ -117,7 +157,7 @@ def report(stream: Replay, history: list[Event]) -> RecordingReport:
         polls=[_poll_row(stream, poll_id) for poll_id in stream.recorded],
         questions=len(stream.questions),
         answered=sum(t.question.status == "answered" for t in stream.questions.values()),
-        coverage=coverage(stream, history),
+        coverage=coverage(stream, rewatches),
         anonymous_views=stream.anonymous_views,
     )
 

@@ -49,7 +49,17 @@ from web import (
     reports_api,
     slides_api,
 )
-from web.keys import GATEWAY, MEDIA, METRICS, RECORDER, REGISTRY, REPLAYS, SETTINGS
+from web.keys import (
+    GATEWAY,
+    MEDIA,
+    METRICS,
+    RECORDER,
+    RECORDING_REPORTS,
+    REGISTRY,
+    REPLAYS,
+    SETTINGS,
+)
+from web.replay_reports import RecordingReports
 from web.replay_source import StoredRecordings
 from web.settings import Settings
 
@@ -220,6 +230,10 @@ def _classes(
         replays = ReplayHost(
             replay_journal, registry, StoredRecordings(store), settings.class_idle_s, replays_hosted
         )
+        # Each recording's report is kept folded, from each stream as it loads (those
+        # rebuilt below included) and as it commits.
+        app[RECORDING_REPORTS] = RecordingReports(replay_journal)
+        replays.on_loaded.append(app[RECORDING_REPORTS].attach)
 
         async def lost(name: str) -> None:
             await (replays.unload(name) if is_stream(name) else registry.unload(name))
@@ -266,6 +280,7 @@ def _classes(
         await recorder.close()
         await app[MEDIA].close()
         await replays.close()
+        await app[RECORDING_REPORTS].close()
         await registry.close()
         await registry.ownership.close()
         await replay_journal.close()

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from classroom import replay_events as r
+from classroom.events import Event
 from classroom.replay import Recording, Replay
 from journal import Journal
 from journal.hosted import HostedSet
@@ -64,6 +65,9 @@ class ReplayHost:
         self.runtimes: dict[str, ReplayRuntime] = {}
         self.on_runtime: list[Callable[[ReplayRuntime], object]] = []
         """Services attached to every stream this node loads (webhooks)."""
+        self.on_loaded: list[Callable[[ReplayRuntime, Sequence[Event]], object]] = []
+        """Services that fold what each stream was rebuilt from as it loads (its report),
+        so that they need not read and decode its journal again."""
         self._loading = OneAtATime(self._claim_and_load)
         self._closing = TaskSet()
         self.idle_s = idle_s
@@ -136,6 +140,8 @@ class ReplayHost:
         runtime.on_stop = self._stopped
         for hook in self.on_runtime:
             hook(runtime)
+        for fold in self.on_loaded:
+            fold(runtime, history)
         self.runtimes[recording_id] = runtime
         if self.hosted is not None:
             await self.hosted.add(recording_id)

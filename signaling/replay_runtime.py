@@ -1,11 +1,11 @@
 """A recording's stream on this node: its state, its sockets, its journal.
 
-The replay's counterpart of `ClassRuntime`, with the same commit order: a
-command is handled and its events stamped and applied at once, made durable
-by the stream's ordered writer, and only then broadcast and acknowledged, in
-seq order. A failed write stops the stream (commands refused with
-`unavailable`, sockets closed), to be rebuilt from its journal when next
-asked for.
+The replay's counterpart of `ClassRuntime`, with the same commit order
+(signaling/journalled.py): a command is handled and its events stamped and
+applied at once, made durable by the stream's ordered writer, and only then
+broadcast and acknowledged, in seq order. A failed write stops the stream
+(commands refused with `unavailable`, sockets closed), to be rebuilt from
+its journal when next asked for.
 
 What goes out: question events to everyone watching (`replay:question`,
 `replay:updated`); tallies coalesced, at most one a second per poll or
@@ -22,27 +22,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Unpack
 
 from classroom import events as e
 from classroom import replay_events as r
-from classroom.commands import Command
 from classroom.errors import DomainError
-from classroom.live import Context
 from classroom.replay import Replay
 from classroom.replay_wire import Watcher, async_results, state_view, to_wire, votes_view
 from classroom.visibility import replay_audience
-from journal import Fence, Journal
-from journal.writer import OrderedWriter
-from signaling.runtime import Listener, new_id, now_ms
-from signaling.tasks import TaskSet
+from journal import Journal
+from signaling.journalled import Hosting, JournalledStream
 from signaling.transport import Transport
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE = "the recording's stream is recovering from a fault; reconnect to continue"
 TAIL = 2000
 """Recent events kept in memory for reconnect catch-up."""
 TALLY_EVERY_S = 1.0
@@ -62,10 +56,6 @@ def voters_room(recording_id: str, poll_id: str) -> str:
     return f"rec:{recording_id}:p:{poll_id}"
 
 
-def _always() -> bool:
-    return True
-
-
 @dataclass
 class Watching:
     """One connected socket of the recording's stream."""
@@ -74,130 +64,45 @@ class Watching:
     watcher: Watcher
 
 
-class ReplayRuntime:
+class ReplayRuntime(JournalledStream[Replay]):
+    UNAVAILABLE = "the recording's stream is recovering from a fault; reconnect to continue"
+    NOUN = "recording"
+    TAIL_SIZE = TAIL
+    encode = staticmethod(r.encode)
+
     def __init__(
         self,
         recording_id: str,
         stream: Replay,
         journal: Journal,
         transport: Transport,
-        clock: Callable[[], int] = now_ms,
-        ids: Callable[[], str] = new_id,
-        fence: Fence | None = None,
-        serving: Callable[[], bool] = _always,
+        **hosting: Unpack[Hosting],
     ) -> None:
+        super().__init__(recording_id, stream, journal, transport, **hosting)
         self.recording_id = recording_id
-        self.stream = stream
         self.journal = journal
-        self.transport = transport
-        self.clock = clock
-        self.ids = ids
-        self.serving = serving
         self.sessions: dict[str, Watching] = {}
         """By socket id: a learner may watch in two windows."""
-        self.tail: deque[e.Event] = deque(maxlen=TAIL)
-        self.failed = False
-        self.on_stop: Callable[[ReplayRuntime], None] = lambda _: None
-        self._loaded = stream.seq
-        self._writer = OrderedWriter(journal, recording_id, fence)
-        self._unsent: deque[e.Event] = deque()
-        self._flush_lock = asyncio.Lock()
         self._dirty: set[tuple[str, str]] = set()
         """Tallies changed since they were last sent: ("poll" | "qa", id)."""
         self._pacer: asyncio.Task[None] | None = None
-        self._listeners: list[Listener] = []
-        self._busy: list[Callable[[], bool]] = []
-        self._closers: list[Callable[[], None]] = []
-        self._tasks = TaskSet()
-        self._closed = False
         self.closed = asyncio.Event()
         """Set once the stream has closed here (unloaded, stopped or shut down)."""
-        self._idle_since: float | None = time.monotonic()
-        """When its last socket left (None while one is connected)."""
-
-    def idle_for(self, seconds: float) -> bool:
-        """Whether nobody has watched for `seconds` and nothing is left to write, send or
-        hand to a listener: the stream can unload, to be rebuilt when next asked for."""
-        if self._idle_since is None or time.monotonic() - self._idle_since < seconds:
-            return False
-        busy = any(busy() for busy in self._busy)
-        return not self._unsent and not self._dirty and not len(self._tasks) and not busy
-
-    def listen(self, listener: Listener) -> None:
-        """Hear each event once it is durable and broadcast, in a task of its own (off the
-        acknowledgement path; one that fails is logged and harms nothing else)."""
-        self._listeners.append(listener)
-
-    def keep_loaded_while(self, busy: Callable[[], bool]) -> None:
-        """Keep the stream loaded while `busy()` is true (a service still has its events to
-        hand on), even with nobody watching."""
-        self._busy.append(busy)
-
-    def on_close(self, closer: Callable[[], None]) -> None:
-        """Run `closer` when the stream closes here."""
-        self._closers.append(closer)
-
-    def _notify(self, ev: e.Event) -> None:
-        for listener in self._listeners:
-            self._tasks.spawn(self._hear(listener, ev))
-
-    async def _hear(self, listener: Listener, ev: e.Event) -> None:
-        try:
-            await listener(ev)
-        except Exception:
-            log.exception("recording %s: listener failed on seq %d", self.recording_id, ev.seq)
 
     @property
-    def durable_seq(self) -> int:
-        return max(self._loaded, self._writer.durable_seq)
+    def stream(self) -> Replay:
+        return self.state
 
-    # -- commands ----------------------------------------------------------
-
-    def admit(self, user_id: str, cmd: Command) -> None:
-        """The gate: the stream serves here, the sender opened it, their role allows it."""
-        self._refuse_if_stopped()
-        self.stream.admit(user_id, cmd)
-
-    async def execute(self, user_id: str, cmd: Command) -> list[e.Event]:
-        self._refuse_if_stopped()
-        now = self.clock()  # one reading: a deadline the command sets is `ts` + its length
-        drafts = self.stream.handle(user_id, cmd, Context(now, self.ids))
-        return await self.commit(drafts, now)
-
-    async def commit(self, drafts: list[e.Event], ts: int | None = None) -> list[e.Event]:
-        if not drafts:
-            return []
-        self._refuse_if_stopped()
-        stamped = self.stream.commit(drafts, self.clock() if ts is None else ts)
-        self.tail.extend(stamped)
-        self._unsent.extend(stamped)
-        try:
-            await self._writer.write([(ev.seq, r.encode(ev)) for ev in stamped])
-        except Exception as exc:
-            self.stop(f"journal write failed: {exc}")
-            raise DomainError("unavailable", UNAVAILABLE) from exc
+    async def publish(self, stamped: list[e.Event]) -> None:
         async with self._flush_lock:
             await self._drain()
-        return stamped
 
-    def _refuse_if_stopped(self) -> None:
-        if not self.failed and not self.serving():
-            self.stop("its lease ran out")
-        if self.failed:
-            raise DomainError("unavailable", UNAVAILABLE)
+    def socket_ids(self) -> list[str]:
+        return list(self.sessions)
 
-    def stop(self, reason: str) -> None:
-        """Stop serving and close every socket; the stream is rebuilt when next asked for."""
-        if self.failed:
-            return
-        log.warning("recording %s: stopping its stream: %s", self.recording_id, reason)
-        self.failed = True
-        self._tasks.spawn(self._close_sockets())
-
-    async def _close_sockets(self) -> None:
-        for sid in list(self.sessions):
-            await self.transport.disconnect(sid)
-        self.on_stop(self)
+    def quiet(self) -> bool:
+        """Nothing is left to write, send or hand to a listener; no tally is due."""
+        return super().quiet() and not self._dirty and not len(self._tasks)
 
     # -- broadcast ---------------------------------------------------------
 
@@ -210,7 +115,7 @@ class ReplayRuntime:
             if wire is not None and replay_audience(ev).everyone:
                 await self.transport.emit(*wire, to=stream_room(self.recording_id))
             await self._follow(ev)
-            self._notify(ev)
+            self._notify([ev])
 
     async def _follow(self, ev: e.Event) -> None:
         """Rooms and tallies in step with the event just sent."""
@@ -288,7 +193,7 @@ class ReplayRuntime:
             if self.stream.seq <= self.durable_seq:
                 return
             await self._writer.barrier()
-        raise DomainError("unavailable", UNAVAILABLE)
+        raise DomainError("unavailable", self.UNAVAILABLE)
 
     def _rooms_of(self, watcher: Watcher) -> list[str]:
         rid = self.recording_id
@@ -301,25 +206,13 @@ class ReplayRuntime:
     def _sees(self, watcher: Watcher, ev: e.Event) -> bool:
         return replay_audience(ev).everyone or watcher.staff
 
-    def _can_replay(self, last_seq: int) -> bool:
-        if last_seq > self.stream.seq or last_seq < 0:
-            return False
-        oldest = self.tail[0].seq if self.tail else self.stream.seq + 1
-        return last_seq >= oldest - 1
-
     def detach(self, sid: str) -> None:
         self.sessions.pop(sid, None)
         if not self.sessions:
             self._idle_since = time.monotonic()
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await self._writer.close()
+        await super().close()
         if self._pacer is not None:
             self._pacer.cancel()
-        self._tasks.cancel()
-        for closer in self._closers:
-            closer()
         self.closed.set()

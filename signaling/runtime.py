@@ -1,21 +1,10 @@
 """A live class on this node: its state, its sockets, its journal.
 
-Commit order is the heart of it. A command is handled and its events are
-stamped and applied synchronously (so concurrent commands see each other's
-effects in seq order), then made durable by the class's ordered writer, and
-only then broadcast and acknowledged, in seq order. Nothing acknowledged can
-be lost by a crash.
-
-A write that fails leaves the state ahead of the journal. The class then
-stops: it refuses commands with `unavailable`, disconnects every socket, and
-is dropped, to be rebuilt from what is durable when it is next asked for;
-nothing that was not durable was broadcast or acknowledged. A snapshot is
-sent only once what it shows is durable.
-
-Listeners (media, coalescers, timers, the recorder) hear each event after
-its broadcast, in seq order, from a task of their own: they are not on the
-acknowledgement path, and one that fails is logged and counted, and changes
-nothing for the others or for any command.
+Its commands are journaled and published as every stream's are
+(signaling/journalled.py): stamped and applied at once, made durable in seq
+order, and only then broadcast and acknowledged; a failed write stops the
+class, to be rebuilt from what is durable. A snapshot is sent only once what
+it shows is durable.
 
 Broadcasting drains every durable event in seq order, so events made durable
 by one journal write go out together; a run of consecutive presence events
@@ -26,37 +15,30 @@ costing N broadcasts to N sockets.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import secrets
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from classroom import events as e
 from classroom.aggregate import Classroom
 from classroom.breakouts import room_after, room_before
 from classroom.commands import Command
 from classroom.errors import DomainError
-from classroom.live import Context
 from classroom.roles import Role, is_staff
 from classroom.snapshot import snapshot
 from classroom.visibility import Audience, Viewer, audience
 from classroom.wire import Payload, public_form, to_wire, wire_for
-from journal import Fence, Journal
-from journal.writer import OrderedWriter
-from signaling.tasks import TaskSet
+from journal import Journal
+from signaling.journalled import Hosting, JournalledStream
+from signaling.journalled import Listener as Listener
+from signaling.journalled import new_id as new_id
+from signaling.journalled import now_ms as now_ms
 from signaling.transport import Transport, area_room, class_room, staff_room, user_room
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[e.Event], Awaitable[None]]
-ListenerFailed = Callable[[Listener, e.Event], None]
 Wire = tuple[str, Payload]
-
-UNAVAILABLE = "the class is recovering from a fault; reconnect to continue"
 
 TAIL = 5000
 """Recent events kept in memory for reconnect catch-up."""
@@ -64,22 +46,6 @@ TAIL = 5000
 BATCHED = frozenset({"participant:joined", "participant:left"})
 """Wire events whose consecutive runs are sent as one `class:batch` (all go to everyone)."""
 MAX_BATCH = 200
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def new_id() -> str:
-    return secrets.token_hex(6)
-
-
-def _always() -> bool:
-    return True
-
-
-def _ignore(listener: Listener, ev: e.Event) -> None:
-    return None
 
 
 @dataclass
@@ -100,7 +66,12 @@ class Session:
     """Whether the socket is in the class's staff room; follows role changes in seq order."""
 
 
-class ClassRuntime:
+class ClassRuntime(JournalledStream[Classroom]):
+    UNAVAILABLE = "the class is recovering from a fault; reconnect to continue"
+    NOUN = "class"
+    TAIL_SIZE = TAIL
+    encode = staticmethod(e.encode)
+
     def __init__(
         self,
         class_id: str,
@@ -108,48 +79,29 @@ class ClassRuntime:
         journal: Journal,
         transport: Transport,
         media: dict[str, Any],
-        clock: Callable[[], int] = now_ms,
-        ids: Callable[[], str] = new_id,
-        fence: Fence | None = None,
-        serving: Callable[[], bool] = _always,
+        **hosting: Unpack[Hosting],
     ) -> None:
-        self.room = room
+        super().__init__(class_id, room, journal, transport, **hosting)
         self.class_id = class_id
-        self.transport = transport
         self.media = media
-        self.clock = clock
-        self.ids = ids
-        self.serving = serving
-        """Whether this node may still take commands for the class (its lease, in a cluster)."""
         self.sessions: dict[str, Session] = {}
         self._holding: dict[str, Session] = {}
         """The sessions still catching up, by user: a broadcast holds events for them."""
-        self.tail: deque[e.Event] = deque(maxlen=TAIL)
-        self.failed = False
-        self.on_stop: Callable[[ClassRuntime], None] = lambda _: None
-        """Called once when the class stops serving (a failed write, a lost lease)."""
-        self._writer = OrderedWriter(journal, self.class_id, fence)
-        self._unsent: deque[e.Event] = deque()
-        self._listeners: list[Listener] = []
-        """Called with each event after it is broadcast, in seq order (see `listen`)."""
-        self.listener_failed: ListenerFailed = _ignore
-        self._notices: deque[e.Event] = deque()
-        self._notifier: asyncio.Task[None] | None = None
-        self._closers: list[Callable[[], None]] = []
-        """Called when the class unloads (timers cancel themselves)."""
-        self._flush_lock = asyncio.Lock()
-        self._tasks = TaskSet()
-        self._closed = False
-        self._idle_since: float | None = time.monotonic()
-        """When its last socket left (None while one is connected)."""
         self._ended_since: float | None = None
-        self._busy: list[Callable[[], bool]] = []
 
-    def idle_for(self, seconds: float) -> bool:
-        """Whether nobody has been connected for `seconds` and the class is quiet: it
-        can be unloaded, and rebuilt from its journal when next asked for."""
-        idle = self._idle_since is not None and time.monotonic() - self._idle_since >= seconds
-        return idle and self._quiet()
+    @property
+    def room(self) -> Classroom:
+        return self.state
+
+    async def publish(self, stamped: list[e.Event]) -> None:
+        await self._flush(stamped[-1].seq)
+
+    def socket_ids(self) -> list[str]:
+        return [session.sid for session in self.sessions.values()]
+
+    def quiet(self) -> bool:
+        """No recording runs, every event is broadcast and heard, no service is busy."""
+        return self.room.recording.state == "idle" and super().quiet()
 
     def ended_for(self, seconds: float) -> bool:
         """Whether the class ended `seconds` ago (counted from when this was first
@@ -158,105 +110,12 @@ class ClassRuntime:
             return False
         if self._ended_since is None:
             self._ended_since = time.monotonic()
-        return time.monotonic() - self._ended_since >= seconds and self._quiet()
-
-    def _quiet(self) -> bool:
-        """No recording runs, every event is broadcast and heard, no service is busy."""
-        return (
-            self.room.recording.state == "idle"
-            and not self._unsent
-            and not self._notices
-            and not any(busy() for busy in self._busy)
-        )
-
-    def keep_loaded_while(self, busy: Callable[[], bool]) -> None:
-        """Keep the class loaded while `busy()` is true (a service still has its events
-        to hand on), even with nobody connected."""
-        self._busy.append(busy)
-
-    # -- the class's services ----------------------------------------------
-
-    def listen(self, listener: Listener) -> Callable[[], None]:
-        """Hear every event of the class once it is broadcast, in seq order, from a task
-        of the listeners' own: off the acknowledgement path, each listener isolated (one
-        that raises is logged and counted, and the others and every command go on).
-        Returns a function that stops it."""
-        self._listeners.append(listener)
-
-        def stop() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return stop
-
-    def on_close(self, closer: Callable[[], None]) -> None:
-        """Run `closer` when the class unloads here (a timer cancels itself, an SFU closes)."""
-        self._closers.append(closer)
-
-    # -- commands ----------------------------------------------------------
-
-    def admit(self, user_id: str, cmd: Command) -> None:
-        """The gate of every command, whoever serves it: the class serves here and is live,
-        the sender is present, their role allows it."""
-        self._refuse_if_stopped()
-        self.room.admit(user_id, cmd)
-
-    async def execute(self, user_id: str, cmd: Command) -> list[e.Event]:
-        self._refuse_if_stopped()
-        now = self.clock()  # one reading: a deadline the command sets is `ts` + its length
-        drafts = self.room.handle(user_id, cmd, Context(now, self.ids))
-        return await self.commit(drafts, now)
+        return time.monotonic() - self._ended_since >= seconds and self.quiet()
 
     def ask(self, user_id: str, cmd: Command) -> Payload:
         """A query's answer, from the state as it is (queries make no events)."""
         self._refuse_if_stopped()
         return self.room.ask(user_id, cmd)
-
-    async def commit(self, drafts: list[e.Event], ts: int | None = None) -> list[e.Event]:
-        if not drafts:
-            return []
-        self._refuse_if_stopped()
-        stamped = self.room.commit(drafts, self.clock() if ts is None else ts)
-        self.tail.extend(stamped)
-        self._unsent.extend(stamped)
-        try:
-            await self._writer.write([(ev.seq, e.encode(ev)) for ev in stamped])
-        except Exception as exc:
-            self.stop(f"journal write failed: {exc}")
-            raise DomainError("unavailable", UNAVAILABLE) from exc
-        await self._flush(stamped[-1].seq)
-        return stamped
-
-    def _refuse_if_stopped(self) -> None:
-        if not self.failed and not self.serving():
-            # Checked on every commit, not only by the lease's timer: after a
-            # pause, a command may run before the timer that would stop us.
-            self.stop("its lease ran out")
-        if self.failed:
-            raise DomainError("unavailable", UNAVAILABLE)
-
-    def stop(self, reason: str) -> None:
-        """Stop serving: refuse commands from now on, and close every socket.
-
-        Used when the journal lost a write the state already holds, or the
-        class moved to another node; clients reconnect and the class is
-        rebuilt from its journal wherever it is hosted next. The sockets close
-        in a task of their own, after the replies already due (the refusals
-        of the commands caught in the fault) have been queued.
-        """
-        if self.failed:
-            return
-        log.warning("class %s: stopping: %s", self.class_id, reason)
-        self.failed = True
-        self._spawn(self._close_sockets())
-
-    async def _close_sockets(self) -> None:
-        await self._disconnect_all()
-        self.on_stop(self)
-
-    async def _disconnect_all(self) -> None:
-        for session in list(self.sessions.values()):
-            await self.transport.disconnect(session.sid)
 
     async def unload(self) -> None:
         """Stop serving and close, for good: the class is idle or over. Sockets still
@@ -278,30 +137,6 @@ class ClassRuntime:
                 for ev, _ in run:
                     await self._follow_membership(ev)
                 self._notify([ev for ev, _ in run])
-
-    def _notify(self, events: list[e.Event]) -> None:
-        """Hand broadcast events to the listeners' task."""
-        if not self._listeners:
-            return
-        self._notices.extend(events)
-        if self._notifier is None or self._notifier.done():
-            self._notifier = asyncio.create_task(self._deliver())
-
-    async def _deliver(self) -> None:
-        while self._notices:
-            ev = self._notices.popleft()
-            for listener in list(self._listeners):
-                try:
-                    await listener(ev)
-                except Exception:
-                    log.exception(
-                        "class %s: listener %s failed on seq %d (%s)",
-                        self.class_id,
-                        getattr(listener, "__qualname__", listener),
-                        ev.seq,
-                        type(ev).__name__,
-                    )
-                    self.listener_failed(listener, ev)
 
     def _next_run(self, upto: int) -> list[tuple[e.Event, Wire | None]]:
         """The next event to broadcast, with the presence events that follow it if it is one."""
@@ -474,12 +309,6 @@ class ClassRuntime:
         )
         self._spawn(self.transport.disconnect(previous.sid))
 
-    def _can_replay(self, last_seq: int) -> bool:
-        if last_seq > self.room.seq or last_seq < 0:
-            return False
-        oldest = self.tail[0].seq if self.tail else self.room.seq + 1
-        return last_seq >= oldest - 1
-
     async def _replay(self, session: Session, last_seq: int) -> int:
         """Send the events the client missed, as they were broadcast; returns the last seq."""
         me = self.viewer(session.user_id)
@@ -531,17 +360,3 @@ class ClassRuntime:
                 log.warning("class %s: events not recorded: %s", self.class_id, exc)
 
         self._spawn(commit())
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        self._tasks.spawn(work)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        for closer in self._closers:
-            closer()
-        await self._writer.close()
-        for task in [*self._tasks, self._notifier]:
-            if task is not None:
-                task.cancel()

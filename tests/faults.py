@@ -5,7 +5,8 @@
 
 `stored=False` is a disk that refused the write (nothing kept); `stored=True`
 is a write that landed but whose answer was lost (a dropped connection): the
-records are durable, yet the caller hears of a failure.
+records are durable, yet the caller hears of a failure. `reads` keeps where
+each read of each stream started, for what must not read the journal again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class FaultyJournal:
         self.failures = 0
         self._countdown: int | None = None
         self._stored = False
+        self.reads: dict[str, list[int]] = {}
+        """By stream: the `after_seq` of each read."""
 
     def arm(self, record: int, stored: bool = False) -> None:
         """Fail the append that holds the `record`-th record appended from now on, once."""
@@ -41,6 +44,7 @@ class FaultyJournal:
         raise JournalError("injected fault: the write failed")
 
     def read(self, class_id: str, after_seq: int = 0) -> AsyncIterator[Record]:
+        self.reads.setdefault(class_id, []).append(after_seq)
         return self.inner.read(class_id, after_seq)
 
     async def last_seq(self, class_id: str) -> int:

@@ -11,6 +11,7 @@ from signaling.metrics import Metrics
 from signaling.ratelimit import RateLimiter
 from signaling.registry import Registry
 from signaling.replay_host import ReplayHost
+from web.replay_reports import RecordingReports
 from web.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -21,3 +22,4 @@ MEDIA = web.AppKey("media", MediaNode)
 RECORDER = web.AppKey("recorder", Recorder)
 REPLAY_JOINS = web.AppKey("replay_joins", RateLimiter)
 REPLAYS = web.AppKey("replays", ReplayHost)
+RECORDING_REPORTS = web.AppKey("recording_reports", RecordingReports)

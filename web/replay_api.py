@@ -9,7 +9,9 @@ that send no header: it opens that feed only, expires within `MAX_FEED_TTL_S`,
 and carries no token (a URL ends up in logs and in feed services; a replay
 token there would open the replay itself). Each is a fold of the recording's
 stream journal, which every node can read, so any node answers; decoding and
-folding run in a worker thread.
+folding run in a worker thread. The report's fold is kept in memory and
+followed as the stream commits (web/replay_reports.py); the digest and the
+statements read the journal.
 """
 
 from __future__ import annotations
@@ -26,14 +28,14 @@ from aiohttp import web
 
 from classroom import replay_events as r
 from classroom.events import Event
-from classroom.replay import Replay
-from classroom.replay_report import Digest, digest, report
+from classroom.replay import Recording, Replay
+from classroom.replay_report import Digest, RecordingFold, digest
 from classroom.replay_xapi import replay_statements
 from classroom.xapi import iso
 from journal import JournalError
 from signaling.runtime import now_ms
 from web.api import ApiError, body_of, query_of
-from web.keys import REPLAYS, SETTINGS
+from web.keys import RECORDING_REPORTS, REPLAYS, SETTINGS
 from web.recordings_api import as_staff
 from web.replay_access import check_feed, feed_signature
 
@@ -74,14 +76,10 @@ async def _folded(
     check: Callable[[web.Request], Awaitable[None]] = _staff,
 ) -> T:
     """Check the caller, then run `work` on the recording's stream as its journal has it."""
-    recording_id = request.match_info["recording_id"]
-    await check(request)
-    host = request.app[REPLAYS]
-    recording = host.source.recording(recording_id)
-    if recording is None:
-        raise ApiError(404, "not_found", "the recording is not published")
+    recording = await _published(request, check)
+    journal = request.app[REPLAYS].journal
     try:
-        records = [data async for _, data in host.journal.read(recording_id)]
+        records = [data async for _, data in journal.read(recording.recording_id)]
     except JournalError as exc:
         raise ApiError(503, "unavailable", f"the journal cannot be read now: {exc}") from exc
 
@@ -92,15 +90,31 @@ async def _folded(
     return await asyncio.to_thread(fold)
 
 
+async def _published(
+    request: web.Request, check: Callable[[web.Request], Awaitable[None]] = _staff
+) -> Recording:
+    """Check the caller, then the facts of the published recording (404 if it is not)."""
+    await check(request)
+    recording = request.app[REPLAYS].source.recording(request.match_info["recording_id"])
+    if recording is None:
+        raise ApiError(404, "not_found", "the recording is not published")
+    return recording
+
+
 def _json(body: bytes) -> web.Response:
     return web.Response(body=body, content_type="application/json", headers=_PRIVATE)
 
 
 async def report_route(request: web.Request) -> web.Response:
-    made = await _folded(
-        request, lambda stream, history: msgspec.json.encode(report(stream, history))
-    )
-    return _json(made)
+    recording = await _published(request)
+
+    def encoded(fold: RecordingFold) -> bytes:
+        return msgspec.json.encode(fold.report())
+
+    try:
+        return _json(await request.app[RECORDING_REPORTS].use(recording, encoded))
+    except JournalError as exc:
+        raise ApiError(503, "unavailable", f"the journal cannot be read now: {exc}") from exc
 
 
 async def digest_route(request: web.Request) -> web.Response:
