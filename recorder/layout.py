@@ -10,6 +10,9 @@ cut into scenes, each with the place of every picture in it:
   to draw on), that page large, with the speaker and the strip beside it;
 - else a gallery of every camera, the one speaking marked.
 
+Cameras of people in a breakout room are left out while they are there:
+the main room did not see them.
+
 A muted camera keeps its place without a picture, as in the class.
 
 The featured camera is the speaker's, else the one featured before while it
@@ -38,7 +41,7 @@ STRIP_COLUMNS = 2
 STRIP_MAX = 8
 """Cameras in the strip below the featured one (2 columns of 4 at 160x120)."""
 GALLERY_MAX = 16
-SEEN = frozenset({"rtc:speaker", "rtc:muted", "slides:state", "slides:view"})
+SEEN = frozenset({"rtc:speaker", "rtc:muted", "slides:state", "slides:view", "participant:updated"})
 """The timeline's entries that change the picture's layout."""
 
 Entry = dict[str, Any]
@@ -130,7 +133,7 @@ def plan(
             seen.apply(entry)
             entry = next(pending, None)
         live = [v for v in videos if v.start_ms <= start < v.end_ms]
-        cameras = [v for v in live if v.source != "screen"]
+        cameras = [v for v in live if v.source != "screen" and v.user_id not in seen.away]
         featured = _featured(cameras, seen.speaker, featured)
         screens = [v for v in live if v.source == "screen"]
         screen = max(screens, key=lambda v: v.start_ms).file if screens else None
@@ -158,12 +161,19 @@ class _Seen:
     dark: set[str] = field(default_factory=set)
     """Users whose camera is muted: the class saw their tile without a picture."""
     view: View | None = None
+    away: set[str] = field(default_factory=set)
+    """Users in a breakout room: the main room did not see their camera."""
 
     def apply(self, entry: Entry) -> None:
         data = entry["data"]
         if entry["name"] == "rtc:muted" and data.get("source") == "camera":
             user = str(data.get("user_id"))
             self.dark = self.dark | {user} if data.get("muted") else self.dark - {user}
+        if entry["name"] == "participant:updated" and "room" in data:
+            user = str(data.get("user_id"))
+            moved = data["room"] != MAIN_ROOM
+            self.away = self.away | {user} if moved else self.away - {user}
+            return
         if entry["name"] not in SEEN or data.get("room", MAIN_ROOM) != MAIN_ROOM:
             return
         if entry["name"] == "rtc:speaker":
