@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from classroom import events as e
 from classroom import replay_events as r
+from classroom.heard import Heard
 from hooks.outbox import Outbox
 from hooks.payloads import ClassFeed, Message, ReplayFeed
 from hooks.records import Enqueued
@@ -71,19 +71,14 @@ class Follower:
         self.journal = journal
         self.decode = decode
         self.feeds = feeds
-        self._heard: deque[e.Event] = deque()
-        self._reread = True
-        """Read the journal from where the fold stands (at first, and after a gap)."""
+        self._heard = Heard(MAX_QUEUED, reread=True)
+        """Read the journal from where the fold stands at first, and after a gap."""
         self._unsent: list[Message] = []
         self._wake = asyncio.Event()
         self.task = asyncio.create_task(self._run())
 
     async def heard(self, ev: e.Event) -> None:
-        if len(self._heard) >= MAX_QUEUED:
-            self._heard.clear()
-            self._reread = True
-        else:
-            self._heard.append(ev)
+        self._heard.hear(ev)
         self._wake.set()
 
     async def _run(self) -> None:
@@ -91,7 +86,7 @@ class Follower:
         while True:
             self._wake.clear()
             try:
-                if self._reread:
+                if self._heard.reread:
                     await self._read_journal()
                 elif self._heard:
                     self._unsent += self._fold_heard()
@@ -110,23 +105,13 @@ class Follower:
             made = self.fold.fold(self.decode(data))
             if made is not None and made.created_at >= self.feeds.clock() - CATCH_UP_MS:
                 self._unsent.append(made)
-        self._reread = False  # only once the read went through
+        self._heard.reread = False  # only once the read went through
         if self._unsent and self.feeds.outbox_shared:
             await self.feeds.outbox.sync()  # what other nodes enqueued for this stream
 
     def _fold_heard(self) -> list[Message]:
-        made = []
-        while self._heard and not self._reread:
-            ev = self._heard.popleft()
-            if ev.seq <= self.fold.seq:
-                continue
-            if ev.seq != self.fold.seq + 1:
-                self._reread = True  # a gap: the journal has what we missed
-                break
-            msg = self.fold.fold(ev)
-            if msg is not None:
-                made.append(msg)
-        return made
+        made = (self.fold.fold(ev) for ev in self._heard.following(self.fold.seq))
+        return [msg for msg in made if msg is not None]
 
     async def _send(self) -> None:
         new = [m for m in self._unsent if not self.feeds.outbox.known(m.id)]
@@ -136,7 +121,7 @@ class Follower:
 
     def behind(self) -> bool:
         """Whether events heard are not in the outbox yet."""
-        return self._reread or bool(self._heard) or bool(self._unsent)
+        return self._heard.reread or bool(self._heard) or bool(self._unsent)
 
     def close(self) -> None:
         self.task.cancel()

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from classroom import replay_events as r
 from classroom.events import Event
+from classroom.heard import Heard
 from classroom.replay import Recording
 from classroom.replay_report import RecordingFold
 from journal import Journal
@@ -56,9 +57,7 @@ class _Entry:
     """None until first built."""
     stream: ReplayRuntime | None = None
     """The stream loaded here that feeds the fold, if any."""
-    heard: deque[Event] = field(default_factory=deque)
-    reread: bool = False
-    """The fold missed an event: read the journal from where it stands."""
+    heard: Heard = field(default_factory=lambda: Heard(MAX_HEARD))
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held while the fold is read or built in a worker thread: nothing applies meanwhile."""
 
@@ -79,7 +78,7 @@ class RecordingReports:
         if entry is None or entry.recording != recording:
             entry = _Entry(recording)
         entry.stream = runtime
-        entry.reread = True  # until it has caught up with `history`, what is heard waits
+        entry.heard.reread = True  # until it has caught up with `history`, what is heard waits
         self._followed[rid] = entry
 
         async def heard(ev: Event) -> None:
@@ -102,7 +101,7 @@ class RecordingReports:
         entry = self._entry(recording)
         try:
             async with entry.lock:
-                if entry.fold is None or entry.reread or self._behind(entry):
+                if entry.fold is None or entry.heard.reread or self._behind(entry):
                     await self._catch_up(recording.recording_id, entry)
                 else:
                     _fold_heard(entry)
@@ -147,11 +146,7 @@ class RecordingReports:
     # -- folding -------------------------------------------------------------
 
     def _heard(self, entry: _Entry, ev: Event) -> None:
-        if len(entry.heard) >= MAX_HEARD:
-            entry.heard.clear()
-            entry.reread = True
-            return
-        entry.heard.append(ev)
+        entry.heard.hear(ev)
         _when_free(entry)
 
     async def _build(self, rid: str, entry: _Entry, history: Sequence[Event]) -> None:
@@ -187,7 +182,7 @@ class RecordingReports:
     @staticmethod
     def _caught_up(entry: _Entry, fold: RecordingFold) -> None:
         """The fold holds every durable event up to its seq: fold what was heard since."""
-        entry.fold, entry.reread = fold, False
+        entry.fold, entry.heard.reread = fold, False
         _fold_heard(entry)
 
 
@@ -212,13 +207,7 @@ def _when_free(entry: _Entry) -> None:
 def _fold_heard(entry: _Entry) -> None:
     """Fold the events heard, in order, unless the fold is not built or missed one."""
     fold = entry.fold
-    if fold is None or entry.reread:
+    if fold is None:
         return
-    while entry.heard:
-        ev = entry.heard.popleft()
-        if ev.seq <= fold.seq:
-            continue
-        if ev.seq != fold.seq + 1:
-            entry.reread = True  # a gap: the journal has what was missed
-            return
+    for ev in entry.heard.following(fold.seq):
         fold.apply(ev)
