@@ -39,6 +39,9 @@ def workers(server: Server) -> list[Worker]:
 
 
 async def classroom(server: Server, viewers: int) -> tuple[RtcClient, list[RtcClient], list[str]]:
+    # A worker still starting takes no subscribers: these tests spread them over both.
+    for worker in workers(server):
+        await asyncio.wait_for(worker.ready.wait(), WAIT_S)
     cid = await server.create_class()
     host = RtcClient(await server.join(cid, "teacher", "host"))
     subs = [RtcClient(await server.join(cid, f"s{i}")) for i in range(viewers)]
