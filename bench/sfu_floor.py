@@ -1,9 +1,16 @@
 """The floor under the SFU's per-subscriber cost, and how close packet forwarding comes to it.
 
 - **floor**: what one packet to one subscriber cannot cost less than, on this
-  machine, from Python: SRTP protect (AES-128-CM, HMAC-SHA1-80, libsrtp via
-  pylibsrtp) and one `sendto` of the 1,200-byte packet on a UDP socket
-  (the socket's own, as the SFU sends: under asyncio's transport).
+  machine, from Python: SRTP protect (AES-256-GCM, the profile aiortc
+  negotiates first; libsrtp, in place as `encoded.Sealer` does) and one
+  `sendto` of the 1,200-byte packet on a UDP socket (the socket's own, as
+  the SFU sends: under asyncio's transport).
+- **sendto** alone, and **sendmmsg**: what batching the system calls would
+  save: the same datagrams to `FANOUT` subscribers, one `sendto` each, or
+  one `sendmmsg` for all of them on one socket (what a single-port SFU
+  can do; Python has no `sendmmsg`, so libc's is called through cffi). Each
+  is timed per call with the thread's CPU clock, and the receiving sockets
+  are read in between, outside the timing, so every datagram is delivered.
 - **forward**: the SFU's own path for the same packet: `Feed.push` to N
   slots, each rewriting the header and sending through `encoded.Wire` on a
   real, connected aiortc subscriber connection on 127.0.0.1. The packets go
@@ -16,29 +23,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import struct
 import time
+from collections.abc import Callable
+from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from cffi import FFI
 from pylibsrtp import Policy, Session
 
 from media.downlink import LocalDownlink
-from media.encoded import gather_on
+from media.encoded import SEALER, gather_on
 from media.packets import Packet
 from media.tracks import Feed, Tally
 
 SIZE = 1200
+FANOUT = 25
+"""Subscribers one publisher packet goes to, in the system-call comparison."""
 
 
 def floor(count: int) -> float:
     """Seconds of CPU for SRTP protect plus one sendto, per packet."""
     policy = Policy(
-        key=os.urandom(30),
+        key=os.urandom(44),
         ssrc_type=Policy.SSRC_ANY_OUTBOUND,
-        srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+        srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
     )
     policy.allow_repeat_tx = True
     session = Session(policy)
@@ -52,11 +65,101 @@ def floor(count: int) -> float:
     started = time.process_time()
     for n in range(count):
         packet = header.pack(0x80, 96, n & 0xFFFF, n * 3000 & 0xFFFFFFFF, 1234) + payload
-        source.sendto(session.protect(packet), address)
+        sealed = SEALER.seal(session, packet)
+        assert sealed is not None
+        with contextlib.suppress(BlockingIOError):  # the sink is not read: once full, drops
+            source.sendto(sealed, address)
     spent = time.process_time() - started
     source.close()
     sink.close()
     return spent / count
+
+
+_LIBC = """
+struct iovec { void *iov_base; size_t iov_len; };
+struct msghdr {
+    void *msg_name; unsigned int msg_namelen; struct iovec *msg_iov; size_t msg_iovlen;
+    void *msg_control; size_t msg_controllen; int msg_flags;
+};
+struct mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; };
+int sendmmsg(int sockfd, struct mmsghdr *msgvec, unsigned int vlen, int flags);
+"""
+
+
+def system_calls(count: int, fanout: int = FANOUT) -> dict[str, float]:
+    """Seconds of CPU per datagram: one `sendto` each, and `sendmmsg` of `fanout` at a time."""
+    sinks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(fanout)]
+    source = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for sink in sinks:
+            sink.bind(("127.0.0.1", 0))
+            sink.setblocking(False)
+        source.bind(("127.0.0.1", 0))
+        source.setblocking(False)
+        datagram = os.urandom(SIZE)
+        addresses = [sink.getsockname() for sink in sinks]
+        rounds = max(1, count // fanout)
+
+        def each() -> None:
+            for address in addresses:
+                source.sendto(datagram, address)
+
+        return {
+            "sendto": _timed(each, rounds, sinks) / fanout,
+            "sendmmsg": _timed(_batch(source, addresses, datagram), rounds, sinks) / fanout,
+        }
+    finally:
+        source.close()
+        for sink in sinks:
+            sink.close()
+
+
+def _batch(
+    source: socket.socket, addresses: list[tuple[str, int]], datagram: bytes
+) -> Callable[[], None]:
+    """One `sendmmsg` of `datagram` to every address (IPv4)."""
+    ffi = FFI()
+    ffi.cdef(_LIBC)
+    libc: Any = ffi.dlopen(None)
+    count = len(addresses)
+    messages, vectors = ffi.new("struct mmsghdr[]", count), ffi.new("struct iovec[]", count)
+    data = ffi.from_buffer(datagram)
+    names = [
+        ffi.new(
+            "char[]",
+            struct.pack("=H", socket.AF_INET)
+            + struct.pack("!H", port)
+            + socket.inet_aton(host)
+            + bytes(8),
+        )
+        for host, port in addresses
+    ]
+    for i, name in enumerate(names):
+        vectors[i].iov_base, vectors[i].iov_len = data, len(datagram)
+        header = messages[i].msg_hdr
+        header.msg_name, header.msg_namelen = name, len(ffi.buffer(name))
+        header.msg_iov, header.msg_iovlen = ffi.addressof(vectors, i), 1
+    fd, alive = source.fileno(), (messages, vectors, data, names)  # what the messages point at
+
+    def send() -> None:
+        sent = libc.sendmmsg(fd, alive[0], count, 0)
+        assert sent == count, f"sendmmsg sent {sent} of {count}"
+
+    return send
+
+
+def _timed(send: Callable[[], None], rounds: int, sinks: list[socket.socket]) -> float:
+    """Seconds of this thread's CPU per call of `send`; the sinks are drained between calls."""
+    spent = 0.0
+    for _ in range(rounds):
+        started = time.thread_time()
+        send()
+        spent += time.thread_time() - started
+        for sink in sinks:
+            with contextlib.suppress(BlockingIOError):
+                while True:
+                    sink.recv(SIZE)
+    return spent / rounds
 
 
 def vp8_packets(count: int) -> list[Packet]:
@@ -122,6 +225,7 @@ def measure(packets: int, subscribers: int = 20) -> dict[str, float]:
     subscribers = max(1, min(subscribers, packets // 500))
     return {
         "floor": floor(packets),
+        **system_calls(packets),
         "forward": forward(subscribers, max(2, packets // subscribers)),
     }
 
@@ -135,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"SRTP protect + sendto of a {SIZE}-byte packet: {1e6 * found['floor']:.1f} us (the floor)"
     )
+    print(f"sendto alone, per datagram:                   {1e6 * found['sendto']:.1f} us")
+    print(f"sendmmsg of {FANOUT}, per datagram:                 {1e6 * found['sendmmsg']:.1f} us")
     print(f"SFU forwarding, per packet per subscriber:     {1e6 * found['forward']:.1f} us")
     print(json.dumps(found))
 

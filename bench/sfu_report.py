@@ -205,6 +205,20 @@ def _floor(runs: Sequence[Run]) -> str:
             "SRTP protect + one sendto of a 1,200-byte packet (the floor)",
             cell([1e6 * r["floor"]["floor"] for r in runs], 1, "µs"),
         ],
+    ]
+    batched = [r for r in runs if "sendmmsg" in r["floor"]]
+    if batched:
+        rows += [
+            [
+                "one sendto alone, every datagram delivered",
+                cell([1e6 * r["floor"]["sendto"] for r in batched], 1, "µs"),
+            ],
+            [
+                "sendmmsg of 25 datagrams to 25 subscribers, per datagram",
+                cell([1e6 * r["floor"]["sendmmsg"] for r in batched], 1, "µs"),
+            ],
+        ]
+    rows += [
         [
             "the SFU's forwarding path, measured alone",
             cell([1e6 * r["floor"]["forward"] for r in runs], 1, "µs"),
@@ -214,7 +228,20 @@ def _floor(runs: Sequence[Run]) -> str:
             cell([1e6 * per_packet_s(r["sfu"]) for r in runs], 1, "µs"),
         ],
     ]
+    rows.append(["the floor per frame, against transcoding", _floor_ratio(runs)])
     return "**Per packet, against the floor**\n\n" + table(["", "per packet"], rows)
+
+
+def _floor_ratio(runs: Sequence[Run]) -> str:
+    """What forwarding could cost at best, as a share of the transcoding baseline: the floor
+    times the packets of a frame."""
+    ratios = [
+        per_frame_s(r["baseline"]) / (r["floor"]["floor"] * packets_per_frame(r["sfu"]))
+        for r in runs
+        if "baseline" in r and per_frame_s(r["baseline"]) > 0 and r["floor"]["floor"] > 0
+    ]
+    ratios = [x for x in ratios if x == x]  # packets per frame unknown: nan
+    return f"1/{statistics.median(ratios):.0f}" if ratios else "n/a"
 
 
 def _model(runs: Sequence[Run]) -> str:

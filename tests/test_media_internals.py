@@ -44,13 +44,16 @@ from aiortc.rtp import (
     RtcpSrPacket,
     RtpPacket,
 )
+from pylibsrtp import SRTP_MAX_TRAILER_LEN, Policy, Session
 
 from media import encoded
 from media.encoded import (
     DOWN,
+    ROOM,
     STALL_MS,
     EncodedFrame,
     Negotiated,
+    Sealer,
     StallWatch,
     Unsupported,
     Writer,
@@ -69,6 +72,7 @@ from tests.rtp_streams import VP8, Publisher
 def test_the_pinned_versions_are_installed() -> None:
     assert version("aiortc") == "1.16.0"
     assert version("aioice") == "0.13.0"
+    assert version("pylibsrtp") == "1.0.0"
 
 
 def transport() -> RTCDtlsTransport:
@@ -283,3 +287,42 @@ async def test_the_wire_sends_on_the_socket_under_asyncios_datagram_transport() 
         sink.close()
     with pytest.raises(Unsupported):
         socket_of(asyncio.DatagramTransport())
+
+
+def srtp_pair(profile: int, key_size: int) -> tuple[Session, Session, Session]:
+    """Two sending sessions with one key (what aiortc's protect gives, what ours does)
+    and the receiving session of that key."""
+    key = bytes(range(key_size))
+
+    def session(direction: int) -> Session:
+        policy = Policy(key=key, ssrc_type=direction, srtp_profile=profile)
+        return Session(policy)
+
+    out = Policy.SSRC_ANY_OUTBOUND
+    return session(out), session(out), session(Policy.SSRC_ANY_INBOUND)
+
+
+@pytest.mark.parametrize(
+    ("profile", "key_size"),
+    [
+        (Policy.SRTP_PROFILE_AEAD_AES_256_GCM, 44),
+        (Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 28),
+        (Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 30),
+    ],
+)
+def test_sealing_in_place_is_what_pylibsrtp_protects(profile: int, key_size: int) -> None:
+    theirs, ours, receiver = srtp_pair(profile, key_size)
+    sealer = Sealer()
+    for seq in range(3):
+        packet = bytes((0x80, 96, 0, seq, 0, 0, 0, seq, 0, 0, 0, 7)) + bytes([seq]) * 1000
+        sealed = sealer.seal(ours, packet)
+        assert sealed is not None
+        assert bytes(sealed) == theirs.protect(packet)
+        assert receiver.unprotect(bytes(sealed)) == packet
+
+
+def test_a_packet_srtp_cannot_hold_is_refused_not_sent() -> None:
+    _, ours, _ = srtp_pair(Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 28)
+    header = bytes((0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7))
+    assert Sealer().seal(ours, header + bytes(ROOM - SRTP_MAX_TRAILER_LEN - 12 + 1)) is None
+    assert Sealer().seal(ours, header + bytes(ROOM - SRTP_MAX_TRAILER_LEN - 12)) is not None
