@@ -41,7 +41,10 @@ STRIP_COLUMNS = 2
 STRIP_MAX = 8
 """Cameras in the strip below the featured one (2 columns of 4 at 160x120)."""
 GALLERY_MAX = 16
-SEEN = frozenset({"rtc:speaker", "rtc:muted", "slides:state", "slides:view", "participant:updated"})
+SEEN = frozenset(
+    {"rtc:speaker", "rtc:muted", "slides:state", "slides:view", "participant:updated"}
+    | {"participant:joined"}
+)
 """The timeline's entries that change the picture's layout."""
 
 Entry = dict[str, Any]
@@ -169,7 +172,7 @@ class _Seen:
         if entry["name"] == "rtc:muted" and data.get("source") == "camera":
             user = str(data.get("user_id"))
             self.dark = self.dark | {user} if data.get("muted") else self.dark - {user}
-        if entry["name"] == "participant:updated" and "room" in data:
+        if entry["name"] in ("participant:updated", "participant:joined") and "room" in data:
             user = str(data.get("user_id"))
             moved = data["room"] != MAIN_ROOM
             self.away = self.away | {user} if moved else self.away - {user}

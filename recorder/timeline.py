@@ -117,7 +117,7 @@ def collect(history: Sequence[e.Event], span: Span) -> Collected:
             continue
         last_ts = ev.ts
         if isinstance(ev, e.RecordingStarted) and ev.recording_id == span.recording_id:
-            _board_at_start(out, room, t)
+            _state_at_start(out, room, t)
         _note_people(out, room)
         _keep(out, ev, t)
         if isinstance(ev, e.PollOpened):
@@ -159,11 +159,16 @@ def _bound(ev: e.Event, recording_id: str) -> bool:
     return isinstance(ev, bounds) and getattr(ev, "recording_id", None) == recording_id
 
 
-def _board_at_start(out: Collected, room: Classroom, t: int) -> None:
-    """What the main room's board showed when the recording started, for the replay's start."""
+def _state_at_start(out: Collected, room: Classroom, t: int) -> None:
+    """What the class looked like when the recording started, for the replay's start and the
+    composite: the main room's board, and who was away in a breakout room."""
     board = board_at(room.slides, room.boards.of(e.MAIN_ROOM), e.MAIN_ROOM)
     if board is not None:
         out.events.append({"t": t, "name": "slides:state", "data": board})
+    for member in room.live.present():
+        if member.room != e.MAIN_ROOM:
+            moved = {"user_id": member.user_id, "room": member.room}
+            out.events.append({"t": t, "name": "participant:updated", "data": moved})
 
 
 def _note_people(out: Collected, room: Classroom) -> None:

@@ -164,6 +164,19 @@ def test_a_camera_in_a_breakout_room_leaves_the_main_room_s_picture() -> None:
     assert shown == [(0, ["a", "b"]), (100, ["a"]), (200, ["a", "b"])]
 
 
+def test_someone_who_comes_back_into_a_breakout_room_stays_out_of_the_picture() -> None:
+    base: dict[str, Any] = {"kind": "video", "source": "camera", "offset_ms": 0}
+    cams = [base | {"file": f, "user_id": f, "duration_ms": 300} for f in ("a", "b")]
+    back = {"user_id": "b", "name": "B", "role": "participant", "room": "r1"}
+    events = [
+        {"t": 0, "name": "participant:updated", "data": {"user_id": "b", "room": "r1"}},
+        {"t": 100, "name": "participant:joined", "data": back},
+        {"t": 200, "name": "participant:joined", "data": back | {"room": "main"}},
+    ]
+    shown = [(s.start_ms, [t.track for t in s.tiles]) for s in plan(300, cams, events)]
+    assert shown == [(0, ["a"]), (200, ["a", "b"])]
+
+
 def test_a_gallery_grows_as_a_grid() -> None:
     cams = [
         {"file": f"c{n}", "user_id": f"u{n}", "kind": "video", "source": "camera"}

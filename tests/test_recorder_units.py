@@ -10,6 +10,7 @@ import av
 import pytest
 
 from classroom import commands as c
+from classroom import events as e
 from media.encoded import EncodedFrame
 from recorder.mkv import TrackWriter, opus_head, vp8_size
 from recorder.package import remux
@@ -134,3 +135,27 @@ def test_unsupported_codecs_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         TrackWriter(tmp_path / "x.mkv", "video", "video/AV1")
     assert len(opus_head()) == 19
+
+
+def test_who_was_in_a_breakout_room_when_recording_started_is_on_the_timeline() -> None:
+    h = Harness("Optics")
+    h.join("teach", "host")
+    h.join("ann")
+    h.join("ben")
+    rooms = [c.BreakoutRoomSpec(name="Red")]
+    setup = c.BreakoutOpen(rooms=rooms, assignment="manual", assignments={"ann": 0})
+    opened = h.do("teach", setup)[0]
+    assert isinstance(opened, e.BreakoutOpened)
+    red = opened.rooms[0].id
+    h.clock.advance(100)
+    h.do("teach", c.RecordingStart())
+    h.clock.advance(1000)
+    h.do("teach", c.RecordingStop())
+    span = find_span(h.history, h.room.recording.made[0])
+    assert span is not None
+    moves = [
+        (entry["t"], entry["data"])
+        for entry in collect(h.history, span).events
+        if entry["name"] == "participant:updated"
+    ]
+    assert moves == [(0, {"user_id": "ann", "room": red})]
