@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import av
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from recorder.ink import Board, page_image, page_picture
 from recorder.layout import SIZE, Rect, Scene, View, fit
@@ -37,6 +37,9 @@ SPEAKING = (255, 196, 0)
 BORDER = 4
 DARK = (48, 48, 48)
 """A camera's tile while it is muted."""
+LABEL = (255, 255, 255)
+LABEL_BACK = (24, 24, 24)
+"""A name on its tile: white on near black, in the tile's bottom left corner."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Picture:
     events: list[dict[str, Any]] = field(default_factory=list)
     slides: Path | None = None
     """The folder holding the slides' images."""
+    names: dict[str, str] = field(default_factory=dict)
+    """Camera track file -> the name on its tile (as the package names people)."""
 
 
 class Latest:
@@ -111,6 +116,7 @@ class _Painter:
         self._pages: dict[tuple[str | None, int], Image.Image] = {}
         self._backdrop: tuple[Any, Image.Image] | None = None
         self._tiles: dict[tuple[str, Rect], tuple[int, Image.Image]] = {}
+        self._labels: dict[tuple[str, int], Image.Image] = {}
         self._last: tuple[Any, av.VideoFrame] | None = None
 
     def __enter__(self) -> _Painter:
@@ -140,6 +146,7 @@ class _Painter:
                     _fill(canvas, tile.rect, DARK)
                 else:
                     self._paste(canvas, tile.track, shown[tile.track], tile.rect)
+                self._label(canvas, tile.track, tile.rect)
                 if tile.speaking:
                     _outline(canvas, tile.rect)
             self._last = (key, _frame(canvas))
@@ -178,6 +185,20 @@ class _Painter:
         self._backdrop = (key, canvas)
         return canvas
 
+    def _label(self, canvas: Image.Image, track: str, rect: Rect) -> None:
+        """The camera's owner's name, in the tile's bottom left corner (drawn once per size)."""
+        name = self._picture.names.get(track)
+        if not name:
+            return
+        size = max(11, min(22, rect.h // 14))
+        if (name, size) not in self._labels:
+            self._labels[(name, size)] = _name_tag(name, size)
+        tag = self._labels[(name, size)]
+        width = min(tag.width, rect.w - 2 * BORDER)
+        if width > 0:
+            at = (rect.x + BORDER, rect.y + rect.h - BORDER - tag.height)
+            canvas.paste(tag.crop((0, 0, width, tag.height)), at)
+
     def _page(self, view: View) -> Image.Image:
         surface = (view.deck_id, view.page)
         if surface not in self._pages:
@@ -210,6 +231,16 @@ def _blank() -> Image.Image:
 def _fill(canvas: Image.Image, rect: Rect, colour: tuple[int, int, int]) -> None:
     box = (rect.x, rect.y, rect.x + rect.w - 1, rect.y + rect.h - 1)
     ImageDraw.Draw(canvas).rectangle(box, fill=colour)
+
+
+def _name_tag(name: str, size: int) -> Image.Image:
+    """A name as plain text on a dark band (too long a name is cut where the tile ends)."""
+    font = ImageFont.load_default(size=size)
+    left, top, right, bottom = (int(edge) for edge in font.getbbox(name))
+    pad = max(2, size // 4)
+    tag = Image.new("RGB", (right - left + 2 * pad, bottom - top + 2 * pad), LABEL_BACK)
+    ImageDraw.Draw(tag).text((pad - left, pad - top), name, font=font, fill=LABEL)
+    return tag
 
 
 def _outline(canvas: Image.Image, rect: Rect) -> None:

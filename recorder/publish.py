@@ -336,15 +336,19 @@ class Build:
         tracks = self._media()
         progress(10)
         events = self._events()
-        seen = (tracks, events)  # the composite's picture shows no names: never pseudonymised
+        seen = (tracks, events)  # the composite plans with the real ids, names as below
         participants = [
             {"user_id": u, "name": n} for u, n in self.collected["participants"].items()
         ]
         aliases = Pseudonyms(frozenset(self.collected["hosts"]))
         if self.pseudonyms:
             events = _pseudonymised(aliases, events)
-            participants = [aliases.record("manifest:participant", p) for p in participants]
+            named = [aliases.record("manifest:participant", p) for p in participants]
+            shown = {p["user_id"]: a["name"] for p, a in zip(participants, named, strict=True)}
+            participants = named
             tracks = [aliases.record("manifest:track", t) for t in tracks]
+        else:
+            shown = {p["user_id"]: p["name"] for p in participants}
         meta = self.store.load(self.recording_id) or {}
         slides, slide_chapters = package_slides(
             self.decks, meta.get("class_id", ""), events, self.out
@@ -353,7 +357,7 @@ class Build:
         captions = self._captions(aliases if self.pseudonyms else None)
         self._write("timeline.json", dumps({"events": events}))
         self._write("chapters.vtt", chapters_vtt(chapters, self.duration_ms).encode())
-        composite = self._composite(*seen, chapters, lambda p: progress(10 + 85 * p))
+        composite = self._composite(*seen, shown, chapters, lambda p: progress(10 + 85 * p))
         manifest = self._manifest(participants, tracks, chapters) | composite | captions
         manifest["slides"] = slides
         manifest["slide_images"] = sorted(p.name for p in self.out.glob("slide-*.webp"))
@@ -458,11 +462,13 @@ class Build:
         self,
         tracks: list[dict[str, Any]],
         events: list[dict[str, Any]],
+        names: dict[str, str],
         chapters: list[dict[str, Any]],
         progress: Any,
     ) -> dict[str, str | None]:
-        """composite.webm and composite.mp4: the class as learners saw it; their manifest
-        entries (None without anything to show or hear)."""
+        """composite.webm and composite.mp4: the class as learners saw it, each camera named
+        (`names`: user id -> name, as the package names them); their manifest entries (None
+        without anything to show or hear)."""
         scenes = plan(self.duration_ms, tracks, events, self.collected["hosts"])
         audio = [
             Source(self.out / t["file"], t["offset_ms"]) for t in tracks if t["kind"] == "audio"
@@ -476,6 +482,9 @@ class Build:
             offsets={t["file"]: t["offset_ms"] for t in videos},
             events=events,
             slides=self.out,
+            names={
+                t["file"]: names.get(t["user_id"], "") for t in videos if t["source"] != "screen"
+            },
         )
         marks = [Chapter(c["t_ms"], c["title"]) for c in chapters]
         webm, mp4 = self.out / "composite.webm", self.out / "composite.mp4"

@@ -225,6 +225,7 @@ def scripted(folder: Path) -> tuple[Picture, list[Source]]:
         offsets={t["file"]: t["offset_ms"] for t in videos},
         events=EVENTS,
         slides=folder,
+        names={"cam-ana.mkv": "Ana", "cam-ben.mkv": "Ben"},
     )
     audio = [Source(folder / t["file"], t["offset_ms"]) for t in tracks if t["kind"] == "audio"]
     return picture, audio
@@ -235,6 +236,13 @@ def colour(image: Image.Image, box: tuple[int, int, int, int]) -> tuple[int, ...
     mean = image.crop(box).resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
     assert isinstance(mean, tuple)
     return mean
+
+
+def brightest(image: Image.Image, box: tuple[int, int, int, int]) -> int:
+    """The lightest grey level in a region: white text shows as more than 200."""
+    _, top = image.crop(box).convert("L").getextrema()
+    assert isinstance(top, int)
+    return top
 
 
 def near(found: tuple[int, ...], want: tuple[int, int, int]) -> bool:
@@ -270,6 +278,9 @@ def test_the_picture_changes_with_the_class(composed: Path, name: str) -> None:
     assert near(colour(gallery, (740, 200, 1180, 520)), BLUE)
     assert near(colour(gallery, (2, 130, 4, 600)), (255, 196, 0))  # Ana speaks: marked
     assert near(colour(gallery, (642, 130, 644, 600)), BLUE)  # Ben does not
+    assert brightest(gallery, (8, 694, 50, 714)) > 200  # "Ana", white on her tile's corner
+    assert brightest(gallery, (648, 694, 690, 714)) > 200
+    assert brightest(gallery, (560, 694, 630, 714)) < 150  # and nothing else written there
     screen = shots[3000]
     assert near(colour(screen, (100, 150, 860, 570)), GREEN)  # the screen large
     assert near(colour(screen, (990, 40, 1250, 200)), BLUE)  # beside it Ben, speaking
