@@ -210,11 +210,11 @@ def _floor(runs: Sequence[Run]) -> str:
     if batched:
         rows += [
             [
-                "one sendto alone, every datagram delivered",
+                "one sendto each from a socket per subscriber, every datagram delivered",
                 cell([1e6 * r["floor"]["sendto"] for r in batched], 1, "µs"),
             ],
             [
-                "sendmmsg of 25 datagrams to 25 subscribers, per datagram",
+                "one sendmmsg of 25 datagrams to 25 subscribers on one socket, per datagram",
                 cell([1e6 * r["floor"]["sendmmsg"] for r in batched], 1, "µs"),
             ],
         ]
