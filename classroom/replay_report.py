@@ -91,6 +91,7 @@ class RecordingFold:
     def __init__(self, recording: Recording) -> None:
         self.stream = Replay(recording)
         self.rewatches = Rewatches(recording.duration_ms)
+        self.happenings = Happenings()
 
     @classmethod
     def of(cls, recording: Recording, history: Iterable[Event]) -> RecordingFold:
@@ -107,6 +108,7 @@ class RecordingFold:
         """Fold the next event; raises ValueError if it does not follow the last one."""
         self.stream.apply(ev)
         self.rewatches.note(ev)
+        self.happenings.note(ev)
 
     def report(self) -> RecordingReport:
         return _report(self.stream, self.rewatches)
@@ -220,11 +222,42 @@ class Digest(msgspec.Struct):
     """Questions still waiting for an answer, all told."""
 
 
-def digest(stream: Replay, history: list[Event], since: int, until: int) -> Digest:
-    """What happened in the stream from `since` (epoch ms) on; `history` is its events."""
-    recent = [ev for ev in history if ev.ts > since]
-    touched = {ev.question.id for ev in recent if isinstance(ev, r.AsyncQuestionEvent)}
-    new = {ev.question.id for ev in recent if isinstance(ev, r.AsyncAsked)}
+class Happenings:
+    """What a digest counts, one small tuple per event that counts (visits, guests' views,
+    ballots, question events; progress reports, the bulk of a stream, are not kept):
+    (ts, kind, user or question id)."""
+
+    def __init__(self) -> None:
+        self.noted: list[tuple[int, str, str]] = []
+
+    @classmethod
+    def of(cls, history: Iterable[Event]) -> Happenings:
+        made = cls()
+        for ev in history:
+            made.note(ev)
+        return made
+
+    def note(self, ev: Event) -> None:
+        match ev:
+            case r.AsyncAsked():
+                self.noted.append((ev.ts, "asked", ev.question.id))
+            case r.AsyncQuestionEvent():
+                self.noted.append((ev.ts, "touched", ev.question.id))
+            case r.ViewerVisited():
+                self.noted.append((ev.ts, "visited", ev.user_id))
+            case r.GuestWatched():
+                self.noted.append((ev.ts, "guest", ""))
+            case r.AsyncVoted():
+                self.noted.append((ev.ts, "voted", ""))
+
+    def since(self, ts: int, kind: str) -> list[str]:
+        return [key for at, noted, key in self.noted if at > ts and noted == kind]
+
+
+def digest(stream: Replay, happened: Happenings, since: int, until: int) -> Digest:
+    """What happened in the stream from `since` (epoch ms) on."""
+    new = set(happened.since(since, "asked"))
+    touched = new | set(happened.since(since, "touched"))
     questions = [
         DigestQuestion(
             id=q.id,
@@ -244,9 +277,9 @@ def digest(stream: Replay, history: list[Event], since: int, until: int) -> Dige
         title=stream.recording.title,
         since=since,
         until=until,
-        viewers=len({ev.user_id for ev in recent if isinstance(ev, r.ViewerVisited)}),
-        anonymous_views=sum(isinstance(ev, r.GuestWatched) for ev in recent),
-        ballots=sum(isinstance(ev, r.AsyncVoted) for ev in recent),
+        viewers=len(set(happened.since(since, "visited"))),
+        anonymous_views=len(happened.since(since, "guest")),
+        ballots=len(happened.since(since, "voted")),
         questions=questions,
         waiting=sum(t.question.status == "open" for t in stream.questions.values()),
     )

@@ -9,7 +9,7 @@ from classroom import commands as c
 from classroom import events as e
 from classroom.replay import Recording
 from classroom.replay_coverage import CoverageBucket, bucket_ms
-from classroom.replay_report import report
+from classroom.replay_report import RecordingFold, digest, report
 from tests.replay_domain import StreamHarness
 
 
@@ -109,3 +109,18 @@ def test_buckets_are_whole_seconds_and_at_most_120() -> None:
     ]
     empty = StreamHarness(Recording("r", "c", "Empty", 0, []))
     assert report(empty.stream, empty.history).coverage.buckets == []
+
+
+def test_a_digest_counts_what_happened_since() -> None:
+    h = scripted()
+    since = h.clock.now
+    h.clock.advance(60_000)
+    h.visit("cat")
+    h.do("cat", c.ReplayVote(poll_id="quiz", answer=[1]))
+    h.do("cat", c.ReplayAsk(text="And four?", at_ms=90_000))
+    fold = RecordingFold.of(h.stream.recording, h.history)
+    made = digest(fold.stream, fold.happenings, since, since + 1)
+    assert (made.viewers, made.anonymous_views, made.ballots, made.waiting) == (1, 0, 1, 2)
+    assert [(q.text, q.new) for q in made.questions] == [("And four?", True)]
+    everything = digest(fold.stream, fold.happenings, 0, since + 1)
+    assert (everything.viewers, everything.ballots, len(everything.questions)) == (4, 5, 2)

@@ -1,5 +1,6 @@
-"""A recording's report is kept folded in memory: it follows the stream as it commits, reads
-the journal only to build itself, and a restart rebuilds the same report from the journal.
+"""A recording's report (and digest) is kept folded in memory: it follows the stream as it
+commits, reads the journal only to build itself, and a restart rebuilds the same report from
+the journal.
 
 The journal is the real one, wrapped to count its reads (tests/faults.py)."""
 
@@ -24,6 +25,7 @@ from web.keys import REPLAYS
 
 RID = "r-kept"
 REPORT = f"/api/recordings/{RID}/report"
+DIGEST = f"/api/recordings/{RID}/digest"
 
 
 class Journals:
@@ -73,6 +75,10 @@ async def test_the_report_follows_the_stream_and_a_restart_rebuilds_it(tmp_path:
         after = await report(server)
 
         assert journals.reads(RID) == reads  # the events came from the stream, not the journal
+        status, made = await fetch(server, "GET", f"{DIGEST}?since=0&format=json", AsAdmin)
+        assert status == 200, made
+        assert (made["viewers"], made["ballots"]) == (2, 1)
+        assert journals.reads(RID) == reads  # so does the digest
         rows = {v["user_id"]: v for v in after["viewers"]}
         assert sorted(rows) == ["ann", "ben"]
         assert (rows["ann"]["polls_answered"], rows["ann"]["quiz_correct"]) == (1, 1)

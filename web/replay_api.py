@@ -9,9 +9,9 @@ that send no header: it opens that feed only, expires within `MAX_FEED_TTL_S`,
 and carries no token (a URL ends up in logs and in feed services; a replay
 token there would open the replay itself). Each is a fold of the recording's
 stream journal, which every node can read, so any node answers; decoding and
-folding run in a worker thread. The report's fold is kept in memory and
-followed as the stream commits (web/replay_reports.py); the digest and the
-statements read the journal.
+folding run in a worker thread. The report's and the digest's fold is kept
+in memory and followed as the stream commits (web/replay_reports.py); the
+statements, one per event, read the journal.
 """
 
 from __future__ import annotations
@@ -111,8 +111,15 @@ async def report_route(request: web.Request) -> web.Response:
     def encoded(fold: RecordingFold) -> bytes:
         return msgspec.json.encode(fold.report())
 
+    return _json(await _kept(request, recording, encoded))
+
+
+async def _kept(
+    request: web.Request, recording: Recording, work: Callable[[RecordingFold], T]
+) -> T:
+    """`work` done on the recording's kept fold (web/replay_reports.py), brought up to date."""
     try:
-        return _json(await request.app[RECORDING_REPORTS].use(recording, encoded))
+        return await request.app[RECORDING_REPORTS].use(recording, work)
     except JournalError as exc:
         raise ApiError(503, "unavailable", f"the journal cannot be read now: {exc}") from exc
 
@@ -122,9 +129,12 @@ async def digest_route(request: web.Request) -> web.Response:
     until = now_ms()
     since = until - DAY_MS if query.since is None else query.since
     check = _staff if query.sig is None else _feed_check(query)
-    made = await _folded(
-        request, lambda stream, history: digest(stream, history, since, until), check
-    )
+    recording = await _published(request, check)
+
+    def made_of(fold: RecordingFold) -> Digest:
+        return digest(fold.stream, fold.happenings, since, until)
+
+    made = await _kept(request, recording, made_of)
     if query.format == "json":
         return _json(msgspec.json.encode(made))
     page = f"{request.app[SETTINGS].base_url.rstrip('/')}/replay/{made.recording_id}"

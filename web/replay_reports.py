@@ -1,4 +1,5 @@
-"""Recordings' report folds kept in memory, so that a report costs only its own making.
+"""Recordings' report folds kept in memory, so that a report or a digest costs only its own
+making.
 
 A recording's report is a fold of its stream's journal
 (classroom/replay_report.py). Decoding a busy stream's journal costs more
@@ -17,9 +18,11 @@ folded afresh.
 
 Memory, per recording kept: the stream's state (per viewer a name, a role,
 a few counters and at most `spans.MAX_SPANS` watched spans; each poll's
-ballots; each question's voters), and per viewer who rewatched at most
-`MAX_BUCKETS` figures; events heard while a report is being made wait in a
-queue of at most `MAX_HEARD`. Folds are kept for the streams loaded here and
+ballots; each question's voters), per viewer who rewatched at most
+`MAX_BUCKETS` figures, and a small tuple per visit, ballot and question
+event for the digest (`replay_report.Happenings`; not per progress
+report); events heard while a report is being made wait in a queue of at
+most `MAX_HEARD`. Folds are kept for the streams loaded here and
 for the `CACHED_RECORDINGS` other recordings asked about last.
 """
 
