@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import av
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from recorder.fonts import font_for
 from recorder.ink import Board, page_image, page_picture
 from recorder.layout import SIZE, Rect, Scene, View, fit
 
@@ -235,7 +236,7 @@ def _fill(canvas: Image.Image, rect: Rect, colour: tuple[int, int, int]) -> None
 
 def _name_tag(name: str, size: int) -> Image.Image:
     """A name as plain text on a dark band (too long a name is cut where the tile ends)."""
-    font = ImageFont.load_default(size=size)
+    font = font_for(name, size)
     left, top, right, bottom = (int(edge) for edge in font.getbbox(name))
     pad = max(2, size // 4)
     tag = Image.new("RGB", (right - left + 2 * pad, bottom - top + 2 * pad), LABEL_BACK)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the test-suite drives for real: redis-server, chromium, nginx, and
-# espeak-ng, which speaks the sentences the captions tests transcribe.
+# Debian packages the test-suite drives for real: redis-server, chromium, nginx,
+# espeak-ng, which speaks the sentences the captions tests transcribe, and fontconfig with
+# the DejaVu fonts, which write non-Latin names on the composite video's tiles.
 # Installs what is missing when running as root; otherwise says what to install.
 set -euo pipefail
 need=()
@@ -8,6 +9,8 @@ command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v fc-match >/dev/null || need+=(fontconfig)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "The tests need these Debian packages: ${need[*]}" >&2
