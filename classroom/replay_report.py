@@ -230,13 +230,6 @@ class Happenings:
     def __init__(self) -> None:
         self.noted: list[tuple[int, str, str]] = []
 
-    @classmethod
-    def of(cls, history: Iterable[Event]) -> Happenings:
-        made = cls()
-        for ev in history:
-            made.note(ev)
-        return made
-
     def note(self, ev: Event) -> None:
         match ev:
             case r.AsyncAsked():
