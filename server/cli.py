@@ -16,7 +16,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -383,12 +383,32 @@ async def serve(settings: Settings) -> None:
     print("Shutting down", flush=True)
     watch = asyncio.create_task(_report_slow_shutdown(SLOW_SHUTDOWN_S))
     try:
-        await runner.cleanup()
+        stopped = await stop_within(runner.cleanup(), SHUTDOWN_LIMIT_S)
     finally:
         watch.cancel()
+    if not stopped:
+        # What hangs was logged at SLOW_SHUTDOWN_S. Exit as a crash would: what was
+        # acknowledged is durable already, and leases expire (asyncio.run would wait on
+        # the hung task again while it cancels what is left).
+        log.error("not stopped after %.0f s: exiting without finishing", SHUTDOWN_LIMIT_S)
+        logging.shutdown()
+        os._exit(1)
 
 
 SLOW_SHUTDOWN_S = 10.0
+"""After this long stopping, the tasks still waiting are logged, with where they wait."""
+SHUTDOWN_LIMIT_S = 25.0
+"""Stopping takes at most this long (a service manager kills at 90 s by default)."""
+
+
+async def stop_within(cleanup: Awaitable[None], limit_s: float) -> bool:
+    """Await `cleanup` for at most `limit_s`; False if it had to be abandoned."""
+    try:
+        async with asyncio.timeout(limit_s):
+            await cleanup
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _report_slow_shutdown(after_s: float) -> None:
@@ -398,11 +418,22 @@ async def _report_slow_shutdown(after_s: float) -> None:
     waiting = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
     log.warning("still stopping after %.0f s; %d tasks are waiting:", after_s, len(waiting))
     for task in waiting:
-        frames = task.get_stack(limit=8)
-        where = " <- ".join(
-            f"{f.f_code.co_name} ({f.f_code.co_filename}:{f.f_lineno})" for f in frames
-        )
-        log.warning("  %s: %s", task.get_name(), where or task.get_coro())
+        log.warning("  %s: %s", task.get_name(), " -> ".join(_awaiting(task)))
+
+
+def _awaiting(task: asyncio.Task[Any]) -> list[str]:
+    """Where a task waits, outermost first: each coroutine it awaits down to the innermost,
+    and what that one awaits (a task's own stack shows its outermost frame only)."""
+    found: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(found) < 24:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            found.append(repr(awaited)[:120])  # a future, or a coroutine that has ended
+            break
+        found.append(f"{frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return found
 
 
 def _tune_gc() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from server.cli import _report_slow_shutdown
+from server.cli import _report_slow_shutdown, stop_within
 from signaling.auth import verify, verify_replay
 from signaling.registry import CLASS_ID, new_class_id
 from tests.conftest import SECRET
@@ -128,7 +128,14 @@ async def test_a_second_server_on_the_same_data_directory_is_refused(tmp_path: P
 
 
 async def test_a_slow_shutdown_says_what_it_waits_on(caplog: Any) -> None:
-    stuck = asyncio.create_task(asyncio.Event().wait(), name="a task that ignores the stop")
+    async def closing(never: asyncio.Event) -> None:
+        await never.wait()
+
+    async def cleanup() -> None:
+        await closing(asyncio.Event())
+
+    stuck = asyncio.create_task(cleanup(), name="a task that ignores the stop")
+    await asyncio.sleep(0)
     caplog.set_level(logging.WARNING, "classroom.serve")
     try:
         await _report_slow_shutdown(0)
@@ -136,4 +143,12 @@ async def test_a_slow_shutdown_says_what_it_waits_on(caplog: Any) -> None:
         stuck.cancel()
     said = caplog.text
     assert "still stopping" in said
-    assert "a task that ignores the stop" in said and "wait" in said
+    line = next(line for line in said.splitlines() if "a task that ignores the stop" in line)
+    # The whole chain of awaits, down to what the innermost waits on.
+    chain = [line.index(part) for part in ("cleanup", "closing", "wait (", "Future")]
+    assert chain == sorted(chain)
+
+
+async def test_a_cleanup_that_hangs_is_abandoned_at_the_limit() -> None:
+    assert await stop_within(asyncio.sleep(0), 1.0)
+    assert not await stop_within(asyncio.Event().wait(), 0.01)
