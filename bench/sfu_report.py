@@ -85,6 +85,16 @@ def relay_per_packet(r: Phase) -> float:
     return float((r["loaded"] - r["alone"]) / (pps * workers)) if pps and workers else float("nan")
 
 
+def _ingest(have: Sequence[Run]) -> tuple[float, float, float]:
+    """Cores the server spends receiving a camera (with its low layer), a screen and a
+    microphone: the publisher-alone CPU per packet received, times each one's packets."""
+    per_packet = statistics.median(r["sfu"]["alone"] / packets_each(r["sfu"]) for r in have)
+    video = statistics.median(packets_each(r["sfu"]) for r in have)
+    lows = [packets_each(r["low"]) for r in have if "low" in r]
+    low = statistics.median(lows) if lows else float("nan")
+    return (video + low) * per_packet, video * per_packet, AUDIO_PPS * per_packet
+
+
 def report(r: Phase) -> None:
     """One phase, printed as the run goes."""
     title = {
@@ -245,7 +255,8 @@ def _floor_ratio(runs: Sequence[Run]) -> str:
 
 
 def _model(runs: Sequence[Run]) -> str:
-    """Cores a lecture and a seminar need, from the measured cost of a stream of each layer."""
+    """Cores a lecture and a seminar need, from the measured cost of a stream of each layer,
+    and of receiving what the publishers send."""
     have = [r for r in runs if "sfu" in r]
     if not have:
         return ""
@@ -253,33 +264,37 @@ def _model(runs: Sequence[Run]) -> str:
     audio = AUDIO_PPS * statistics.median(per_packet_s(r["sfu"]) for r in have)
     lows = [r["low"]["per_stream"] for r in have if "low" in r]
     small = statistics.median(lows) if lows else float("nan")
+    camera, screen, mic = _ingest(have)
     others = SEMINAR - 1
     classes = [
         (f"lecture: {LECTURE} students, camera and screen in full, and the microphone",
-         LECTURE, 2, 0, 1),
+         LECTURE, 2, 0, 1, camera + screen + mic),
         (f"lecture: {LECTURE} students, the screen large, the camera small (its low layer)",
-         LECTURE, 1, 1, 1),
+         LECTURE, 1, 1, 1, camera + screen + mic),
         (f"seminar: {SEMINAR} cameras, everyone receives every camera in full",
-         SEMINAR, others, 0, others),
+         SEMINAR, others, 0, others, SEMINAR * (camera + mic)),
         (f"seminar: {SEMINAR} cameras, a gallery page of {PAGE} in full",
-         SEMINAR, PAGE, 0, others),
+         SEMINAR, PAGE, 0, others, SEMINAR * (camera + mic)),
         (f"seminar: {SEMINAR} cameras, a page of {PAGE}: the speaker in full, {PAGE - 1} small",
-         SEMINAR, 1, PAGE - 1, others),
+         SEMINAR, 1, PAGE - 1, others, SEMINAR * (camera + mic)),
     ]  # fmt: skip
-    rows = [
-        [
-            name,
-            f"{people * high:,} + {people * low:,} + {people * sounds:,}",
-            f"{people * (high * full + low * small + sounds * audio):.2f}",
-        ]
-        for name, people, high, low, sounds in classes
-    ]
+    rows = []
+    for name, people, high, low, sounds, received in classes:
+        sending = people * (high * full + low * small + sounds * audio)
+        streams = f"{people * high:,} + {people * low:,} + {people * sounds:,}"
+        rows.append(
+            [name, streams, f"{sending:.2f}", f"{received:.2f}", f"{sending + received:.2f}"]
+        )
     text = (
-        "**Modeled classes** (cores of subscriber-side forwarding, at the measured cost of a "
-        f"stream: {100 * full:.3f} % of a core in full, {100 * small:.3f} % small, "
-        f"{100 * audio:.3f} % of audio)\n\n"
+        "**Modeled classes** (cores, at the measured cost of a subscriber stream: "
+        f"{100 * full:.3f} % of a core in full, {100 * small:.3f} % small, "
+        f"{100 * audio:.3f} % of audio; and of receiving what the publishers send: "
+        f"{100 * camera:.2f} % a camera with its low layer, {100 * screen:.2f} % a screen, "
+        f"{100 * mic:.2f} % a microphone. Receiving is priced per packet from the "
+        '"publisher alone" figure, which includes the idle server: an upper bound)\n\n'
     )
-    text += table(["", "subscriber streams: full + small + audio", "cores"], rows)
+    headers = ["", "subscriber streams: full + small + audio", "sending", "receiving", "cores"]
+    text += table(headers, rows)
     video = [packets_each(r["sfu"]) for r in have]
     relay = [relay_per_packet(r["workers"]) for r in have if "workers" in r]
     if relay:

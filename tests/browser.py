@@ -29,7 +29,12 @@ from playwright.async_api import (
     async_playwright,
 )
 
+from media.downlink import LocalDownlink
+from media.node import MediaNode
+from media.sfu import Sfu
+from media.workers import RemoteDownlink
 from tests.conftest import Server, settings_for
+from web.keys import MEDIA
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -82,6 +87,12 @@ PAGE_REPORT = """() => {
         offers: media?.offers, published: media?.published, mids: media?.mids,
         pcs: c ? [c.pub, ...c.pcs].filter(Boolean).map(pcState) : null,
         frames: window.__frames ?? null,
+        view: media?._view?.sent ?? null, speaker: c?.state.speaker ?? null, height: innerHeight,
+        tiles: [...document.querySelectorAll(".tile")].map((el) => {
+            const box = el.getBoundingClientRect();
+            const span = `${Math.round(box.top)}-${Math.round(box.bottom)}`;
+            return `${el.dataset.user}:${el.dataset.source}@${el.parentElement?.id}:${span}`;
+        }),
     });
 }"""
 
@@ -171,7 +182,8 @@ class BrowserEnv:
         return person
 
     async def report(self) -> str:
-        """What each page shows and its media state, for the log of a failed test."""
+        """What each page shows and its media state, and the server's side of each
+        participant's media, for the log of a failed test."""
         lines = []
         for i, person in enumerate(self.people):
             try:
@@ -181,12 +193,32 @@ class BrowserEnv:
             lines.append(f"person {i} {person.page.url[:60]}: {state}")
             lines.extend(f"  console: {line}" for line in person.console[-10:])
             lines.extend(f"  error: {line}" for line in person.errors)
+        node: MediaNode | None = self.server.app.get(MEDIA)
+        for class_id, sfu in (node.sfus if node is not None else {}).items():
+            lines.extend(f"{class_id} {user}: {negotiation(sfu, user)}" for user in sfu.people)
         return "\n".join(lines)
 
     async def close_people(self) -> None:
         for person in self.people:
             await person.close()
         self.people.clear()
+
+
+def negotiation(sfu: Sfu, user: str) -> str:
+    """The server's side of `user`'s media: what they show, and their sub negotiation."""
+    p = sfu.people[user]
+    sub = p.sub
+    if isinstance(sub, LocalDownlink):
+        state = sub.pc.signalingState
+    elif isinstance(sub, RemoteDownlink):
+        state = f"worker {sub.worker.index}.{sub.generation} stable={sub.stable}"
+    else:
+        state = repr(sub)
+    return (
+        f"view={p.view} audio_only={p.audio_only} bound={p.bound} offers={p.offers} "
+        f"offered={p.offered} layout={p.layout()} dirty={p.dirty} syncing={p.sync_running()} "
+        f"sub={state} mids={p.sub_mids}"
+    )
 
 
 Test = Callable[[BrowserEnv], Awaitable[None]]

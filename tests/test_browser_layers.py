@@ -18,7 +18,14 @@ from media.downlink import LocalDownlink
 from media.encoded import SENT, Writer
 from media.node import MediaNode
 from media.sfu import Sfu
-from tests.browser import BrowserEnv, Person, browser_env, env, reported  # noqa: F401  (fixtures)
+from tests.browser import (  # noqa: F401  (fixtures)
+    BrowserEnv,
+    Person,
+    browser_env,
+    env,
+    negotiation,
+    reported,
+)
 from tests.peer import WAIT_S
 from tests.rtc_peer import Pattern, RtcClient
 from web.keys import MEDIA
@@ -181,17 +188,6 @@ async def until_page(
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"the page's video of {track_id}: {await inbound(person)}; {server()}")
-
-
-def negotiation(sfu: Sfu, user: str) -> str:
-    """The server's side of `user`'s sub negotiation, for a failure's message."""
-    p = sfu.people[user]
-    sub = p.sub
-    state = sub.pc.signalingState if isinstance(sub, LocalDownlink) else type(sub).__name__
-    return (
-        f"server: offers={p.offers} offered={p.offered} layout={p.layout()} dirty={p.dirty} "
-        f"syncing={p.sync_running()} sub={state} mids={p.sub_mids}"
-    )
 
 
 class Lossy:

@@ -14,6 +14,7 @@ const MIN_STEP = 12;  // in 1/10000 of the page: closer points add nothing visib
 const ZOOMS = [100, 150, 200, 300, 400];
 const IMAGES_KEPT = 24;
 const WHOLE = new Set(["line", "arrow", "rect", "ellipse"]);
+const NOTHING = "-"; // the deck select's value while nothing is shown
 
 function strokeId() {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
@@ -289,23 +290,30 @@ export function setup(ctx, classId) {
     const v = s.slides.view;
     const presenting = presents(s);
     if (presenting && asked !== s.slides && s.you?.role !== "host") askDecks(s);
-    // Shown when a page is, to presenters, and while everyone may draw (blank page 1 then).
-    $("board").hidden = !v && !presenting && !s.slides.everyoneDraws;
+    // Shown when a page is, and while everyone may draw (blank page 1 then). With
+    // nothing shown, presenters keep only the tools that show something: an empty
+    // sheet would push the cameras below the fold, where they are not received.
+    const blank = !v && !s.slides.everyoneDraws;
+    $("board").hidden = blank && !presenting;
+    $("board-frame").hidden = blank;
     $("slides-tools").hidden = !presenting;
-    $("board-tools").hidden = !mayDraw(s);
+    $("board-tools").hidden = blank || !mayDraw(s);
     $("board-everyone-row").hidden = s.you?.role !== "host";
     if (!opening) $("board-everyone").checked = s.slides.everyoneDraws;
     $("board-clear").hidden = !(presenting || ["host", "moderator"].includes(s.you?.role));
     $("board-tool").querySelector("option[value=pan]").hidden = !presenting;
     const decks = [...s.slides.decks.values()];
     const select = $("slides-deck");
-    const sig = JSON.stringify(decks.map((d) => d.id));
+    const sig = JSON.stringify([Boolean(v), ...decks.map((d) => d.id)]);
     if (select.dataset.sig !== sig) {
       select.dataset.sig = sig;
-      select.replaceChildren(h("option", { value: "", text: "Whiteboard (blank pages)" }),
+      // With nothing shown, choosing the whiteboard must be a change too.
+      const none = v ? null : h("option", { value: NOTHING, text: "Nothing shown", disabled: true });
+      select.replaceChildren(...(none ? [none] : []),
+        h("option", { value: "", text: "Whiteboard (blank pages)" }),
         ...decks.map((d) => h("option", { value: d.id, text: `${d.name} (${d.pages} pages)` })));
     }
-    select.value = v?.deck_id ?? "";
+    select.value = v ? v.deck_id ?? "" : NOTHING;
     $("slides-zoom").value = String(ZOOMS.includes(v?.zoom) ? v.zoom : 100);
     const deck = v?.deck_id ? s.slides.decks.get(v.deck_id) : null;
     setText($("slides-page"), !v ? (s.slides.everyoneDraws ? "Whiteboard" : "Nothing shown yet") : v.deck_id
