@@ -156,16 +156,19 @@ async def one_run(args: argparse.Namespace, run: int, results: Results) -> None:
 
 
 async def recorder(seconds: float) -> dict[str, Any]:
+    """The recorder's figures, stamped as the SFU's are (`sfu_run`)."""
     media = await asyncio.to_thread(recorder_bench.Media.make)
-    return await recorder_bench.run(media, seconds)
+    return await recorder_bench.run(media, seconds) | stamp()
 
 
 async def sfu_run(options: argparse.Namespace) -> dict[str, Any]:
     """The SFU's figures, with when and at which commit they were taken: a resumed run
     (`--resume` without the SFU's results) measures them again apart from the rest."""
-    found = await sfu.measure(options)
-    when = {"commit": commit(), "date": time.strftime("%Y-%m-%d"), "load_1m": os.getloadavg()[0]}
-    return found | when
+    return await sfu.measure(options) | stamp()
+
+
+def stamp() -> dict[str, Any]:
+    return {"commit": commit(), "date": time.strftime("%Y-%m-%d"), "load_1m": os.getloadavg()[0]}
 
 
 def measured_apart(runs: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
@@ -234,7 +237,8 @@ def render(data: dict[str, Any], chart: Path) -> str:
         parts += ["Each cell reads *classroom server / reference server*."]
         parts += [poll_compare.render(storms)]
     if data["recorder"]:
-        parts += ["### Recorder", recorder_bench.render(data["recorder"])]
+        parts += ["### Recorder", *measured_apart(data["recorder"], meta)]
+        parts += [recorder_bench.render(data["recorder"])]
     if data.get("composite"):
         parts += ["### Composite video: time and memory", composite_bench.render(data["composite"])]
     if data.get("sfu"):
