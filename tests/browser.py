@@ -9,6 +9,7 @@ Policy held and no script failed.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import re
@@ -34,6 +35,7 @@ from media.node import MediaNode
 from media.sfu import Sfu
 from media.workers import RemoteDownlink
 from tests.conftest import Server, settings_for
+from tests.peer import WAIT_S
 from web.keys import MEDIA
 
 CHROMIUM = "/usr/bin/chromium"
@@ -202,6 +204,31 @@ class BrowserEnv:
         for person in self.people:
             await person.close()
         self.people.clear()
+
+
+def sfu_of(where: BrowserEnv, cid: str) -> Sfu:
+    node: MediaNode = where.server.app[MEDIA]
+    return node.sfus[cid]
+
+
+def forwarded(sfu: Sfu, user: str) -> dict[str, str]:
+    """The video the server sends `user` now: publisher -> layer."""
+    p = sfu.people[user]
+    out: dict[str, str] = {}
+    for binding in p.slots:
+        feed = binding.feed
+        if feed is not None and feed.kind == "video":
+            out[feed.user_id] = feed.layer
+    return out
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait for the server's state, looking again every tenth of a second (bounded)."""
+    for _ in range(round(WAIT_S / 0.1)):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never: {what}")
 
 
 def negotiation(sfu: Sfu, user: str) -> str:

@@ -16,19 +16,20 @@ import pytest
 
 from media.downlink import LocalDownlink
 from media.encoded import SENT, Writer
-from media.node import MediaNode
 from media.sfu import Sfu
 from tests.browser import (  # noqa: F401  (fixtures)
     BrowserEnv,
     Person,
     browser_env,
     env,
+    forwarded,
     negotiation,
     reported,
+    sfu_of,
+    until,
 )
 from tests.peer import WAIT_S
 from tests.rtc_peer import Pattern, RtcClient
-from web.keys import MEDIA
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -62,30 +63,6 @@ HIDE = """(hidden) => {
     else delete document.visibilityState;
     document.dispatchEvent(new Event("visibilitychange"));
 }"""
-
-
-def sfu_of(where: BrowserEnv, cid: str) -> Sfu:
-    node: MediaNode = where.server.app[MEDIA]
-    return node.sfus[cid]
-
-
-def forwarded(sfu: Sfu, user: str) -> dict[str, str]:
-    """The video the server sends `user` now: publisher -> layer."""
-    p = sfu.people[user]
-    out = {}
-    for binding in p.slots:
-        feed = binding.feed
-        if feed is not None and feed.kind == "video":
-            out[feed.user_id] = feed.layer
-    return out
-
-
-async def until(condition: Any, what: str) -> None:
-    for _ in range(round(WAIT_S / 0.1)):
-        if condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never: {what}")
 
 
 async def inbound(person: Person) -> dict[str, dict[str, int]]:

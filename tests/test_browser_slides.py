@@ -11,7 +11,16 @@ import aiohttp
 import pytest
 
 from tests import pdfs
-from tests.browser import BrowserEnv, Person, browser_env, env, reported  # noqa: F401  (fixtures)
+from tests.browser import (  # noqa: F401  (fixtures)
+    BrowserEnv,
+    Person,
+    browser_env,
+    env,
+    forwarded,
+    reported,
+    sfu_of,
+    until,
+)
 from tests.conftest import ADMIN
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -277,3 +286,32 @@ async def test_the_replay_shows_the_slide_and_its_ink_at_every_moment(env: Brows
     await page.fill("#search", "derivatives")
     await page.locator("#slide-results button", has_text="Derivatives").click()
     await page.wait_for_function(f"(t) => Math.abs({PLAYHEAD} * 1000 - t) < 1500", arg=page_2[0])
+
+
+ON_SCREEN = """(selector) => {
+    const box = document.querySelector(selector).getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= innerHeight;
+}"""
+
+
+@reported
+async def test_a_page_shown_is_the_large_picture_and_the_cameras_a_strip_under_it(
+    env: BrowserEnv,  # noqa: F811
+) -> None:
+    cid = await env.server.create_class("Optics")
+    host, ana = await asyncio.gather(
+        env.join(cid, "teacher", "host", "Ms Rivera"), env.join(cid, "ana", name="Ana Souza")
+    )
+    sfu = sfu_of(env, cid)
+    await until(lambda: forwarded(sfu, "ana") == {"teacher": "high"}, "the teacher large")
+    await host.page.click("#slides-next")  # the whiteboard's first page
+    await ana.wait_text("#slides-page", "Blank page 1")
+    # The teacher's camera goes small, under the page, as its low layer; all in view.
+    await ana.page.wait_for_selector("#grid .tile[data-user='teacher']")
+    assert await ana.page.locator("#spotlight .tile").count() == 0
+    await until(lambda: forwarded(sfu, "ana") == {"teacher": "low"}, "the teacher small")
+    for person, selector in ((ana, "#sheet"), (ana, "#grid"), (host, "#sheet"), (host, "#grid")):
+        assert await person.page.evaluate(ON_SCREEN, selector), selector
+    # Pinned, it is large again, over the strip.
+    await ana.page.click("#grid .tile[data-user='teacher'] .pin")
+    await until(lambda: forwarded(sfu, "ana") == {"teacher": "high"}, "the teacher pinned")

@@ -37,6 +37,11 @@ export function currentStrokes(slides) {
   return slides.pages.get(pageKey(v?.deck_id ?? null, v?.page ?? 1)) ?? new Map();
 }
 
+// Whether the room's board shows something: a page, or the blank page everyone may draw on.
+export function boardShows(s) {
+  return Boolean(s.slides.view) || s.slides.everyoneDraws;
+}
+
 // Whether this user may show pages, and may draw (clients only hide what the server refuses anyway).
 export function presents(s) {
   return s.you?.role === "host" || s.slides.presenters.has(s.you?.user_id);

@@ -4,7 +4,7 @@
 // its points thinned first; the server's echo is what stays on the board.
 
 import { $, h, setText } from "./dom.js";
-import { boardChanged, boardMark, currentStrokes, mayDraw, presents } from "./board_state.js";
+import { boardChanged, boardMark, boardShows, currentStrokes, mayDraw, presents } from "./board_state.js";
 import { BLANK_SIZE, SPAN, paint, place } from "./ink.js";
 
 const BATCH_MS = 50;
@@ -58,6 +58,7 @@ export async function showPage(sheet, src) {
   if (canvas.width !== w) canvas.width = w;
   if (canvas.height !== h) canvas.height = h;
   sheet.style.aspectRatio = `${w} / ${h}`;
+  sheet.style.setProperty("--ratio", String(w / h)); // the live page fits the sheet to its height
 }
 
 // Loads pages one at a time: the latest page asked for wins, and `done` runs once
@@ -293,11 +294,12 @@ export function setup(ctx, classId) {
     // Shown when a page is, and while everyone may draw (blank page 1 then). With
     // nothing shown, presenters keep only the tools that show something: an empty
     // sheet would push the cameras below the fold, where they are not received.
-    const blank = !v && !s.slides.everyoneDraws;
+    const blank = !boardShows(s);
     $("board").hidden = blank && !presenting;
     $("board-frame").hidden = blank;
     $("slides-tools").hidden = !presenting;
     $("board-tools").hidden = blank || !mayDraw(s);
+    $("board").classList.toggle("tooled", presenting || !$("board-tools").hidden);
     $("board-everyone-row").hidden = s.you?.role !== "host";
     if (!opening) $("board-everyone").checked = s.slides.everyoneDraws;
     $("board-clear").hidden = !(presenting || ["host", "moderator"].includes(s.you?.role));

@@ -9,10 +9,14 @@
 // the tab is hidden. Sound always comes: audio only stops video, never sound.
 
 import { $, h, keyed, setText } from "./dom.js";
+import { boardShows } from "./board_state.js";
 import { isMuted, isStaff, myRoom } from "./state.js";
 
 // Tiles per gallery page by the gallery's width: a phone, a laptop, a wide screen.
 const PAGE_SIZES = [[1100, 16], [480, 9], [0, 4]];
+const STRIP_TILE_PX = 128;
+const STRIP_GAP_PX = 8;
+const MIN_STRIP = 3;
 
 const stage = {
   page: 0,
@@ -95,6 +99,12 @@ function pageSize() {
   return PAGE_SIZES.find(([atLeast]) => width >= atLeast)[1];
 }
 
+// Under the board: the small tiles one row holds (style.css: 8rem and the gap).
+function stripSize() {
+  const width = $("grid").clientWidth || window.innerWidth;
+  return Math.max(MIN_STRIP, Math.floor((width + STRIP_GAP_PX) / (STRIP_TILE_PX + STRIP_GAP_PX)));
+}
+
 export function setupStage(media) {
   stage.rerender = () => media.changed();
   stage.observer = new IntersectionObserver((entries) => {
@@ -133,9 +143,12 @@ export function renderStage(s, media) {
     .map((p) => p.user_id));
   const all = tiles(s, media);
   if (stage.pinned && !all.some((t) => t.key === stage.pinned)) stage.pinned = null;
-  const large = largeTile(all, s);
+  // While the board shows a page, it is the large picture: the cameras (and a screen
+  // share) are a strip of small tiles under it, unless one is pinned.
+  const board = boardShows(s);
+  const large = board ? all.find((t) => t.key === stage.pinned) : largeTile(all, s);
   const gallery = all.filter((t) => t !== large);
-  const size = pageSize();
+  const size = board ? stripSize() : pageSize();
   const pages = Math.max(1, Math.ceil(gallery.length / size));
   stage.page = Math.min(Math.max(0, stage.page), pages - 1);
   const shown = gallery.slice(stage.page * size, (stage.page + 1) * size);
@@ -144,6 +157,7 @@ export function renderStage(s, media) {
   keyed($("grid"), shown, (t) => t.key, tileFor, update);
   forgetGone();
   $("stage").classList.toggle("has-spotlight", Boolean(large));
+  $("stage").classList.toggle("has-board", board);
   renderPager(pages);
   const wanted = view(large, shown);
   media.setView(wanted.map(([t, layer]) => ({ track_id: t.trackId, layer })));
