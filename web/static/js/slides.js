@@ -299,7 +299,8 @@ export function setup(ctx, classId) {
     $("board-frame").hidden = blank;
     $("slides-tools").hidden = !presenting;
     $("board-tools").hidden = blank || !mayDraw(s);
-    $("board").classList.toggle("tooled", presenting || !$("board-tools").hidden);
+    $("board").classList.toggle("drawing", !$("board-tools").hidden);
+    $("board").classList.toggle("presenting", presenting);
     $("board-everyone-row").hidden = s.you?.role !== "host";
     if (!opening) $("board-everyone").checked = s.slides.everyoneDraws;
     $("board-clear").hidden = !(presenting || ["host", "moderator"].includes(s.you?.role));
