@@ -3,7 +3,8 @@
 Usage: PYTHONPATH=. .venv/bin/python scripts/screenshot.py [docs/]
 Runs a server on a loopback port in a temporary data dir and three browsers
 with Chromium's fake camera and microphone, then writes screenshot.png (the
-classroom as a learner sees it), replay.png (the recording of that class),
+classroom as a learner sees it), slides.png (a lecture on slides, the
+teacher's ink on the page and the cameras small under it), replay.png (the recording of that class),
 replay-take-part.png (a learner taking part in it later), console.png (an
 organizer's classes), console-report.png (the report of a 50-minute class
 of 30, whose journal is made by the reports benchmark's scripted class, with
@@ -32,6 +33,7 @@ from classroom import events as e
 from classroom import replay_events as r
 from classroom.replay import encode_polls
 from signaling.auth import mint_organizer, mint_replay
+from tests import pdfs
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, BrowserEnv, Person
 from tests.conftest import SECRET, Server, settings_for
 from web.keys import REGISTRY, REPLAYS
@@ -80,6 +82,46 @@ async def live_class(env: BrowserEnv, cid: str) -> tuple[Person, str]:
     await send(host, "recording:stop", {})
     await sam.close()
     return host, str(started["recording_id"])
+
+
+SLIDE = pdfs.lecture(
+    "The outer planets",
+    ["Jupiter: 95 known moons", "Saturn: 146 known moons", "Uranus: 28", "Neptune: 16"],
+)
+
+
+async def slides(env: BrowserEnv, cid: str) -> None:
+    """A lecture on slides, as a learner sees it: the page large with the teacher's ink."""
+    host, ana = await asyncio.gather(
+        env.join(cid, "rivera", "host", "Ms Rivera", width=WIDE[0], height=WIDE[1]),
+        env.join(cid, "ana", name="Ana Souza", width=WIDE[0], height=WIDE[1]),
+    )
+    files = [{"name": "outer-planets.pdf", "mimeType": "application/pdf", "buffer": SLIDE}]
+    await host.page.set_input_files("#slides-file", files=files)
+    await host.page.wait_for_function(
+        "() => document.getElementById('slides-progress').textContent.includes('pages ready')",
+        timeout=60_000,
+    )
+    await ana.wait_text("#slides-page", "Page 1")
+    await host.page.select_option("#board-tool", "ellipse")
+    box = await host.page.locator("#ink").bounding_box()
+    assert box is not None
+    at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # noqa: E731
+    await host.page.mouse.move(*at(0.06, 0.31))
+    await host.page.mouse.down()
+    await host.page.mouse.move(*at(0.46, 0.47), steps=10)
+    await host.page.mouse.up()
+    await ana.page.wait_for_function(
+        "() => [...window.__classroom.state.slides.pages.values()].some((p) => p.size > 0)"
+    )
+    await send(ana, "chat:send", {"text": "Why does Saturn have so many more?"})
+    await send(host, "chat:send", {"text": "Good question: its rings are part of the answer."})
+    await ana.wait_text("#chat", "part of the answer")
+    await ana.wait_videos(1)
+    await ana.page.screenshot(path=str(OUT / "slides.png"))
+    for person in (host, ana):
+        await person.close()
+        env.people.remove(person)
 
 
 async def replay(env: BrowserEnv, recording_id: str) -> None:
@@ -314,6 +356,8 @@ async def main() -> None:
                 env = BrowserEnv(server, browser)
                 cid = (await api(server, "POST", "/api/classes", {"title": "Astronomy 101"}))["id"]
                 _, recording_id = await live_class(env, cid)
+                lecture = await api(server, "POST", "/api/classes", {"title": "Planets"})
+                await slides(env, lecture["id"])
                 await replay(env, recording_id)
                 await take_part(env, recording_id)
                 await console(env, cid)

@@ -31,6 +31,11 @@ def _stream(data: bytes, compress: bool = False) -> bytes:
     return b"<< /Length %d >>\nstream\n%s\nendstream" % (len(data), data)
 
 
+def _escape(text: str) -> str:
+    """A PDF string's text: backslashes and parentheses escaped."""
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
 def deck(titles: list[str], size: tuple[int, int] = (640, 480)) -> bytes:
     """One page per title: filled with its colour, the title written at the top."""
     width, height = size
@@ -44,7 +49,7 @@ def deck(titles: list[str], size: tuple[int, int] = (640, 480)) -> bytes:
     ]
     for i, title in enumerate(titles):
         r, g, b = COLORS[i % len(COLORS)]
-        text = title.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        text = _escape(title)
         content = (
             f"{r} {g} {b} rg 0 0 {width} {height} re f "
             f"0 0 0 rg BT /F1 28 Tf 40 {height - 60} Td ({text}) Tj ET"
@@ -55,6 +60,27 @@ def deck(titles: list[str], size: tuple[int, int] = (640, 480)) -> bytes:
         )
         objects.append(_stream(content))
     return pdf(objects)
+
+
+def lecture(title: str, lines: list[str], size: tuple[int, int] = (960, 540)) -> bytes:
+    """One white page: a title and lines of text under it, as a lecture's slide."""
+    width, height = size
+    text = [f"BT /F1 40 Tf 60 {height - 90} Td ({_escape(title)}) Tj ET"]
+    text += [
+        f"BT /F1 26 Tf 80 {height - 170 - 50 * i} Td ({_escape(line)}) Tj ET"
+        for i, line in enumerate(lines)
+    ]
+    content = f"1 1 1 rg 0 0 {width} {height} re f 0.1 0.1 0.2 rg {' '.join(text)}"
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Contents 5 0 R"
+            b" /Resources << /Font << /F1 3 0 R >> >> >>" % (width, height),
+            _stream(content.encode("latin-1")),
+        ]
+    )
 
 
 def encrypted() -> bytes:
