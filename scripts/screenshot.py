@@ -4,13 +4,13 @@ Usage: PYTHONPATH=. .venv/bin/python scripts/screenshot.py [docs/]
 Runs a server on a loopback port in a temporary data dir and three browsers
 with Chromium's fake camera and microphone, then writes screenshot.png (the
 classroom as a learner sees it), slides.png (a lecture on slides, the
-teacher's ink on the page and the cameras small under it), replay.png (the recording of that class),
-replay-take-part.png (a learner taking part in it later), console.png (an
-organizer's classes), console-report.png (the report of a 50-minute class
-of 30, whose journal is made by the reports benchmark's scripted class, with
-people's names and questions put in) and console-recording-report.png (the
-report of a recording watched by 120 learners, whose stream is made by the
-recording report benchmark's).
+teacher's ink on the page and the cameras small under it), replay.png (the
+recording of that class), replay-take-part.png (a learner taking part in it
+later), console.png (an organizer's classes), console-report.png (the report
+of a 50-minute class of 30, whose journal is made by the reports
+benchmark's scripted class, with people's names and questions put in) and
+console-recording-report.png (the report of a recording watched by 120
+learners, whose stream is made by the recording report benchmark's).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from signaling.auth import mint_organizer, mint_replay
 from tests import pdfs
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, BrowserEnv, Person
 from tests.conftest import SECRET, Server, settings_for
+from tests.test_browser_slides import rendered
 from web.keys import REGISTRY, REPLAYS
 
 WIDE = 1600, 900
@@ -98,10 +99,7 @@ async def slides(env: BrowserEnv, cid: str) -> None:
     )
     files = [{"name": "outer-planets.pdf", "mimeType": "application/pdf", "buffer": SLIDE}]
     await host.page.set_input_files("#slides-file", files=files)
-    await host.page.wait_for_function(
-        "() => document.getElementById('slides-progress').textContent.includes('pages ready')",
-        timeout=60_000,
-    )
+    await rendered(host)
     await ana.wait_text("#slides-page", "Page 1")
     await host.page.select_option("#board-tool", "ellipse")
     box = await host.page.locator("#ink").bounding_box()

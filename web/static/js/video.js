@@ -86,9 +86,13 @@ function tiles(s, media) {
   return out;
 }
 
+// While the board shows a page, it is the large picture: the cameras (and a screen
+// share) are a strip of small tiles under it, unless one is pinned.
 function largeTile(all, s) {
+  const pinned = all.find((t) => t.key === stage.pinned);
+  if (boardShows(s)) return pinned;
   const others = all.filter((t) => !t.mine);
-  return all.find((t) => t.key === stage.pinned)
+  return pinned
     ?? all.find((t) => t.source === "screen")
     ?? others.find((t) => t.source === "camera" && t.user_id === s.speaker)
     ?? others.find((t) => t.role === "host");
@@ -143,10 +147,8 @@ export function renderStage(s, media) {
     .map((p) => p.user_id));
   const all = tiles(s, media);
   if (stage.pinned && !all.some((t) => t.key === stage.pinned)) stage.pinned = null;
-  // While the board shows a page, it is the large picture: the cameras (and a screen
-  // share) are a strip of small tiles under it, unless one is pinned.
   const board = boardShows(s);
-  const large = board ? all.find((t) => t.key === stage.pinned) : largeTile(all, s);
+  const large = largeTile(all, s);
   const gallery = all.filter((t) => t !== large);
   const size = board ? stripSize() : pageSize();
   const pages = Math.max(1, Math.ceil(gallery.length / size));
