@@ -298,8 +298,9 @@ export function setup(ctx, classId) {
     $("board").hidden = blank && !presenting;
     $("board-frame").hidden = blank;
     $("slides-tools").hidden = !presenting;
-    $("board-tools").hidden = blank || !mayDraw(s);
-    $("board").classList.toggle("drawing", !$("board-tools").hidden);
+    const drawing = !blank && mayDraw(s);
+    $("board-tools").hidden = !drawing;
+    $("board").classList.toggle("drawing", drawing);
     $("board").classList.toggle("presenting", presenting);
     $("board-everyone-row").hidden = s.you?.role !== "host";
     if (!opening) $("board-everyone").checked = s.slides.everyoneDraws;
