@@ -17,7 +17,8 @@ server. The servers, one after the other in the same invocation:
    the publisher's track and re-encodes it once per subscriber (aiortc's
    `MediaRelay` feeding one encoding sender each), the usual way to fan out
    a track with aiortc;
-4. bench/sfu_floor.py: SRTP protect plus one sendto, the floor per packet.
+4. bench/sfu_floor.py: SRTP protect plus one sendto, the floor per packet, also
+   delivered to as many subscribers in as many waiting processes as here.
 
 For each, the server's own CPU (user + system from /proc/<pid>/stat) is
 measured with the publisher alone and then with the subscribers attached,
@@ -549,7 +550,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 report(out["frames"])
     out["baseline"] = await phase("baseline", args.baseline_subscribers, args)
     report(out["baseline"])
-    out["floor"] = await asyncio.to_thread(sfu_floor.measure, args.floor_packets)
+    out["floor"] = await asyncio.to_thread(
+        sfu_floor.measure, args.floor_packets, 20, args.subscribers, args.processes
+    )
     ratio = per_frame_s(out["baseline"]) / per_frame_s(out["sfu"]) if per_frame_s(out["sfu"]) else 0
     print(f"Forwarding costs 1/{ratio:.0f} of transcoding per frame sent to a subscriber.")
     return out

@@ -1,6 +1,7 @@
 """The transcoding baseline of bench/sfu.py: a bare aiortc server that decodes a published
 track and encodes it again for each subscriber (aiortc's `MediaRelay` feeding one encoding
-sender each), the usual way to fan out a track with aiortc. Never the product's path.
+sender each, unbuffered: each encodes the newest picture, as a live server must), the usual
+way to fan out a track with aiortc. Never the product's path.
 
 `python -m bench.sfu_baseline --port N` serves `POST /publish` and `POST /subscribe`
 (an offer in, an answer out) on 127.0.0.1; it prints `listening`, then the frames its
@@ -68,7 +69,11 @@ async def baseline_server(port: int) -> None:
     async def subscribe(request: web.Request) -> web.Response:
         await ready.wait()
         pc = RTCPeerConnection(config())
-        pc.addTrack(Counted(relay.subscribe(source[0]), encoded))  # each sender encodes a copy
+        # Each sender encodes a copy of the newest picture. Buffered, the relay would hand a
+        # subscriber every picture decoded since the publisher began, seconds stale, and its
+        # encoder would run flat out to catch up (50 frames a second from a 30 fps source).
+        live = relay.subscribe(source[0], buffered=False)
+        pc.addTrack(Counted(live, encoded))
         return await answer(pc, request)
 
     app = web.Application()

@@ -13,6 +13,13 @@
   `sendmmsg`, so libc's is called through cffi). Each
   is timed per call with the thread's CPU clock, and the receiving sockets
   are read in between, outside the timing, so every datagram is delivered.
+- **delivered**: the floor again, but to subscribers as this benchmark has them:
+  sockets held by other processes that wait for datagrams (`--sink`, in
+  epoll), a frame's packets to every subscriber 30 times a second. On
+  loopback the sender's system call also delivers the datagram and wakes
+  the waiting process on the other core, so this is the floor the SFU's
+  figures stand on here; a server sending through a network card does not
+  pay for its receivers' wakeups.
 - **forward**: the SFU's own path for the same packet: `Feed.push` to N
   slots, each rewriting the header and sending through `encoded.Wire` on a
   real, connected aiortc subscriber connection on 127.0.0.1. The packets go
@@ -28,8 +35,11 @@ import asyncio
 import contextlib
 import json
 import os
+import selectors
 import socket
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,17 +56,24 @@ from media.tracks import Feed, Tally
 SIZE = 1200
 FANOUT = 25
 """Subscribers one publisher packet goes to, in the system-call comparison."""
+FRAME_PACKETS, FPS = 4, 30
+"""A frame's packets (VP8 640x480 at 1 Mbit/s is 3.7) and frames a second, when delivered."""
 
 
-def floor(count: int) -> float:
-    """Seconds of CPU for SRTP protect plus one sendto, per packet."""
+def _session() -> Session:
+    """An outbound SRTP session with the profile aiortc negotiates first."""
     policy = Policy(
         key=os.urandom(44),
         ssrc_type=Policy.SSRC_ANY_OUTBOUND,
         srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
     )
     policy.allow_repeat_tx = True
-    session = Session(policy)
+    return Session(policy)
+
+
+def floor(count: int) -> float:
+    """Seconds of CPU for SRTP protect plus one sendto, per packet."""
+    session = _session()
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
     source = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -163,6 +180,72 @@ def _timed(send: Callable[[], None], rounds: int, sinks: list[socket.socket]) ->
     return spent / rounds
 
 
+def delivered(count: int, subscribers: int, processes: int) -> float:
+    """Seconds of CPU for SRTP protect plus one sendto, per datagram, to `subscribers` sockets
+    held by `processes` other processes waiting for them: a frame's packets to each, each
+    packet to every subscriber in turn as a publisher's packet is forwarded, `FPS` frames a
+    second (the waits are not timed)."""
+    with contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        for n in range(processes):
+            share = subscribers // processes + (n < subscribers % processes)
+            ports += _sink(stack, share)
+        sources = []
+        for port in ports:
+            source = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            source.connect(("127.0.0.1", port))
+            sources.append((source, _session()))
+        header, payload = struct.Struct("!BBHII"), os.urandom(SIZE - 12)
+        frames = max(10, count // (FRAME_PACKETS * len(sources)))
+        spent, tick = 0.0, time.monotonic()
+        for frame in range(frames):
+            started = time.thread_time()
+            for n in range(frame * FRAME_PACKETS, (frame + 1) * FRAME_PACKETS):
+                packet = header.pack(0x80, 96, n & 0xFFFF, frame * 3000 & 0xFFFFFFFF, 1234)
+                for source, session in sources:
+                    sealed = SEALER.seal(session, packet + payload)
+                    assert sealed is not None
+                    source.send(sealed)
+            spent += time.thread_time() - started
+            tick += 1 / FPS
+            time.sleep(max(0.0, tick - time.monotonic()))
+        return spent / (frames * FRAME_PACKETS * len(sources))
+
+
+def _sink(stack: contextlib.ExitStack, count: int) -> list[int]:
+    """A process holding `count` UDP sockets that reads them until its stdin closes: their ports."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.sfu_floor", "--sink", str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stack.callback(child.wait, 20)
+    assert child.stdin is not None and child.stdout is not None
+    stack.callback(child.stdin.close)
+    return [int(port) for port in json.loads(child.stdout.readline())]
+
+
+def sink(count: int) -> None:
+    """Bind `count` sockets, print their ports, read them until stdin closes."""
+    with selectors.DefaultSelector() as waiting, contextlib.ExitStack() as stack:
+        for _ in range(count):
+            made = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            made.bind(("127.0.0.1", 0))
+            made.setblocking(False)
+            waiting.register(made, selectors.EVENT_READ)
+        print(json.dumps([key.fileobj.getsockname()[1] for key in waiting.get_map().values()]))
+        sys.stdout.flush()
+        waiting.register(sys.stdin, selectors.EVENT_READ)
+        while True:
+            for key, _ in waiting.select():
+                if key.fileobj is sys.stdin:
+                    return
+                with contextlib.suppress(BlockingIOError):
+                    while True:
+                        key.fileobj.recv(2048)  # type: ignore[union-attr]
+
+
 def vp8_packets(count: int) -> list[Packet]:
     """Packets of 1,200 bytes with a VP8 descriptor, a keyframe first, three to a frame."""
     out = []
@@ -220,12 +303,16 @@ async def _connected(downlinks: list[LocalDownlink]) -> None:
     raise TimeoutError("the subscriber connections did not connect")
 
 
-def measure(packets: int, subscribers: int = 20) -> dict[str, float]:
-    """Both figures, in seconds per packet (per subscriber)."""
+def measure(
+    packets: int, subscribers: int = 20, receivers: int = 50, processes: int = 2
+) -> dict[str, float]:
+    """Every figure, in seconds per packet (per subscriber); `receivers` in `processes` are the
+    subscribers the delivered floor sends to (as many as the SFU benchmark's)."""
     gather_on(["127.0.0.1"])
     subscribers = max(1, min(subscribers, packets // 500))
     return {
         "floor": floor(packets),
+        "delivered": delivered(packets, receivers, processes),
         **system_calls(packets),
         "forward": forward(subscribers, max(2, packets // subscribers)),
     }
@@ -235,11 +322,18 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.sfu_floor", description=__doc__.split(".")[0])
     p.add_argument("--packets", type=int, default=20000)
     p.add_argument("--subscribers", type=int, default=20)
+    p.add_argument("--receivers", type=int, default=50, help="subscribers of the delivered floor")
+    p.add_argument("--processes", type=int, default=2, help="processes holding them")
+    p.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    found = measure(args.packets, args.subscribers)
+    if args.sink is not None:
+        sink(args.sink)
+        return
+    found = measure(args.packets, args.subscribers, args.receivers, args.processes)
     print(
         f"SRTP protect + sendto of a {SIZE}-byte packet: {1e6 * found['floor']:.1f} us (the floor)"
     )
+    print(f"the same, delivered to waiting processes:     {1e6 * found['delivered']:.1f} us")
     print(f"sendto, a socket each, per datagram:          {1e6 * found['sendto']:.1f} us")
     print(f"sendmmsg of {FANOUT} on one socket, per datagram:   {1e6 * found['sendmmsg']:.1f} us")
     print(f"SFU forwarding, per packet per subscriber:     {1e6 * found['forward']:.1f} us")

@@ -216,6 +216,14 @@ def _floor(runs: Sequence[Run]) -> str:
             cell([1e6 * r["floor"]["floor"] for r in runs], 1, "µs"),
         ],
     ]
+    delivered = [r for r in runs if "delivered" in r["floor"]]
+    if delivered:
+        rows.append(
+            [
+                "the same, delivered to subscribers waiting in other processes, as here",
+                cell([1e6 * r["floor"]["delivered"] for r in delivered], 1, "µs"),
+            ]
+        )
     batched = [r for r in runs if "sendmmsg" in r["floor"]]
     if batched:
         rows += [
@@ -238,17 +246,20 @@ def _floor(runs: Sequence[Run]) -> str:
             cell([1e6 * per_packet_s(r["sfu"]) for r in runs], 1, "µs"),
         ],
     ]
-    rows.append(["the floor per frame, against transcoding", _floor_ratio(runs)])
+    rows.append(["the floor per frame, against transcoding", _floor_ratio(runs, "floor")])
+    if delivered:
+        ratio = _floor_ratio(delivered, "delivered")
+        rows.append(["the delivered floor per frame, against transcoding", ratio])
     return "**Per packet, against the floor**\n\n" + table(["", "per packet"], rows)
 
 
-def _floor_ratio(runs: Sequence[Run]) -> str:
-    """What forwarding could cost at best, as a share of the transcoding baseline: the floor
-    times the packets of a frame."""
+def _floor_ratio(runs: Sequence[Run], which: str) -> str:
+    """What forwarding could cost at best, as a share of the transcoding baseline: a floor
+    (`which`) times the packets of a frame."""
     ratios = [
-        per_frame_s(r["baseline"]) / (r["floor"]["floor"] * packets_per_frame(r["sfu"]))
+        per_frame_s(r["baseline"]) / (r["floor"][which] * packets_per_frame(r["sfu"]))
         for r in runs
-        if "baseline" in r and per_frame_s(r["baseline"]) > 0 and r["floor"]["floor"] > 0
+        if "baseline" in r and per_frame_s(r["baseline"]) > 0 and r["floor"][which] > 0
     ]
     ratios = [x for x in ratios if x == x]  # packets per frame unknown: nan
     return f"1/{statistics.median(ratios):.0f}" if ratios else "n/a"
