@@ -61,7 +61,7 @@ from bench import (
     soak,
     wire,
 )
-from bench.harness import SERVER_TREE, machine, progress, raise_fd_limit
+from bench.harness import SERVER_TREE, cpu_model, machine, progress, raise_fd_limit
 
 BENCHES: list[str] = [
     "bench.reports",
@@ -168,7 +168,12 @@ async def sfu_run(options: argparse.Namespace) -> dict[str, Any]:
 
 
 def stamp() -> dict[str, Any]:
-    return {"commit": commit(), "date": time.strftime("%Y-%m-%d"), "load_1m": os.getloadavg()[0]}
+    return {
+        "commit": commit(),
+        "date": time.strftime("%Y-%m-%d"),
+        "load_1m": os.getloadavg()[0],
+        "cpu": f"{os.cpu_count()} vCPUs ({cpu_model()})",
+    }
 
 
 def measured_apart(runs: list[dict[str, Any]], meta: dict[str, Any]) -> list[str]:
@@ -178,8 +183,10 @@ def measured_apart(runs: list[dict[str, Any]], meta: dict[str, Any]) -> list[str
         return []
     loads = [float(run["load_1m"]) for run in runs if "load_1m" in run]
     dates = sorted({run["date"] for run in runs if "date" in run})
+    cpus = sorted({run["cpu"] for run in runs if "cpu" in run})
+    where = f" on {', '.join(cpus)}" if cpus else ""
     return [
-        f"_Measured apart from the tables above: on {', '.join(dates)} at commit "
+        f"_Measured apart from the tables above{where}: on {', '.join(dates)} at commit "
         f"{', '.join(sorted(commits))}, load average {min(loads):.1f} to {max(loads):.1f} "
         "at the end of each run._"
     ]

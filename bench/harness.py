@@ -154,14 +154,18 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    """One line about where the figures come from."""
-    model = "unknown CPU"
+def cpu_model() -> str:
+    """The processor's name, as the kernel gives it."""
     with open("/proc/cpuinfo") as info:
         for line in info:
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def machine() -> str:
+    """One line about where the figures come from."""
+    model = cpu_model()
     with open("/proc/meminfo") as mem:
         total_kb = int(mem.readline().split()[1])
     load = os.getloadavg()[0]
