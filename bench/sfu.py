@@ -551,7 +551,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     out["baseline"] = await phase("baseline", args.baseline_subscribers, args)
     report(out["baseline"])
     out["floor"] = await asyncio.to_thread(
-        sfu_floor.measure, args.floor_packets, 20, args.subscribers, args.processes
+        sfu_floor.measure,
+        args.floor_packets,
+        receivers=args.subscribers,
+        processes=args.processes,
     )
     ratio = per_frame_s(out["baseline"]) / per_frame_s(out["sfu"]) if per_frame_s(out["sfu"]) else 0
     print(f"Forwarding costs 1/{ratio:.0f} of transcoding per frame sent to a subscriber.")
