@@ -31,9 +31,10 @@ aiortc neither encodes nor packetizes; we learn what was negotiated (payload
 types, SSRCs, header extension ids, mid) when aiortc calls `send()`, and
 whether the m-line sends at all when a negotiation settles its direction
 (`on_direction`), take the subscriber's NACK, PLI and FIR before the sender
-ignores them, fill the sender reports with what was really sent, and `Wire`
-protects each packet with the connection's SRTP session and sends it on the
-selected ICE pair in one call (aiortc's path is four coroutines per packet),
+ignores them, send its sender reports (filled with what was really sent)
+from the event loop's one report task (`media.reports`) instead of the
+sender's own, and `Wire` protects each packet with the connection's SRTP
+session and sends it on the selected ICE pair in one call (aiortc's path is four coroutines per packet),
 on the pair's socket itself rather than through asyncio's datagram transport
 (whose buffer would queue what the kernel cannot take: we drop it instead).
 The protection calls libsrtp through pylibsrtp's binding (pinned too), in
@@ -55,6 +56,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aioice.ice
+import pylibsrtp
 from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
@@ -63,8 +65,12 @@ from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
+    RtcpByePacket,
     RtcpPsfbPacket,
     RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSenderInfo,
+    RtcpSourceInfo,
     RtcpSrPacket,
     RtpPacket,
 )
@@ -72,12 +78,16 @@ from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
+from media.reports import Reports
+
 log = logging.getLogger(__name__)
 
 _DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
 _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _NACK_GENERATOR = "_RTCRtpReceiver__nack_generator"
+_RTCP_STARTED = "_RTCRtpSender__rtcp_started"
+_RTCP_EXITED = "_RTCRtpSender__rtcp_exited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,16 +341,22 @@ class Driver(Protocol):
 
 def drive(sender: RTCRtpSender, driver: Driver) -> None:
     """Write this sender's RTP ourselves: its track must never yield (see the module doc)."""
-    for name in ("send", "_handle_rtcp_packet", "_send_rtcp"):
+    for name in ("send", "_handle_rtcp_packet", "_send_rtcp", "_run_rtcp"):
         if not callable(getattr(sender, name, None)):
+            raise Unsupported(f"RTCRtpSender has no {name}")
+    for name in (_RTCP_STARTED, _RTCP_EXITED):
+        if not isinstance(getattr(sender, name, None), asyncio.Event):
             raise Unsupported(f"RTCRtpSender has no {name}")
     send = sender.send
     handle_rtcp: Callable[[Any], Awaitable[None]] = sender._handle_rtcp_packet
     send_rtcp: Callable[[list[Any]], Awaitable[None]] = sender._send_rtcp
+    reporter = _Reporter(driver)
 
     async def start(parameters: Any) -> None:
         await send(parameters)
-        driver.negotiated(_terms(sender, parameters), Wire(sender.transport))
+        wire = Wire(sender.transport)
+        reporter.started(int(sender._ssrc), parameters.rtcp.cname, wire)
+        driver.negotiated(_terms(sender, parameters), wire)
 
     async def feedback(packet: Any) -> None:
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
@@ -350,22 +366,47 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
         else:
             await handle_rtcp(packet)
 
-    async def report(packets: list[Any]) -> None:
-        if packets and isinstance(packets[0], RtcpSrPacket):
-            figures = driver.report()
-            if figures is None:
-                packets = packets[1:]
-            else:
-                info = packets[0].sender_info
-                ntp, stamp, count, octets = figures
-                info.ntp_timestamp, info.rtp_timestamp = ntp, stamp
-                info.packet_count, info.octet_count = count & 0xFFFFFFFF, octets & 0xFFFFFFFF
-        if packets:
-            await send_rtcp(packets)
+    async def run_rtcp() -> None:
+        """In place of aiortc's loop, which sleeps and wakes for each sender's report."""
+        getattr(sender, _RTCP_STARTED).set()
+        reports = Reports.of_loop()
+        reports.add(reporter.send)
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            reports.discard(reporter.send)
+        await send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
+        getattr(sender, _RTCP_EXITED).set()
 
     sender.send = start  # type: ignore[method-assign]
     sender._handle_rtcp_packet = feedback  # type: ignore[method-assign]
-    sender._send_rtcp = report  # type: ignore[method-assign]
+    sender._run_rtcp = run_rtcp  # type: ignore[method-assign]
+
+
+class _Reporter:
+    """One driven sender's sender report (SR and SDES CNAME), filled with what was really sent."""
+
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self._ssrc = 0
+        self._sdes = b""
+        self._wire: Wire | None = None
+
+    def started(self, ssrc: int, cname: str | None, wire: Wire) -> None:
+        self._ssrc, self._wire = ssrc, wire
+        if cname is not None:
+            chunk = RtcpSourceInfo(ssrc=ssrc, items=[(1, cname.encode("utf8"))])
+            self._sdes = bytes(RtcpSdesPacket(chunks=[chunk]))
+
+    def send(self) -> None:
+        figures = self._driver.report()
+        if self._wire is None or figures is None:
+            return
+        ntp, stamp, count, octets = figures
+        info = RtcpSenderInfo(ntp, stamp, count & 0xFFFFFFFF, octets & 0xFFFFFFFF)
+        self._wire.send_rtcp(bytes(RtcpSrPacket(ssrc=self._ssrc, sender_info=info)) + self._sdes)
 
 
 def on_direction(transceiver: RTCRtpTransceiver, changed: Callable[[bool], None]) -> None:
@@ -441,7 +482,7 @@ class Wire:
         self._dtls = dtls
         self._nominated: dict[int, Any] = dtls.transport._connection._nominated
         self._pair: Any = None
-        self._sendto: Callable[[memoryview, tuple[str, int]], int] | None = None
+        self._sendto: Callable[[bytes | memoryview, tuple[str, int]], int] | None = None
         """The pair's socket's own `sendto`, under asyncio's transport."""
         self._address: tuple[str, int] = ("", 0)
         self._session: Session | None = None
@@ -450,15 +491,12 @@ class Wire:
     def send(self, packet: bytes) -> int:
         """SENT, BEHIND (the socket is backed up), DOWN (not connected) or REFUSED: only
         SENT was sent."""
+        # Every forwarded packet comes this way, once per subscriber: kept to the fewest calls.
         if self._dtls._state is not State.CONNECTED:
             return DOWN
         pair = self._nominated.get(1)
-        if pair is not self._pair:
-            if pair is None:
-                return DOWN
-            self._pair, self._address = pair, pair.remote_addr
-            self._sendto = socket_of(pair.protocol.transport).sendto
-            self._session = self._dtls._tx_srtp
+        if pair is not self._pair and not self._select(pair):
+            return DOWN
         sealed = self._seal(self._session, packet)  # type: ignore[arg-type]
         if sealed is None:
             return REFUSED
@@ -469,6 +507,30 @@ class Wire:
         except OSError:
             return DOWN
         return SENT
+
+    def send_rtcp(self, packet: bytes) -> int:
+        """An RTCP packet, protected as SRTCP; returns as `send`."""
+        if self._dtls._state is not State.CONNECTED or not self._select(self._nominated.get(1)):
+            return DOWN
+        try:
+            sealed = self._session.protect_rtcp(packet)  # type: ignore[union-attr]
+        except (pylibsrtp.Error, ValueError):
+            return REFUSED
+        try:
+            self._sendto(sealed, self._address)  # type: ignore[misc]
+        except OSError:
+            return DOWN
+        return SENT
+
+    def _select(self, pair: Any) -> bool:
+        """Send on this ICE pair (the one selected now); False if there is none."""
+        if pair is None:
+            return False
+        if pair is not self._pair:
+            self._pair, self._address = pair, pair.remote_addr
+            self._sendto = socket_of(pair.protocol.transport).sendto
+            self._session = self._dtls._tx_srtp
+        return True
 
 
 def socket_of(transport: asyncio.DatagramTransport) -> socket.socket:

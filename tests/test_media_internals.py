@@ -16,6 +16,7 @@ import aioice.ice
 import pytest
 from aiortc import (
     RTCCertificate,
+    RTCConfiguration,
     RTCDtlsTransport,
     RTCIceGatherer,
     RTCIceTransport,
@@ -23,6 +24,7 @@ from aiortc import (
     RTCRtpCodecParameters,
     RTCRtpReceiver,
     RTCRtpSender,
+    RTCSessionDescription,
 )
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpparameters import (
@@ -39,7 +41,6 @@ from aiortc.rtp import (
     RtcpReceiverInfo,
     RtcpRrPacket,
     RtcpRtpfbPacket,
-    RtcpSdesPacket,
     RtcpSenderInfo,
     RtcpSrPacket,
     RtpPacket,
@@ -47,6 +48,7 @@ from aiortc.rtp import (
 from pylibsrtp import SRTP_MAX_TRAILER_LEN, Policy, Session
 
 from media import encoded
+from media.downlink import LocalDownlink
 from media.encoded import (
     DOWN,
     ROOM,
@@ -56,6 +58,7 @@ from media.encoded import (
     Sealer,
     StallWatch,
     Unsupported,
+    Wire,
     Writer,
     drive,
     gather_on,
@@ -66,6 +69,8 @@ from media.encoded import (
     tap,
 )
 from media.packets import ABS_SEND_TIME_URI, MID_URI
+from media.reports import Reports
+from media.tracks import Feed, Tally
 from tests.rtp_streams import VP8, Publisher
 
 
@@ -222,17 +227,50 @@ async def test_a_driven_sender_says_what_was_negotiated_and_what_the_subscriber_
     report = RtcpReceiverInfo(sender._ssrc, 0, 0, 0, 0, 0, 0)
     await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[report]))  # aiortc's own
     assert driver.lost == [[5, 6, 9]] and driver.keyframes == 2
-    sr = RtcpSrPacket(ssrc=sender._ssrc, sender_info=RtcpSenderInfo(0, 0, 0, 0))
-    await sender._send_rtcp([sr, RtcpSdesPacket(chunks=[])])
-    info = sr.sender_info
-    assert (info.ntp_timestamp, info.rtp_timestamp, info.packet_count, info.octet_count) == (
-        7 << 32,
-        4321,
-        10,
-        12000,
-    )
+    await asyncio.sleep(0)  # the sender's RTCP task starts: it reports with the loop's others
+    assert len(Reports.of_loop()) == 1
+    assert isinstance(driver.wire, Wire) and driver.wire.send_rtcp(bytes(28)) == DOWN
     await sender.stop()
+    assert len(Reports.of_loop()) == 0
     await dtls.stop()
+
+
+async def test_sender_reports_reach_each_subscriber_from_the_loops_one_task() -> None:
+    gather_on(["127.0.0.1"])
+    Reports.of_loop().interval = 0.05
+    feed = Feed("video", lambda: None)
+    feed.mime = "video/VP8"
+    downlinks = [LocalDownlink(RTCConfiguration(iceServers=[]), Tally()) for _ in range(2)]
+    fars = [RTCPeerConnection() for _ in downlinks]
+    try:
+        for downlink, far in zip(downlinks, fars, strict=True):
+            downlink.bind(downlink.add_slot("video", "video/VP8"), feed)
+            text, _ = await downlink.offer()
+            await far.setRemoteDescription(RTCSessionDescription(text, "offer"))
+            await far.setLocalDescription(await far.createAnswer())
+            await downlink.answer(far.localDescription.sdp)
+        publisher = Publisher()
+        for far in fars:
+            assert await _reported(feed, publisher, far) > 0
+        assert len(Reports.of_loop()) == 2
+    finally:
+        for downlink, far in zip(downlinks, fars, strict=True):
+            await downlink.close()
+            await far.close()
+    assert len(Reports.of_loop()) == 0
+
+
+async def _reported(feed: Feed, publisher: Publisher, far: RTCPeerConnection) -> int:
+    """Packets the far end's latest sender report says were sent, once one came."""
+    receiver = far.getTransceivers()[0].receiver
+    for n in range(600):  # 30 s at most: connecting, then a report
+        for packet in publisher.frame(n % len(publisher.frames)):
+            feed.receive(packet)
+        for stats in (await receiver.getStats()).values():
+            if stats.type == "remote-outbound-rtp" and stats.packetsSent:
+                return int(stats.packetsSent)
+        await asyncio.sleep(0.05)
+    raise TimeoutError("no sender report came")
 
 
 async def test_a_negotiation_says_whether_an_m_line_sends() -> None:
