@@ -31,15 +31,16 @@ aiortc neither encodes nor packetizes; we learn what was negotiated (payload
 types, SSRCs, header extension ids, mid) when aiortc calls `send()`, and
 whether the m-line sends at all when a negotiation settles its direction
 (`on_direction`), take the subscriber's NACK, PLI and FIR before the sender
-ignores them, send its sender reports (filled with what was really sent)
-from the event loop's one report task (`media.reports`) instead of the
-sender's own, and `Wire` protects each packet with the connection's SRTP
-session and sends it on the selected ICE pair in one call (aiortc's path is four coroutines per packet),
-on the pair's socket itself rather than through asyncio's datagram transport
-(whose buffer would queue what the kernel cannot take: we drop it instead).
-The protection calls libsrtp through pylibsrtp's binding (pinned too), in
-place in one buffer: pylibsrtp's `protect` allocates and copies the packet
-twice more, which was a fifth of a forwarded packet's cost.
+ignores them, and send its sender reports (filled with what was really
+sent) from the event loop's one report task (`media.reports`) instead of
+the sender's own. `Wire` protects each packet with the connection's SRTP
+session and sends it on the selected ICE pair in one call (aiortc's path is
+four coroutines per packet), on the pair's socket itself rather than
+through asyncio's datagram transport (whose buffer would queue what the
+kernel cannot take: we drop it instead). The protection calls libsrtp
+through pylibsrtp's binding (pinned too), in place in one buffer where the
+header and the payload are put together: pylibsrtp's `protect` allocates and
+copies the packet twice more, which was a fifth of a forwarded packet's cost.
 
 `gather_on`: aioice offers no option to choose the addresses it gathers host
 candidates on (and it skips 127.0.0.1); we replace its address lookup.
@@ -324,9 +325,9 @@ class Negotiated:
 
 
 class Writer(Protocol):
-    def send(self, packet: bytes) -> int:
-        """SENT, or why it was dropped: BEHIND (the socket is backed up), DOWN (not
-        connected), REFUSED (SRTP would not protect it)."""
+    def send(self, head: bytes, payload: bytes = b"") -> int:
+        """SENT, or why the packet `head + payload` was dropped: BEHIND (the socket is
+        backed up), DOWN (not connected), REFUSED (SRTP would not protect it)."""
 
 
 class Driver(Protocol):
@@ -460,16 +461,20 @@ class Sealer:
         self._view = memoryview(srtp_ffi.buffer(self._buffer))
         self._length = srtp_ffi.new("int *")
 
-    def seal(self, session: Session, packet: bytes) -> memoryview | None:
-        """The packet protected by `session` (valid until the next call); None if refused."""
-        size = len(packet)
+    def seal(self, session: Session, head: bytes, payload: bytes = b"") -> memoryview | None:
+        """The packet `head + payload` protected by `session` (valid until the next call);
+        None if refused. Two parts: the packet is put together in the buffer, not copied."""
+        at = len(head)
+        size = at + len(payload)
         if size > ROOM - SRTP_MAX_TRAILER_LEN:
             return None
-        self._view[:size] = packet
+        view = self._view
+        view[:at] = head
+        view[at:size] = payload
         self._length[0] = size
         if srtp_lib.srtp_protect(session._srtp[0], self._buffer, self._length):
             return None
-        return self._view[: self._length[0]]
+        return view[: self._length[0]]
 
 
 SEALER = Sealer()
@@ -488,16 +493,16 @@ class Wire:
         self._session: Session | None = None
         self._seal = sealer.seal
 
-    def send(self, packet: bytes) -> int:
-        """SENT, BEHIND (the socket is backed up), DOWN (not connected) or REFUSED: only
-        SENT was sent."""
+    def send(self, head: bytes, payload: bytes = b"") -> int:
+        """Send the RTP packet `head + payload`: SENT, BEHIND (the socket is backed up),
+        DOWN (not connected) or REFUSED: only SENT was sent."""
         # Every forwarded packet comes this way, once per subscriber: kept to the fewest calls.
         if self._dtls._state is not State.CONNECTED:
             return DOWN
         pair = self._nominated.get(1)
         if pair is not self._pair and not self._select(pair):
             return DOWN
-        sealed = self._seal(self._session, packet)  # type: ignore[arg-type]
+        sealed = self._seal(self._session, head, payload)  # type: ignore[arg-type]
         if sealed is None:
             return REFUSED
         try:

@@ -208,14 +208,24 @@ class Header:
         self._plain = _block(fixed)
         self._with_abs = _split(self._abs, 3, fixed) if self._abs else None
         self._with_level = _split(self._level, 1, fixed) if self._level else None
+        # One `pack` a packet: the fixed header and the extension block around its one value.
+        self._pack_plain = struct.Struct(f"!BBHII{len(self._plain)}s").pack
+        self._pack_abs = _packer("3s", self._with_abs)
+        self._pack_level = _packer("B", self._with_level)
 
     def write(
         self, seq: int, timestamp: int, marker: bool, abs_time: bytes, level: int = -1
     ) -> bytes:
         """The header of a media packet; `abs_time` is the 3-byte abs-send-time value."""
-        ext = self._extensions(abs_time, level)
         kind = 0x80 | self.payload_type if marker else self.payload_type
-        return _FIXED.pack(0x90 if ext else 0x80, kind, seq, timestamp, self.ssrc) + ext
+        if level >= 0 and self._with_level is not None:
+            before, after = self._with_level
+            return self._pack_level(0x90, kind, seq, timestamp, self.ssrc, before, level, after)
+        if self._with_abs is not None and abs_time:
+            before, after = self._with_abs
+            return self._pack_abs(0x90, kind, seq, timestamp, self.ssrc, before, abs_time, after)
+        first = 0x90 if self._plain else 0x80
+        return self._pack_plain(first, kind, seq, timestamp, self.ssrc, self._plain)
 
     def write_rtx(
         self, rtx_seq: int, seq: int, timestamp: int, marker: bool, abs_time: bytes
@@ -236,6 +246,12 @@ class Header:
             before, after = self._with_abs
             return before + abs_time + after
         return self._plain
+
+
+def _packer(value: str, parts: tuple[bytes, bytes] | None) -> Callable[..., bytes]:
+    """`pack` of a header whose extension block is `parts` around one `value` (struct code)."""
+    before, after = parts or (b"", b"")
+    return struct.Struct(f"!BBHII{len(before)}s{value}{len(after)}s").pack
 
 
 def _element(ext_id: int, value: bytes) -> bytes:

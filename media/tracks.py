@@ -325,7 +325,7 @@ class Slot(MediaStreamTrack):
         if self._picture_offset and packet.picture >= 0:
             payload = self._renumbered(packet)
         data = header.write(seq, stamp, packet.marker, abs_time, packet.level)
-        status = wire.send(data + payload)
+        status = wire.send(data, payload)
         if status:
             self._failed(status, packet)
             return
@@ -405,7 +405,7 @@ class Slot(MediaStreamTrack):
         else:
             data = header.write(seq, stamp, packet.marker, abs_time, packet.level)
         payload = self._renumbered(packet) if self._picture_offset else packet.payload
-        if wire.send(data + payload) == SENT:
+        if wire.send(data, payload) == SENT:
             self.retransmitted += 1
             self.tally.retransmitted += 1
 

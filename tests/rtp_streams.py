@@ -117,10 +117,11 @@ class Subscriber:
         self.answer = SENT
         """What `send` says (a test sets BEHIND or DOWN)."""
 
-    def send(self, data: bytes) -> int:
+    def send(self, head: bytes, payload: bytes = b"") -> int:
         if self.answer != SENT:
             return self.answer
-        packet = RtpPacket.parse(self._rx.unprotect(self._tx.protect(data)), self.map)
+        sealed = self._tx.protect(head + payload)
+        packet = RtpPacket.parse(self._rx.unprotect(sealed), self.map)
         if self.terms.rtx is not None and packet.ssrc == self.terms.rtx[1]:
             self.retransmitted.append(packet)
         else:

@@ -174,9 +174,9 @@ class Lossy:
         self.wire = wire
         self.count = 0
 
-    def send(self, packet: bytes) -> int:
+    def send(self, head: bytes, payload: bytes = b"") -> int:
         self.count += 1
-        return self.wire.send(packet) if self.count % 10 == 0 else SENT
+        return self.wire.send(head, payload) if self.count % 10 == 0 else SENT
 
 
 @reported
