@@ -349,7 +349,6 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
         if not isinstance(getattr(sender, name, None), asyncio.Event):
             raise Unsupported(f"RTCRtpSender has no {name}")
     send = sender.send
-    handle_rtcp: Callable[[Any], Awaitable[None]] = sender._handle_rtcp_packet
     send_rtcp: Callable[[list[Any]], Awaitable[None]] = sender._send_rtcp
     reporter = _Reporter(driver)
 
@@ -364,8 +363,8 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
             driver.nack(list(packet.lost))
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
             driver.keyframe()
-        else:
-            await handle_rtcp(packet)
+        # The rest (receiver reports, REMB) would only feed aiortc's statistics of this
+        # sender, which count none of what the SFU sends: not worth a subscriber's CPU.
 
     async def run_rtcp() -> None:
         """In place of aiortc's loop, which sleeps and wakes for each sender's report."""

@@ -225,7 +225,7 @@ async def test_a_driven_sender_says_what_was_negotiated_and_what_the_subscriber_
     for fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
         await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
     report = RtcpReceiverInfo(sender._ssrc, 0, 0, 0, 0, 0, 0)
-    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[report]))  # aiortc's own
+    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[report]))  # ignored
     assert driver.lost == [[5, 6, 9]] and driver.keyframes == 2
     await asyncio.sleep(0)  # the sender's RTCP task starts: it reports with the loop's others
     assert len(Reports.of_loop()) == 1
