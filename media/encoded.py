@@ -377,8 +377,10 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
             pass
         finally:
             reports.discard(reporter.send)
-        await send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
-        getattr(sender, _RTCP_EXITED).set()
+        try:
+            await send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
+        finally:  # the sender's stop() waits for this
+            getattr(sender, _RTCP_EXITED).set()
 
     sender.send = start  # type: ignore[method-assign]
     sender._handle_rtcp_packet = feedback  # type: ignore[method-assign]
