@@ -88,8 +88,11 @@ def relay_per_packet(r: Phase) -> float:
 def _ingest(have: Sequence[Run]) -> tuple[float, float, float]:
     """Cores the server spends receiving a camera (with its low layer), a screen and a
     microphone: the publisher-alone CPU per packet received, times each one's packets."""
-    per_packet = statistics.median(r["sfu"]["alone"] / packets_each(r["sfu"]) for r in have)
-    video = statistics.median(packets_each(r["sfu"]) for r in have)
+    counted = [r for r in have if packets_each(r["sfu"]) > 0]
+    if not counted:  # a server that does not count its packets: nothing to price them by
+        return float("nan"), float("nan"), float("nan")
+    per_packet = statistics.median(r["sfu"]["alone"] / packets_each(r["sfu"]) for r in counted)
+    video = statistics.median(packets_each(r["sfu"]) for r in counted)
     lows = [packets_each(r["low"]) for r in have if "low" in r]
     low = statistics.median(lows) if lows else float("nan")
     return (video + low) * per_packet, video * per_packet, AUDIO_PPS * per_packet
