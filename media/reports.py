@@ -17,7 +17,38 @@ import logging
 import weakref
 from collections.abc import Callable
 
+from aiortc.rtp import RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPacket
+
 log = logging.getLogger(__name__)
+
+Figures = Callable[[], tuple[int, int, int, int] | None]
+"""(NTP time, RTP timestamp, packets, octets) of a stream for its next report; None: skip it."""
+
+
+class Reporter:
+    """One stream's sender report (SR and SDES CNAME), filled with what was really sent."""
+
+    def __init__(self, figures: Figures) -> None:
+        self._figures = figures
+        self._ssrc = 0
+        self._sdes = b""
+        self._send: Callable[[bytes], int] | None = None
+
+    def started(self, ssrc: int, cname: str | None, send: Callable[[bytes], int]) -> None:
+        """The stream is negotiated: its SSRC, CNAME, and how to send RTCP on it."""
+        self._ssrc, self._send = ssrc, send
+        if cname is not None:
+            chunk = RtcpSourceInfo(ssrc=ssrc, items=[(1, cname.encode("utf8"))])
+            self._sdes = bytes(RtcpSdesPacket(chunks=[chunk]))
+
+    def send(self) -> None:
+        figures = self._figures()
+        if self._send is None or figures is None:
+            return
+        ntp, stamp, count, octets = figures
+        info = RtcpSenderInfo(ntp, stamp, count & 0xFFFFFFFF, octets & 0xFFFFFFFF)
+        self._send(bytes(RtcpSrPacket(ssrc=self._ssrc, sender_info=info)) + self._sdes)
+
 
 REPORT_INTERVAL_S = 1.0
 """Between two sender reports of a stream (aiortc's mean; a browser's is about the same)."""

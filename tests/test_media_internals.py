@@ -60,6 +60,7 @@ from media.encoded import (
     Unsupported,
     Wire,
     Writer,
+    align_consent,
     drive,
     gather_on,
     on_direction,
@@ -303,6 +304,25 @@ def test_the_wire_finds_srtp_and_the_selected_pair_where_it_expects() -> None:
     assert isinstance(pair.remote_addr, property)
     assert "protocol" in pair.__init__.__code__.co_varnames
     assert "transport" in aioice.ice.StunProtocol.__annotations__
+
+
+async def test_aligned_consent_checks_keep_a_connection_and_close_it_when_the_peer_goes() -> None:
+    gather_on(["127.0.0.1"])
+    ours, theirs = aioice.Connection(ice_controlling=True), aioice.Connection(ice_controlling=False)
+    align_consent(ours, interval=0.1)
+    await asyncio.gather(ours.gather_candidates(), theirs.gather_candidates())
+    for one, other in ((ours, theirs), (theirs, ours)):
+        for candidate in other.local_candidates:
+            await one.add_remote_candidate(candidate)
+        await one.add_remote_candidate(None)
+        one.remote_username, one.remote_password = other.local_username, other.local_password
+    await asyncio.gather(ours.connect(), theirs.connect())
+    await asyncio.sleep(0.5)  # checks every 0.1 s, answered
+    assert ours._nominated
+    await theirs.close()
+    async with asyncio.timeout(20):  # six checks unanswered (aioice's would take 30 s)
+        closed = await ours.get_event()
+    assert isinstance(closed, aioice.ice.ConnectionClosed)
 
 
 def test_host_address_lookup_is_replaceable() -> None:
