@@ -53,6 +53,7 @@ candidates on (and it skips 127.0.0.1); we replace its address lookup.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import socket
@@ -393,6 +394,12 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
 
 CONSENT_INTERVAL_S = 5.0
 """Between two consent checks of a connection (RFC 7675: about 5 s)."""
+CONSENT_BATCH = 64
+CONSENT_SLOTS = 10
+"""Connections are given instants in turn, `CONSENT_BATCH` to an instant, among
+`CONSENT_SLOTS` evenly spread in the interval: a process of many connections sends a
+few dozen checks at once, never all (a burst would hold up the media)."""
+_consent_turns = itertools.count()
 
 
 def align_consent(connection: aioice.Connection, interval: float = CONSENT_INTERVAL_S) -> None:
@@ -400,11 +407,12 @@ def align_consent(connection: aioice.Connection, interval: float = CONSENT_INTER
 
     aioice sleeps a random 4 to 6 s between one connection's checks, so a
     process with N connections wakes N/5 times a second to send them and
-    as often for their answers. Here every connection of the process sends
-    its check at the same instants, each multiple of `interval` on the
-    loop's clock: one wakeup, and answers that come back together. What a
-    check does, and closing after `CONSENT_FAILURES` missed ones, is
-    aioice's. A connection whose checks have started is left as it is.
+    as often for their answers. Here the connections of a process send
+    their checks together, at fixed instants of the loop's clock
+    (`CONSENT_BATCH` at most at each): one wakeup for many, and answers
+    that come back together. What a check does, and closing after
+    `CONSENT_FAILURES` missed ones, is aioice's. A connection whose checks
+    have started is left as it is.
     """
     for name in ("build_request", "close", "remote_password", "_nominated"):
         if not hasattr(connection, name):
@@ -412,14 +420,17 @@ def align_consent(connection: aioice.Connection, interval: float = CONSENT_INTER
     if getattr(connection, "_query_consent_task", False) is not None:
         return
 
+    phase = next(_consent_turns) // CONSENT_BATCH % CONSENT_SLOTS * interval / CONSENT_SLOTS
+
     async def query_consent() -> None:
         assert connection.remote_password is not None
         key = connection.remote_password.encode("utf8")
         loop = asyncio.get_running_loop()
+        due = (loop.time() // interval + 1) * interval + phase
         failures = 0
         while True:
-            now = loop.time()
-            await asyncio.sleep((now // interval + 1) * interval - now)
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            due += interval
             for pair in list(connection._nominated.values()):
                 request = connection.build_request(pair, nominate=False)
                 try:
