@@ -414,10 +414,10 @@ def align_consent(connection: aioice.Connection, interval: float = CONSENT_INTER
     `CONSENT_FAILURES` missed ones, is aioice's. A connection whose checks
     have started is left as it is.
     """
-    for name in ("build_request", "close", "remote_password", "_nominated"):
+    for name in ("build_request", "close", "remote_password", "_nominated", "_query_consent_task"):
         if not hasattr(connection, name):
             raise Unsupported(f"aioice's Connection has no {name}")
-    if getattr(connection, "_query_consent_task", False) is not None:
+    if connection._query_consent_task is not None:
         return
 
     phase = next(_consent_turns) // CONSENT_BATCH % CONSENT_SLOTS * interval / CONSENT_SLOTS
