@@ -49,7 +49,7 @@ from cffi import FFI
 from pylibsrtp import Policy, Session
 
 from media.downlink import LocalDownlink
-from media.encoded import SEALER, gather_on
+from media.encoded import SEALER, gather_on, handle_of
 from media.packets import Packet
 from media.tracks import Feed, Tally
 
@@ -83,6 +83,7 @@ def _session() -> Session:
 def floor(count: int) -> float:
     """Seconds of CPU for SRTP protect plus one sendto, per packet."""
     session = _session()
+    handle = handle_of(session)  # as a sender keeps it
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
     source = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -92,7 +93,7 @@ def floor(count: int) -> float:
     started = time.process_time()
     for n in range(count):
         packet = _rtp(n, n * 3000)
-        sealed = SEALER.seal(session, packet)
+        sealed = SEALER.seal_with(handle, packet)
         assert sealed is not None
         with contextlib.suppress(BlockingIOError):  # the sink is not read: once full, drops
             source.sendto(sealed, address)
@@ -202,14 +203,15 @@ def delivered(count: int, subscribers: int, processes: int) -> float:
         for port in ports:
             source = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
             source.connect(("127.0.0.1", port))
-            sources.append((source, _session()))
+            session = _session()
+            sources.append((source, session, handle_of(session)))
         frames = max(10, count // (FRAME_PACKETS * len(sources)))
         spent, tick = 0.0, time.monotonic()
         for frame in range(frames):
             started = time.thread_time()
             for n in range(frame * FRAME_PACKETS, (frame + 1) * FRAME_PACKETS):
-                for source, session in sources:  # a header written for each, as the SFU does
-                    sealed = SEALER.seal(session, _rtp(n, frame * 3000))
+                for source, _, handle in sources:  # a header written for each, as the SFU does
+                    sealed = SEALER.seal_with(handle, _rtp(n, frame * 3000))
                     assert sealed is not None
                     source.send(sealed)
             spent += time.thread_time() - started

@@ -502,6 +502,10 @@ class Sealer:
     def seal(self, session: Session, head: bytes, payload: bytes = b"") -> memoryview | None:
         """The packet `head + payload` protected by `session` (valid until the next call);
         None if refused. Two parts: the packet is put together in the buffer, not copied."""
+        return self.seal_with(handle_of(session), head, payload)
+
+    def seal_with(self, handle: Any, head: bytes, payload: bytes = b"") -> memoryview | None:
+        """`seal` with the session's libsrtp handle (`handle_of`), as a sender keeps it."""
         at = len(head)
         size = at + len(payload)
         if size > ROOM - SRTP_MAX_TRAILER_LEN:
@@ -510,12 +514,18 @@ class Sealer:
         view[:at] = head
         view[at:size] = payload
         self._length[0] = size
-        if srtp_lib.srtp_protect(session._srtp[0], self._buffer, self._length):
+        if _protect(handle, self._buffer, self._length):
             return None
         return view[: self._length[0]]
 
 
 SEALER = Sealer()
+_protect = srtp_lib.srtp_protect
+
+
+def handle_of(session: Session) -> Any:
+    """A pylibsrtp session's libsrtp handle (`srtp_t`), valid while the session lives."""
+    return session._srtp[0]
 
 
 class Wire:
@@ -529,7 +539,9 @@ class Wire:
         """The pair's socket's own `sendto`, under asyncio's transport."""
         self._address: tuple[str, int] = ("", 0)
         self._session: Session | None = None
-        self._seal = sealer.seal
+        self._handle: Any = None
+        """`handle_of(self._session)`, kept with the session."""
+        self._seal = sealer.seal_with
 
     def send(self, head: bytes, payload: bytes = b"") -> int:
         """Send the RTP packet `head + payload`: SENT, BEHIND (the socket is backed up),
@@ -540,7 +552,7 @@ class Wire:
         pair = self._nominated.get(1)
         if pair is not self._pair and not self._select(pair):
             return DOWN
-        sealed = self._seal(self._session, head, payload)  # type: ignore[arg-type]
+        sealed = self._seal(self._handle, head, payload)
         if sealed is None:
             return REFUSED
         try:
@@ -573,6 +585,7 @@ class Wire:
             self._pair, self._address = pair, pair.remote_addr
             self._sendto = socket_of(pair.protocol.transport).sendto
             self._session = self._dtls._tx_srtp
+            self._handle = handle_of(self._session)
         return True
 
 

@@ -199,6 +199,8 @@ class Header:
         self.ssrc = ssrc
         self.payload_type = payload_type
         self.rtx = rtx
+        self._kinds = (payload_type, 0x80 | payload_type)
+        """The second byte, without and with the marker bit (indexed by the marker)."""
         ids = {uri: ext_id for ext_id, uri in extensions if 1 <= ext_id <= 14}
         fixed = b""
         if MID_URI in ids and mid:
@@ -217,7 +219,7 @@ class Header:
         self, seq: int, timestamp: int, marker: bool, abs_time: bytes, level: int = -1
     ) -> bytes:
         """The header of a media packet; `abs_time` is the 3-byte abs-send-time value."""
-        kind = 0x80 | self.payload_type if marker else self.payload_type
+        kind = self._kinds[marker]
         if level >= 0 and self._with_level is not None:
             before, after = self._with_level
             return self._pack_level(0x90, kind, seq, timestamp, self.ssrc, before, level, after)

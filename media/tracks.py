@@ -158,6 +158,8 @@ class Feed:
         if epoch != self.epoch:
             self.epoch, self.report = epoch, None
             self.history = [None] * len(self.history)
+            for slot in self.slots:
+                slot.resync()
         if self.muted:
             self._resync = True
             return
@@ -172,8 +174,13 @@ class Feed:
             for slot in self.slots:
                 slot.restart()
         abs_time, now = rtp.abs_send_time(current_ntp_time()), self._clock()
+        sent = 0
         for slot in list(self.slots):
-            slot.forward(packet, abs_time, now)
+            sent += slot.forward(packet, abs_time, now)
+        if sent:
+            self.tally.packets += sent
+            if packet.marker or self.kind == "audio":
+                self.tally.delivered += sent
         for relay in list(self.relays.values()):
             relay.packet(self, packet, resync)
 
@@ -223,6 +230,12 @@ class Feed:
         self.relays.clear()
 
 
+def _unsent(*args: Any) -> Any:
+    """In place of a slot's header and wire before its m-line is negotiated (never called:
+    `Slot._start` lets no packet through until then)."""
+    raise AssertionError("a slot forwarded before it was negotiated")
+
+
 class Slot(MediaStreamTrack):
     """What one subscriber m-line sends: the packets of whichever feed it is bound to.
 
@@ -247,7 +260,6 @@ class Slot(MediaStreamTrack):
         self.wire: Writer | None = None
         self.sending = False
         """Whether the m-line is negotiated to send (set by `sends`)."""
-        self.delivered = 0
         self.dropped = 0
         self.packets = 0
         self.octets = 0
@@ -255,11 +267,17 @@ class Slot(MediaStreamTrack):
         self._clock = clock
         self._rate = CLOCK[kind]
         self._stopped = asyncio.Event()
+        self._write: Callable[[int, int, bool, bytes, int], bytes] = _unsent
+        self._send: Callable[[bytes, bytes], int] = _unsent
+        """`header.write` and `wire.send`, once negotiated."""
         self._synced = False
+        """Whether the current mapping onto the bound feed's stream holds (see `_sync`)."""
         self._need_key = kind == "video"
         self._epoch = -1
         self._seq_offset = 0
         self._stamp_offset = 0
+        self._shifted = False
+        """Whether either offset is not 0."""
         self._picture_offset = 0
         self._since = 0
         """The feed sequence number the current mapping starts at."""
@@ -291,7 +309,7 @@ class Slot(MediaStreamTrack):
             return
         if self.feed is not None:
             self.feed.slots.discard(self)
-        self.feed = feed
+        self.feed, self._synced = feed, False
         if feed is not None:
             feed.slots.add(self)
             self.restart()
@@ -304,44 +322,58 @@ class Slot(MediaStreamTrack):
             if self.feed is not None and self.wire is not None and self.sending:
                 self.feed.want_keyframe()
 
+    def resync(self) -> None:
+        """The feed's packets are of a new publisher stream: map it onto ours again."""
+        self._synced = False
+
     # -- forwarding --------------------------------------------------------------
 
-    def forward(self, packet: Packet, abs_time: bytes, now: float) -> None:
-        """Send one packet of the bound feed (`now`: the feed's clock when it came)."""
-        header, feed, wire = self.header, self.feed, self.wire
-        if header is None or feed is None or wire is None or not self.sending:
-            return
-        if not self._synced or self._epoch != feed.epoch:
-            if self._need_key and not packet.key:
-                self._drop(packet)
-                feed.want_keyframe()
-                return
-            self._sync(packet, feed.epoch, now)
+    def forward(self, packet: Packet, abs_time: bytes, now: float) -> int:
+        """Send one packet of the bound feed (`now`: the feed's clock when it came); 1 if it
+        was sent, else 0 (the feed counts what its slots sent)."""
+        # Once per packet per subscriber: the steady case is kept to the fewest operations.
+        if not self._synced:
+            if not self._start(packet, now):
+                return 0
         elif (packet.seq - self._since) & 0xFFFF >= 0x8000:
-            return  # from before the switch to this stream
-        seq = (packet.seq + self._seq_offset) & 0xFFFF
-        stamp = (packet.timestamp + self._stamp_offset) & 0xFFFFFFFF
+            return 0  # from before the switch to this stream
+        if self._shifted:
+            seq = (packet.seq + self._seq_offset) & 0xFFFF
+            stamp = (packet.timestamp + self._stamp_offset) & 0xFFFFFFFF
+        else:  # the stream's first mapping: numbered as the feed is
+            seq, stamp = packet.seq, packet.timestamp
         payload = packet.payload
         if self._picture_offset and packet.picture >= 0:
             payload = self._renumbered(packet)
-        data = header.write(seq, stamp, packet.marker, abs_time, packet.level)
-        status = wire.send(data, payload)
+        status = self._send(self._write(seq, stamp, packet.marker, abs_time, packet.level), payload)
         if status:
             self._failed(status, packet)
-            return
+            return 0
         self.packets += 1
         self.octets += len(payload)
-        self.tally.packets += 1
-        if packet.marker or self.kind == "audio":
-            self.delivered += 1
-            self.tally.delivered += 1
-        if self._top is None or (seq - self._top_seq) & 0xFFFF < 0x8000:
+        if (seq - self._top_seq) & 0xFFFF < 0x8000:
             self._top, self._top_seq, self._top_stamp, self._sent_at = packet, seq, stamp, now
+        return 1
+
+    def _start(self, packet: Packet, now: float) -> bool:
+        """Whether this packet starts (or resumes) the stream: the m-line sends, and video
+        starts at a keyframe."""
+        feed = self.feed
+        if self.header is None or feed is None or not self.sending:
+            return False
+        if self._need_key and not packet.key:
+            self._drop(packet)
+            feed.want_keyframe()
+            return False
+        self._sync(packet, feed.epoch, now)
+        return True
 
     def _sync(self, packet: Packet, epoch: int, now: float) -> None:
         """Map a new stream (or the same one after a gap) onto where this one left off."""
         top = self._top
-        if top is not None:
+        if top is None:  # the first packet: the highest sent so far, as it goes out
+            self._top_seq = (packet.seq + self._seq_offset - 1) & rtp.SEQ
+        else:
             self._seq_offset = (self._top_seq + 1 - packet.seq) & rtp.SEQ
             ticks = max(1, round((now - self._sent_at) * self._rate))
             self._stamp_offset = (self._top_stamp + ticks - packet.timestamp) & rtp.STAMP
@@ -350,6 +382,7 @@ class Slot(MediaStreamTrack):
                 picture = rtp.picture_of(packet.payload, packet.picture)
                 self._picture_offset = (last + 1 - picture) & 0x7FFF
         self._since, self._epoch = packet.seq, epoch
+        self._shifted = bool(self._seq_offset or self._stamp_offset)
         self._synced, self._need_key = True, False
 
     def _renumbered(self, packet: Packet) -> bytes:
@@ -379,6 +412,7 @@ class Slot(MediaStreamTrack):
         self.terms = terms
         self.header = Header(terms.ssrc, terms.payload_type, terms.extensions, terms.mid, terms.rtx)
         self.wire = wire
+        self._write, self._send = self.header.write, wire.send
         self.restart()
 
     def nack(self, lost: list[int]) -> None:

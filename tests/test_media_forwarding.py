@@ -44,7 +44,7 @@ def video_feed(clock: Clock, asks: Asks | None = None) -> Feed:
 
 
 def subscribed(feed: Feed, clock: Clock, terms: object = SUBSCRIBER_VIDEO) -> Subscriber:
-    slot = Slot(feed.kind, feed.mime, clock)
+    slot = Slot(feed.kind, feed.mime, clock, feed.tally)
     far = Subscriber(terms)  # type: ignore[arg-type]
     slot.negotiated(terms, far)  # type: ignore[arg-type]
     slot.sends(True)
@@ -156,7 +156,7 @@ def test_a_stream_starts_at_a_keyframe_with_the_subscribers_own_header() -> None
         p.extensions.mid == "3" and p.extensions.abs_send_time is not None for p in far.packets
     )
     assert far.decoded_frames() == 4  # frames 10..13 (14 is complete but not yet released)
-    assert slot_of(far).dropped == 7 and slot_of(far).delivered == 5
+    assert slot_of(far).dropped == feed.tally.dropped == 7 and feed.tally.delivered == 5
 
 
 def test_switching_publishers_keeps_one_continuous_stream() -> None:
