@@ -41,7 +41,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -275,7 +275,22 @@ def forward(subscribers: int, count: int) -> float:
 
 
 async def _forward(count: int, packet_count: int) -> float:
-    subscribers = count
+    async with subscribed_feed(count) as feed:
+        packets = vp8_packets(packet_count)
+        feed.push(packets[0], 1)  # the keyframe: every slot starts
+        started = time.process_time()
+        for packet in packets[1:]:
+            feed.push(packet, 1)
+        spent = time.process_time() - started
+        sent = sum(slot.packets for slot in feed.slots)
+        assert sent == count * packet_count, f"sent {sent} of {count * packet_count}"
+        return spent / (count * (packet_count - 1))
+
+
+@contextlib.asynccontextmanager
+async def subscribed_feed(count: int) -> AsyncIterator[Feed]:
+    """A VP8 feed with `count` slots, each on a real aiortc subscriber connection on
+    127.0.0.1, connected (the far ends are not read while the caller runs)."""
     config = RTCConfiguration(iceServers=[])
     feed = Feed("video", lambda: None)
     feed.mime = "video/VP8"
@@ -288,15 +303,7 @@ async def _forward(count: int, packet_count: int) -> float:
             await far.setLocalDescription(await far.createAnswer())
             await downlink.answer(far.localDescription.sdp)
         await _connected([downlink for downlink, _ in pairs])
-        packets = vp8_packets(packet_count)
-        feed.push(packets[0], 1)  # the keyframe: every slot starts
-        started = time.process_time()
-        for packet in packets[1:]:
-            feed.push(packet, 1)
-        spent = time.process_time() - started
-        sent = sum(downlink.slots[0].packets for downlink, _ in pairs)
-        assert sent == subscribers * packet_count, f"sent {sent} of {subscribers * packet_count}"
-        return spent / (subscribers * (packet_count - 1))
+        yield feed
     finally:
         for downlink, far in pairs:
             await downlink.close()
