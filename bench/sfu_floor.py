@@ -49,7 +49,7 @@ from cffi import FFI
 from pylibsrtp import Policy, Session
 
 from media.downlink import LocalDownlink
-from media.encoded import SEALER, gather_on, handle_of
+from media.encoded import REFUSED, SEALER, SENT, gather_on, handle_of
 from media.packets import Packet
 from media.tracks import Feed, Tally
 
@@ -93,10 +93,8 @@ def floor(count: int) -> float:
     started = time.process_time()
     for n in range(count):
         packet = _rtp(n, n * 3000)
-        sealed = SEALER.seal_with(handle, packet)
-        assert sealed is not None
-        with contextlib.suppress(BlockingIOError):  # the sink is not read: once full, drops
-            source.sendto(sealed, address)
+        # The sink is not read: once its buffer is full, the datagrams are dropped (BEHIND).
+        assert SEALER.send(handle, packet, b"", source.sendto, address) != REFUSED
     spent = time.process_time() - started
     source.close()
     sink.close()
@@ -202,18 +200,16 @@ def delivered(count: int, subscribers: int, processes: int) -> float:
         sources = []
         for port in ports:
             source = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-            source.connect(("127.0.0.1", port))
             session = _session()
-            sources.append((source, session, handle_of(session)))
+            sources.append((source, session, handle_of(session), ("127.0.0.1", port)))
         frames = max(10, count // (FRAME_PACKETS * len(sources)))
         spent, tick = 0.0, time.monotonic()
         for frame in range(frames):
             started = time.thread_time()
             for n in range(frame * FRAME_PACKETS, (frame + 1) * FRAME_PACKETS):
-                for source, _, handle in sources:  # a header written for each, as the SFU does
-                    sealed = SEALER.seal_with(handle, _rtp(n, frame * 3000))
-                    assert sealed is not None
-                    source.send(sealed)
+                for source, _, handle, address in sources:  # a header for each, as the SFU
+                    packet = _rtp(n, frame * 3000)
+                    assert SEALER.send(handle, packet, b"", source.sendto, address) == SENT
             spent += time.thread_time() - started
             tick += 1 / FPS
             time.sleep(max(0.0, tick - time.monotonic()))

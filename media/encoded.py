@@ -485,6 +485,8 @@ SENT, BEHIND, DOWN, REFUSED = 0, 1, 2, 3
 
 ROOM = 1500
 """The largest protected packet: what one datagram on the path carries."""
+_MOST = ROOM - SRTP_MAX_TRAILER_LEN
+"""The largest packet before protection."""
 
 
 class Sealer:
@@ -499,28 +501,39 @@ class Sealer:
         self._view = memoryview(srtp_ffi.buffer(self._buffer))
         self._length = srtp_ffi.new("int *")
 
-    def seal(self, session: Session, head: bytes, payload: bytes = b"") -> memoryview | None:
-        """The packet `head + payload` protected by `session` (valid until the next call);
-        None if refused. Two parts: the packet is put together in the buffer, not copied."""
-        return self.seal_with(handle_of(session), head, payload)
-
-    def seal_with(self, handle: Any, head: bytes, payload: bytes = b"") -> memoryview | None:
-        """`seal` with the session's libsrtp handle (`handle_of`), as a sender keeps it."""
+    def send(
+        self,
+        handle: Any,
+        head: bytes,
+        payload: bytes,
+        sendto: Callable[[memoryview, tuple[str, int]], int],
+        address: tuple[str, int],
+    ) -> int:
+        """Protect the RTP packet `head + payload` with a session's libsrtp `handle`
+        (`handle_of`), then send it with `sendto`: SENT, BEHIND, DOWN or REFUSED as
+        `Wire.send`. The two parts are put together in the buffer, not joined first."""
         at = len(head)
         size = at + len(payload)
-        if size > ROOM - SRTP_MAX_TRAILER_LEN:
-            return None
-        view = self._view
+        if size > _MOST:
+            return REFUSED
+        view, length = self._view, self._length
         view[:at] = head
         view[at:size] = payload
-        self._length[0] = size
-        if _protect(handle, self._buffer, self._length):
-            return None
-        return view[: self._length[0]]
+        length[0] = size
+        if _protect(handle, self._buffer, length):
+            return REFUSED
+        try:
+            sendto(view[: length[0]], address)
+        except (BlockingIOError, InterruptedError):
+            return BEHIND  # the socket's buffer is full: the datagram is dropped
+        except OSError:
+            return DOWN
+        return SENT
 
 
 SEALER = Sealer()
 _protect = srtp_lib.srtp_protect
+_CONNECTED = State.CONNECTED
 
 
 def handle_of(session: Session) -> Any:
@@ -541,27 +554,18 @@ class Wire:
         self._session: Session | None = None
         self._handle: Any = None
         """`handle_of(self._session)`, kept with the session."""
-        self._seal = sealer.seal_with
+        self._send = sealer.send
 
     def send(self, head: bytes, payload: bytes = b"") -> int:
         """Send the RTP packet `head + payload`: SENT, BEHIND (the socket is backed up),
         DOWN (not connected) or REFUSED: only SENT was sent."""
         # Every forwarded packet comes this way, once per subscriber: kept to the fewest calls.
-        if self._dtls._state is not State.CONNECTED:
+        if self._dtls._state is not _CONNECTED:
             return DOWN
         pair = self._nominated.get(1)
         if pair is not self._pair and not self._select(pair):
             return DOWN
-        sealed = self._seal(self._handle, head, payload)
-        if sealed is None:
-            return REFUSED
-        try:
-            self._sendto(sealed, self._address)  # type: ignore[misc]
-        except (BlockingIOError, InterruptedError):
-            return BEHIND  # the socket's buffer is full: the datagram is dropped
-        except OSError:
-            return DOWN
-        return SENT
+        return self._send(self._handle, head, payload, self._sendto, self._address)  # type: ignore[arg-type]
 
     def send_rtcp(self, packet: bytes) -> int:
         """An RTCP packet, protected as SRTCP; returns as `send`."""

@@ -6,7 +6,7 @@ frames of `!I` length then a type byte:
 - `CONTROL`: a msgpack map, an order to the worker or an event from it
   (docs of `media.worker` and `media.workers` list them);
 - `PACKET`: a feed's RTP packet as `packets.Packet` holds it: feed number,
-  epoch, flags (marker, keyframe start, resync), sequence number, timestamp,
+  epoch, flags (marker, keyframe start, resync, late), sequence number, timestamp,
   audio level and VP8 picture id offset (0xFF: none), then the payload.
 
 Each published packet crosses the socket once per worker that has a
@@ -31,7 +31,7 @@ from media.packets import Packet
 log = logging.getLogger(__name__)
 
 CONTROL, PACKET = 0, 1
-MARKER, KEY, RESYNC = 1, 2, 4
+MARKER, KEY, RESYNC, LATE = 1, 2, 4, 8
 BACKLOG = 4 * 1024 * 1024
 """Bytes a worker may leave unread before packets to it are dropped (seconds of video)."""
 MAX_FRAME = 1 << 20
@@ -70,6 +70,7 @@ class Link(asyncio.Protocol):
         if transport.get_write_buffer_size() > BACKLOG:
             return False
         flags = (MARKER if packet.marker else 0) | (KEY if packet.key else 0)
+        flags |= LATE if packet.late else 0
         head = _HEAD.pack(
             PACKET,
             feed,
@@ -130,6 +131,7 @@ class Link(asyncio.Protocol):
             bool(flags & KEY),
             -1 if level == 0xFF else level,
             -1 if picture == 0xFF else picture,
+            bool(flags & LATE),
         )
         self.on_packet(feed, epoch, bool(flags & RESYNC), packet)
 

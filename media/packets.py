@@ -41,7 +41,7 @@ def seq_after(a: int, b: int) -> bool:
 class Packet:
     """One publisher packet as every subscriber of its track gets it (read once, never changed)."""
 
-    __slots__ = ("key", "level", "marker", "payload", "picture", "seq", "timestamp")
+    __slots__ = ("key", "late", "level", "marker", "payload", "picture", "seq", "timestamp")
 
     def __init__(
         self,
@@ -52,6 +52,7 @@ class Packet:
         key: bool = False,
         level: int = -1,
         picture: int = -1,
+        late: bool = False,
     ) -> None:
         self.seq = seq
         """The feed's sequence number (not the publisher's)."""
@@ -64,6 +65,10 @@ class Packet:
         """The audio level header's byte as sent (voice flag, -dBov); -1 if none."""
         self.picture = picture
         """VP8: where the 15-bit picture id sits in the payload; -1 if it has none."""
+        self.late = late
+        """It comes after a packet of a higher sequence number (a retransmission, a packet
+        the network reordered): most packets are not, and a subscriber stream need not
+        place them."""
 
 
 # -- what a packet holds -----------------------------------------------------------
@@ -155,7 +160,8 @@ class Ingest:
             self._missing.clear()
             self.epoch += 1
         ahead = (seq - self._highest) & SEQ
-        if ahead == 0 or ahead >= HALF:
+        late = ahead == 0 or ahead >= HALF
+        if late:
             offset = self._missing.pop(seq, None)
             if offset is None:
                 return None  # a duplicate, or older than anything we still place
@@ -169,7 +175,7 @@ class Ingest:
         if not payload:
             return None
         key, picture = self._read(payload)
-        return Packet((seq - offset) & SEQ, timestamp, marker, payload, key, level, picture)
+        return Packet((seq - offset) & SEQ, timestamp, marker, payload, key, level, picture, late)
 
     def _note_gap(self, ahead: int) -> None:
         if ahead > MISSING_MAX:
@@ -214,6 +220,26 @@ class Header:
         self._pack_plain = struct.Struct(f"!BBHII{len(self._plain)}s").pack
         self._pack_abs = _packer("3s", self._with_abs)
         self._pack_level = _packer("B", self._with_level)
+        self._abs_before, self._abs_after = self._with_abs or (b"", b"")
+
+    def writer(self) -> Callable[[int, int, bool, bytes, int], bytes]:
+        """`write`, or the same for this header's one form when it has one: a video stream
+        with abs-send-time and no audio level, given a value each packet, as the SFU gives."""
+        if self._with_level is None and self._with_abs is not None:
+            return self._write_abs
+        return self.write
+
+    def _write_abs(self, seq: int, timestamp: int, marker: bool, abs_time: bytes, _: int) -> bytes:
+        return self._pack_abs(
+            0x90,
+            self._kinds[marker],
+            seq,
+            timestamp,
+            self.ssrc,
+            self._abs_before,
+            abs_time,
+            self._abs_after,
+        )
 
     def write(
         self, seq: int, timestamp: int, marker: bool, abs_time: bytes, level: int = -1

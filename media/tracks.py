@@ -335,7 +335,7 @@ class Slot(MediaStreamTrack):
         if not self._synced:
             if not self._start(packet, now):
                 return 0
-        elif (packet.seq - self._since) & 0xFFFF >= 0x8000:
+        elif packet.late and (packet.seq - self._since) & 0xFFFF >= 0x8000:
             return 0  # from before the switch to this stream
         if self._shifted:
             seq = (packet.seq + self._seq_offset) & 0xFFFF
@@ -351,7 +351,7 @@ class Slot(MediaStreamTrack):
             return 0
         self.packets += 1
         self.octets += len(payload)
-        if (seq - self._top_seq) & 0xFFFF < 0x8000:
+        if not packet.late or (seq - self._top_seq) & 0xFFFF < 0x8000:
             self._top, self._top_seq, self._top_stamp, self._sent_at = packet, seq, stamp, now
         return 1
 
@@ -412,7 +412,7 @@ class Slot(MediaStreamTrack):
         self.terms = terms
         self.header = Header(terms.ssrc, terms.payload_type, terms.extensions, terms.mid, terms.rtx)
         self.wire = wire
-        self._write, self._send = self.header.write, wire.send
+        self._write, self._send = self.header.writer(), wire.send
         self.restart()
 
     def nack(self, lost: list[int]) -> None:

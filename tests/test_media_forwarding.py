@@ -10,7 +10,15 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from media.encoded import BEHIND
-from media.packets import Header, Ingest, h264_starts_keyframe, seq_after, vp8_start
+from media.packets import (
+    ABS_SEND_TIME_URI,
+    Header,
+    Ingest,
+    Packet,
+    h264_starts_keyframe,
+    seq_after,
+    vp8_start,
+)
 from media.tracks import KEYFRAME_INTERVAL_S, Feed, Slot
 from tests.rtp_streams import (
     SUBSCRIBER_AUDIO,
@@ -128,6 +136,7 @@ def test_ingest_drops_duplicates_and_closes_over_padding() -> None:
     assert (
         skipped is not None and late_one is not None and late_one.seq == (skipped.seq - 1) & 0xFFFF
     )
+    assert late_one.late and not skipped.late and not any(p.late for p in out if p is not None)
     # Another SSRC is another stream.
     epoch = ingest.epoch
     ingest.accept(publisher.ssrc + 1, 5, 5, False, b"\x10z")
@@ -343,6 +352,41 @@ def test_headers_follow_the_negotiated_extensions() -> None:
     )
     data = both.write(1, 2, False, b"", level=0x9E)
     assert data[12:16] == b"\xbe\xde\x00\x02" and data[16:18] == b"\x20\x9e"
+    assert both.writer() == both.write  # audio: its level decides the form
+    # A video stream's one form, written without the choices `write` makes: the same bytes.
+    video = Header(6, 96, [(1, "urn:ietf:params:rtp-hdrext:sdes:mid"), (3, ABS_SEND_TIME_URI)], "4")
+    for marker in (False, True):
+        assert video.writer()(9, 7, marker, b"\x01\x02\x03", -1) == video.write(
+            9, 7, marker, b"\x01\x02\x03"
+        )
+
+
+def test_late_packets_go_to_a_stream_only_if_they_belong_to_it() -> None:
+    clock = Clock()
+    one, two = video_feed(clock), video_feed(clock)
+    far = subscribed(one, clock)
+    first, second = Publisher(seed=1), Publisher(seed=2)
+    send(one, first, range(0, 12), clock)
+    slot = slot_of(far)
+    top = slot._top
+    # A late packet (a retransmission placed after a newer one) is sent, but is not the top.
+    assert top is not None
+    stamp = top.timestamp + 3000
+    ahead = Packet((top.seq + 2) & 0xFFFF, stamp, False, top.payload)
+    late = Packet((top.seq + 1) & 0xFFFF, stamp, False, top.payload, late=True)
+    at = len(far.packets)
+    one.push(ahead, one.epoch)
+    one.push(late, one.epoch)
+    assert len(far.packets) == at + 2 and slot._top is ahead
+    # After a switch, a late packet from before the new stream's start is not sent.
+    slot.bind(two)
+    send(two, second, range(10, 12), clock)
+    start = slot._since
+    sent = len(far.packets)
+    two.push(Packet((start - 1) & 0xFFFF, 0, False, top.payload, late=True), two.epoch)
+    assert len(far.packets) == sent
+    in_order = [*far.packets[:at], far.packets[at + 1], far.packets[at], *far.packets[at + 2 :]]
+    assert_one_stream(in_order)
 
 
 async def test_a_stopped_slot_ends_its_sender_reader() -> None:

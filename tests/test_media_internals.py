@@ -51,7 +51,9 @@ from media import encoded
 from media.downlink import LocalDownlink
 from media.encoded import (
     DOWN,
+    REFUSED,
     ROOM,
+    SENT,
     STALL_MS,
     EncodedFrame,
     Negotiated,
@@ -63,6 +65,7 @@ from media.encoded import (
     align_consent,
     drive,
     gather_on,
+    handle_of,
     on_direction,
     restart_reassembly,
     skip_gap,
@@ -370,18 +373,31 @@ def srtp_pair(profile: int, key_size: int) -> tuple[Session, Session, Session]:
 )
 def test_sealing_in_place_is_what_pylibsrtp_protects(profile: int, key_size: int) -> None:
     theirs, ours, receiver = srtp_pair(profile, key_size)
-    sealer = Sealer()
+    sealer, sent = Sealer(), Sent()
     for seq in range(3):
         head = bytes((0x80, 96, 0, seq, 0, 0, 0, seq, 0, 0, 0, 7))
         packet = head + bytes([seq]) * 1000
-        sealed = sealer.seal(ours, head, packet[len(head) :]) if seq else sealer.seal(ours, packet)
-        assert sealed is not None
-        assert bytes(sealed) == theirs.protect(packet)
-        assert receiver.unprotect(bytes(sealed)) == packet
+        parts = (head, packet[len(head) :]) if seq else (packet, b"")
+        assert sealer.send(handle_of(ours), *parts, sent, ("127.0.0.1", 9)) == SENT
+        assert sent.datagrams[-1] == theirs.protect(packet)
+        assert receiver.unprotect(sent.datagrams[-1]) == packet
 
 
 def test_a_packet_srtp_cannot_hold_is_refused_not_sent() -> None:
     _, ours, _ = srtp_pair(Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 28)
     header = bytes((0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7))
-    assert Sealer().seal(ours, header, bytes(ROOM - SRTP_MAX_TRAILER_LEN - 12 + 1)) is None
-    assert Sealer().seal(ours, header, bytes(ROOM - SRTP_MAX_TRAILER_LEN - 12)) is not None
+    sent, most = Sent(), ROOM - SRTP_MAX_TRAILER_LEN - 12
+    assert Sealer().send(handle_of(ours), header, bytes(most + 1), sent, ("", 0)) == REFUSED
+    assert not sent.datagrams
+    assert Sealer().send(handle_of(ours), header, bytes(most), sent, ("", 0)) == SENT
+
+
+class Sent:
+    """A socket's `sendto`, keeping what it is given."""
+
+    def __init__(self) -> None:
+        self.datagrams: list[bytes] = []
+
+    def __call__(self, data: memoryview, address: tuple[str, int]) -> int:
+        self.datagrams.append(bytes(data))
+        return len(data)

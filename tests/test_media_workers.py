@@ -138,8 +138,14 @@ async def test_the_link_carries_packets_and_orders_in_any_chunks() -> None:
     assert order == {"op": "bind", "sub": 1, "slot": 0, "feed": None}
     assert (feed, epoch, resync) == (7, 3, True)
     assert isinstance(packet, Packet)
-    fields = ("seq", "timestamp", "marker", "payload", "key", "level", "picture")
+    fields = ("seq", "timestamp", "marker", "payload", "key", "level", "picture", "late")
     assert [getattr(packet, f) for f in fields] == [getattr(sent, f) for f in fields]
+    got.clear()
+    sink.data = b""
+    assert link.send_packet(7, 3, Packet(1, 2, False, b"\x10", late=True), resync=False)
+    link.data_received(sink.data)
+    ((_, _, _, again),) = got  # type: ignore[misc]
+    assert isinstance(again, Packet) and again.late
 
 
 def test_the_flag_defaults_to_one_worker_per_core() -> None:
