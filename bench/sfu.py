@@ -513,18 +513,26 @@ FRAMES_COMMIT = "ca66769"
 
 @contextmanager
 def snapshot(commit: str) -> Iterator[str | None]:
-    """The server's packages at `commit` in a temporary directory (None without git)."""
+    """The source tree at `commit` in a temporary directory (None without git)."""
     with tempfile.TemporaryDirectory(prefix="bench-tree-") as tree:
-        archive = subprocess.run(
-            ["git", "archive", commit, "classroom", "signaling", "media", "recorder", "web"],
-            cwd=ROOT,
-            capture_output=True,
-        )
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True)
         if archive.returncode != 0:
             yield None
             return
         subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
         yield tree
+
+
+def options_known(tree: str, options: tuple[str, ...]) -> tuple[str, ...]:
+    """`options` (flags, each with the value after it if it has one) that the server in
+    `tree` knows: an older server is run as it was, a newer one as the current one is."""
+    source = "".join(path.read_text() for path in Path(tree).glob("*/cli.py"))
+    out: list[str] = []
+    for i, option in enumerate(options):
+        if option.startswith("--") and f'"{option}"' in source:
+            has_value = i + 1 < len(options) and not options[i + 1].startswith("--")
+            out += [option, options[i + 1]] if has_value else [option]
+    return tuple(out)
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -546,7 +554,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     if args.before:
         with snapshot(args.before) as tree:
             if tree is not None:
-                out["frames"] = await phase("frames", args.subscribers, args, Server(tree=tree))
+                how = Server(options_known(tree, (*here, "--media-workers", "0")), tree)
+                out["frames"] = await phase("frames", args.subscribers, args, how)
+                out["frames"]["commit"] = args.before
                 report(out["frames"])
     out["baseline"] = await phase("baseline", args.baseline_subscribers, args)
     report(out["baseline"])

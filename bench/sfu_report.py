@@ -104,7 +104,7 @@ def report(r: Phase) -> None:
         "sfu": "SFU, RTP packets forwarded in the server process",
         "workers": f"SFU, RTP packets forwarded by {len(r.get('workers') or [])} media workers",
         "low": "SFU, the camera's low layer (320x180, 15 fps) to subscribers showing it small",
-        "frames": "SFU before: encoded frames reassembled, packetized per subscriber",
+        "frames": f"SFU before ({r.get('commit', 'frame forwarding')})",
         "baseline": "Transcoding baseline (MediaRelay, one VP8 encode per subscriber)",
     }[r["name"]]
     fps = r["fps"]
