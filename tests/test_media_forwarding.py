@@ -168,12 +168,18 @@ def test_a_stream_starts_at_a_keyframe_with_the_subscribers_own_header() -> None
     assert slot_of(far).dropped == feed.tally.dropped == 7 and feed.tally.delivered == 5
 
 
-def test_switching_publishers_keeps_one_continuous_stream() -> None:
-    clock = Clock()
+def two_feeds(clock: Clock) -> tuple[Feed, Feed, Subscriber, Publisher]:
+    """Two video feeds, a subscriber of the first that got its frames 0 to 11, and the
+    second's publisher, not sending yet."""
     one, two = video_feed(clock), video_feed(clock)
     far = subscribed(one, clock)
-    first, second = Publisher(seed=1), Publisher(seed=2)
-    send(one, first, range(0, 12), clock)
+    send(one, Publisher(seed=1), range(0, 12), clock)
+    return one, two, far, Publisher(seed=2)
+
+
+def test_switching_publishers_keeps_one_continuous_stream() -> None:
+    clock = Clock()
+    _, two, far, second = two_feeds(clock)
     sent_before = len(far.packets)
     last = far.packets[-1]
     slot_of(far).bind(two)
@@ -363,10 +369,7 @@ def test_headers_follow_the_negotiated_extensions() -> None:
 
 def test_late_packets_go_to_a_stream_only_if_they_belong_to_it() -> None:
     clock = Clock()
-    one, two = video_feed(clock), video_feed(clock)
-    far = subscribed(one, clock)
-    first, second = Publisher(seed=1), Publisher(seed=2)
-    send(one, first, range(0, 12), clock)
+    one, two, far, second = two_feeds(clock)
     slot = slot_of(far)
     top = slot._top
     # A late packet (a retransmission placed after a newer one) is sent, but is not the top.
