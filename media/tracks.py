@@ -257,7 +257,7 @@ class Slot(MediaStreamTrack):
         self.feed: Feed | None = None
         self.terms: Negotiated | None = None
         self.header: Header | None = None
-        self.wire: Writer | None = None
+        self._wire: Writer | None = None
         self.sending = False
         """Whether the m-line is negotiated to send (set by `sends`)."""
         self.dropped = 0
@@ -288,6 +288,17 @@ class Slot(MediaStreamTrack):
         self._top_stamp = 0
         self._sent_at = 0.0
         self._rtx_seq = random.randrange(0x8000)
+
+    @property
+    def wire(self) -> Writer | None:
+        """Where this m-line's packets go (set at negotiation; a test may wrap it)."""
+        return self._wire
+
+    @wire.setter
+    def wire(self, wire: Writer | None) -> None:
+        self._wire, self._send = wire, wire.send if wire is not None else _unsent
+        if wire is None:
+            self._synced = False
 
     def attach(self, transceiver: RTCRtpTransceiver) -> None:
         """Write the packets of this m-line's sender from now on."""
@@ -359,7 +370,7 @@ class Slot(MediaStreamTrack):
         """Whether this packet starts (or resumes) the stream: the m-line sends, and video
         starts at a keyframe."""
         feed = self.feed
-        if self.header is None or feed is None or not self.sending:
+        if self.header is None or self._wire is None or feed is None or not self.sending:
             return False
         if self._need_key and not packet.key:
             self._drop(packet)
@@ -411,8 +422,8 @@ class Slot(MediaStreamTrack):
             return
         self.terms = terms
         self.header = Header(terms.ssrc, terms.payload_type, terms.extensions, terms.mid, terms.rtx)
+        self._write = self.header.writer()
         self.wire = wire
-        self._write, self._send = self.header.writer(), wire.send
         self.restart()
 
     def nack(self, lost: list[int]) -> None:

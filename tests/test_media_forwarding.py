@@ -399,3 +399,21 @@ async def test_a_stopped_slot_ends_its_sender_reader() -> None:
     slot.stop()
     with pytest.raises(MediaStreamError):
         await reader
+
+
+def test_a_wire_wrapped_after_negotiation_carries_the_packets() -> None:
+    clock = Clock()
+    feed = video_feed(clock)
+    far = subscribed(feed, clock)
+    seen: list[bytes] = []
+    inner = slot_of(far).wire
+    assert inner is not None
+
+    class Watched:
+        def send(self, head: bytes, payload: bytes = b"") -> int:
+            seen.append(head)
+            return inner.send(head, payload)
+
+    slot_of(far).wire = Watched()
+    send(feed, Publisher(), range(0, 3), clock)
+    assert seen and len(seen) == len(far.packets)
