@@ -2,7 +2,7 @@
 
 - **floor**: what one packet to one subscriber cannot cost less than, on this
   machine, from Python: SRTP protect (AES-256-GCM, the profile aiortc
-  negotiates first; libsrtp, in place as `encoded.Sealer` does) and one
+  negotiates first; libsrtp, in place as `wire.Sealer` does) and one
   `sendto` of the 1,200-byte packet on a UDP socket (the socket's own, as
   the SFU sends: under asyncio's transport).
 - **sendto** alone, and **sendmmsg**: what one socket for all subscribers
@@ -21,7 +21,7 @@
   figures stand on here; a server sending through a network card does not
   pay for its receivers' wakeups.
 - **forward**: the SFU's own path for the same packet: `Feed.push` to N
-  slots, each rewriting the header and sending through `encoded.Wire` on a
+  slots, each rewriting the header and sending through `wire.Wire` on a
   real, connected aiortc subscriber connection on 127.0.0.1. The packets go
   out while the receiving side is not read: only the sending is measured.
 
@@ -49,9 +49,10 @@ from cffi import FFI
 from pylibsrtp import Policy, Session
 
 from media.downlink import LocalDownlink
-from media.encoded import REFUSED, SEALER, SENT, gather_on, handle_of
+from media.encoded import gather_on
 from media.packets import Packet
 from media.tracks import Feed, Tally
+from media.wire import REFUSED, SEALER, SENT, handle_of
 
 SIZE = 1200
 FANOUT = 25

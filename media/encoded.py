@@ -1,4 +1,5 @@
-"""The one module that reaches below the public APIs of aiortc and aioice.
+"""With `media.wire` (which writes the packets), the one module that reaches below the
+public APIs of aiortc and aioice.
 
 Built on aiortc 1.16.0 and aioice 0.13.0 (both pinned exactly in
 pyproject.toml; `tests/test_media_internals.py` fails loudly if a new
@@ -33,14 +34,9 @@ whether the m-line sends at all when a negotiation settles its direction
 (`on_direction`), take the subscriber's NACK, PLI and FIR before the sender
 ignores them, and send its sender reports (filled with what was really
 sent) from the event loop's one report task (`media.reports`) instead of
-the sender's own. `Wire` protects each packet with the connection's SRTP
-session and sends it on the selected ICE pair in one call (aiortc's path is
-four coroutines per packet), on the pair's socket itself rather than
-through asyncio's datagram transport (whose buffer would queue what the
-kernel cannot take: we drop it instead). The protection calls libsrtp
-through pylibsrtp's binding (pinned too), in place in one buffer where the
-header and the payload are put together: pylibsrtp's `protect` allocates and
-copies the packet twice more, which was a fifth of a forwarded packet's cost.
+the sender's own. The SFU's packets go out through `media.wire.Wire`, which
+protects each with the connection's SRTP session and sends it on the
+selected ICE pair in one call.
 
 `align_consent`: aioice checks each connection's consent (RFC 7675) at its
 own random times; a subscriber connection checks at the same instants as
@@ -56,7 +52,6 @@ import asyncio
 import itertools
 import logging
 import queue
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -64,11 +59,9 @@ from typing import Any, Protocol
 import aioice
 import aioice.ice
 import aioice.stun
-import pylibsrtp
-from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.rtcdtlstransport import State
 from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
@@ -79,11 +72,9 @@ from aiortc.rtp import (
     RtcpSrPacket,
     RtpPacket,
 )
-from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
-from pylibsrtp._binding import ffi as srtp_ffi
-from pylibsrtp._binding import lib as srtp_lib
 
 from media.reports import Reporter, Reports
+from media.wire import Unsupported, Wire
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +105,6 @@ LevelSink = Callable[[int], None]
 """Audio level of one packet in -dBov: 0 is loudest, 127 is silence (RFC 6464)."""
 ReportSink = Callable[[int, int, int], None]
 """A publisher's sender report: (SSRC, NTP time, RTP timestamp)."""
-
-
-class Unsupported(RuntimeError):
-    """The installed aiortc does not have the internals this module was written for."""
 
 
 def is_keyframe(mime: str, data: bytes) -> bool:
@@ -478,128 +465,6 @@ def _terms(sender: RTCRtpSender, parameters: Any) -> Negotiated:
         rtx=(int(rtx.payloadType), int(sender._rtx_ssrc)) if rtx is not None else None,
         extensions=tuple((int(e.id), str(e.uri)) for e in parameters.headerExtensions),
     )
-
-
-SENT, BEHIND, DOWN, REFUSED = 0, 1, 2, 3
-"""REFUSED: SRTP would not protect the packet (too long for one datagram): dropped."""
-
-ROOM = 1500
-"""The largest protected packet: what one datagram on the path carries."""
-_MOST = ROOM - SRTP_MAX_TRAILER_LEN
-"""The largest packet before protection."""
-
-
-class Sealer:
-    """SRTP protect in place, in one buffer that the packet is sent from at once.
-
-    Single-threaded by design: each `seal` overwrites the last one's output,
-    which the caller has already sent.
-    """
-
-    def __init__(self) -> None:
-        self._buffer = srtp_ffi.new("char[]", ROOM)
-        self._view = memoryview(srtp_ffi.buffer(self._buffer))
-        self._length = srtp_ffi.new("int *")
-
-    def send(
-        self,
-        handle: Any,
-        head: bytes,
-        payload: bytes,
-        sendto: Callable[[memoryview, tuple[str, int]], int],
-        address: tuple[str, int],
-    ) -> int:
-        """Protect the RTP packet `head + payload` with a session's libsrtp `handle`
-        (`handle_of`), then send it with `sendto`: SENT, BEHIND, DOWN or REFUSED as
-        `Wire.send`. The two parts are put together in the buffer, not joined first."""
-        at = len(head)
-        size = at + len(payload)
-        if size > _MOST:
-            return REFUSED
-        view, length = self._view, self._length
-        view[:at] = head
-        view[at:size] = payload
-        length[0] = size
-        if _protect(handle, self._buffer, length):
-            return REFUSED
-        try:
-            sendto(view[: length[0]], address)
-        except (BlockingIOError, InterruptedError):
-            return BEHIND  # the socket's buffer is full: the datagram is dropped
-        except OSError:
-            return DOWN
-        return SENT
-
-
-SEALER = Sealer()
-_protect = srtp_lib.srtp_protect
-_CONNECTED = State.CONNECTED
-
-
-def handle_of(session: Session) -> Any:
-    """A pylibsrtp session's libsrtp handle (`srtp_t`), valid while the session lives."""
-    return session._srtp[0]
-
-
-class Wire:
-    """Sends RTP on one DTLS transport: SRTP protect, then the selected ICE pair's socket."""
-
-    def __init__(self, dtls: RTCDtlsTransport, sealer: Sealer = SEALER) -> None:
-        self._dtls = dtls
-        self._nominated: dict[int, Any] = dtls.transport._connection._nominated
-        self._pair: Any = None
-        self._sendto: Callable[[bytes | memoryview, tuple[str, int]], int] | None = None
-        """The pair's socket's own `sendto`, under asyncio's transport."""
-        self._address: tuple[str, int] = ("", 0)
-        self._session: Session | None = None
-        self._handle: Any = None
-        """`handle_of(self._session)`, kept with the session."""
-        self._send = sealer.send
-
-    def send(self, head: bytes, payload: bytes = b"") -> int:
-        """Send the RTP packet `head + payload`: SENT, BEHIND (the socket is backed up),
-        DOWN (not connected) or REFUSED: only SENT was sent."""
-        # Every forwarded packet comes this way, once per subscriber: kept to the fewest calls.
-        if self._dtls._state is not _CONNECTED:
-            return DOWN
-        pair = self._nominated.get(1)
-        if pair is not self._pair and not self._select(pair):
-            return DOWN
-        return self._send(self._handle, head, payload, self._sendto, self._address)  # type: ignore[arg-type]
-
-    def send_rtcp(self, packet: bytes) -> int:
-        """An RTCP packet, protected as SRTCP; returns as `send`."""
-        if self._dtls._state is not State.CONNECTED or not self._select(self._nominated.get(1)):
-            return DOWN
-        try:
-            sealed = self._session.protect_rtcp(packet)  # type: ignore[union-attr]
-        except (pylibsrtp.Error, ValueError):
-            return REFUSED
-        try:
-            self._sendto(sealed, self._address)  # type: ignore[misc]
-        except OSError:
-            return DOWN
-        return SENT
-
-    def _select(self, pair: Any) -> bool:
-        """Send on this ICE pair (the one selected now); False if there is none."""
-        if pair is None:
-            return False
-        if pair is not self._pair:
-            self._pair, self._address = pair, pair.remote_addr
-            self._sendto = socket_of(pair.protocol.transport).sendto
-            self._session = self._dtls._tx_srtp
-            self._handle = handle_of(self._session)
-        return True
-
-
-def socket_of(transport: asyncio.DatagramTransport) -> socket.socket:
-    """The socket under an asyncio datagram transport. Sending on it directly skips the
-    transport's buffer: a datagram the kernel cannot take now is dropped, not queued."""
-    found = getattr(transport, "_sock", None)
-    if not isinstance(found, socket.socket):
-        raise Unsupported("asyncio's datagram transport has no socket to send on")
-    return found
 
 
 def gather_on(addresses: Sequence[str]) -> None:

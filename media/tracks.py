@@ -7,7 +7,7 @@ retransmission. It also gets the reassembled frames, for its `sinks` (the
 recorder). A `Slot` is one sending m-line of a subscriber's `sub`
 connection: it rewrites each packet's header for that stream (SSRC, payload
 type, sequence number, timestamp, VP8 picture id, header extensions),
-protects it with SRTP and sends it (`encoded.Wire`), in the call that
+protects it with SRTP and sends it (`wire.Wire`), in the call that
 brought the packet: no queue, no task.
 
 A slot may be rebound to another feed (a room move, a new publisher): its
@@ -39,17 +39,9 @@ from aiortc.rtp import RtpPacket
 
 from classroom.commands import Layer
 from media import packets as rtp
-from media.encoded import (
-    BEHIND,
-    DOWN,
-    SENT,
-    EncodedFrame,
-    Negotiated,
-    Writer,
-    drive,
-    on_direction,
-)
+from media.encoded import EncodedFrame, Negotiated, Writer, drive, on_direction
 from media.packets import Header, Ingest, Packet
+from media.wire import BEHIND, DOWN, SENT
 
 log = logging.getLogger(__name__)
 

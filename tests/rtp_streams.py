@@ -17,8 +17,9 @@ from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParam
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, unwrap_rtx
 from pylibsrtp import Policy, Session
 
-from media.encoded import SENT, Negotiated
+from media.encoded import Negotiated
 from media.packets import ABS_SEND_TIME_URI, AUDIO_LEVEL_URI, MID_URI
+from media.wire import SENT
 from tests.rtc_peer import Encoded, Tone
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)

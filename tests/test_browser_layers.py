@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from media.downlink import LocalDownlink
-from media.encoded import SENT, Writer
+from media.encoded import Writer
 from media.sfu import Sfu
+from media.wire import SENT
 from tests.browser import (  # noqa: F401  (fixtures)
     BrowserEnv,
     Person,

@@ -9,7 +9,6 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
-from media.encoded import BEHIND
 from media.packets import (
     ABS_SEND_TIME_URI,
     Header,
@@ -20,6 +19,7 @@ from media.packets import (
     vp8_start,
 )
 from media.tracks import KEYFRAME_INTERVAL_S, Feed, Slot
+from media.wire import BEHIND
 from tests.rtp_streams import (
     SUBSCRIBER_AUDIO,
     SUBSCRIBER_VIDEO,

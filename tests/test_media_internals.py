@@ -50,31 +50,33 @@ from pylibsrtp import SRTP_MAX_TRAILER_LEN, Policy, Session
 from media import encoded
 from media.downlink import LocalDownlink
 from media.encoded import (
-    DOWN,
-    REFUSED,
-    ROOM,
-    SENT,
     STALL_MS,
     EncodedFrame,
     Negotiated,
-    Sealer,
     StallWatch,
-    Unsupported,
-    Wire,
     Writer,
     align_consent,
     drive,
     gather_on,
-    handle_of,
     on_direction,
     restart_reassembly,
     skip_gap,
-    socket_of,
     tap,
 )
 from media.packets import ABS_SEND_TIME_URI, MID_URI
 from media.reports import Reports
 from media.tracks import Feed, Tally
+from media.wire import (
+    DOWN,
+    REFUSED,
+    ROOM,
+    SENT,
+    Sealer,
+    Unsupported,
+    Wire,
+    handle_of,
+    socket_of,
+)
 from tests.rtp_streams import VP8, Publisher
 
 
