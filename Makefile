@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
+NATIVE  = setup.py media/fanout.c media/fanout.h media/fanout_build.py
 
 .PHONY: run test lint typecheck unit system-deps bench clean
 
@@ -10,7 +11,7 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
+$(STAMP): pyproject.toml $(NATIVE) | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -38,7 +39,7 @@ unit: $(STAMP)
 bench: $(STAMP) $(VENV)/.bench-installed
 	$(PY) -m bench.all $(BENCH_ARGS)
 
-$(VENV)/.bench-installed: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.bench-installed: pyproject.toml $(NATIVE) | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $@
 

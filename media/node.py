@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 
 from classroom import events as e
+from media import lanes
 from media.ice import IceConfig
 from media.sfu import Sfu
 from media.tracks import Tally
 from media.workers import WorkerPool
 from signaling.runtime import ClassRuntime
 from signaling.tasks import TaskSet
+
+log = logging.getLogger(__name__)
 
 
 class MediaNode:
@@ -26,6 +29,11 @@ class MediaNode:
         self._closing = TaskSet()
 
     async def start(self) -> None:
+        if not lanes.AVAILABLE:
+            log.warning(
+                "the native fan-out (media/fanout.c) was not built at install: every media "
+                "packet is forwarded in Python, at about twice the CPU (see docs/operations.md)"
+            )
         if self.pool is not None:
             await self.pool.start()
 

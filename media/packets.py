@@ -222,6 +222,23 @@ class Header:
         self._pack_level = _packer("B", self._with_level)
         self._abs_before, self._abs_after = self._with_abs or (b"", b"")
 
+    def forms(self) -> dict[str, tuple[bytes, int]]:
+        """Each form `write` has, as a whole header with its sequence number and timestamp
+        0 and the place its one value goes: "plain", and "abs" and "level" when negotiated
+        (the templates of the native fan-out, `media.lanes`)."""
+        found = {
+            "plain": (
+                _FIXED.pack(0x90 if self._plain else 0x80, self.payload_type, 0, 0, self.ssrc)
+                + self._plain,
+                -1,
+            )
+        }
+        for name, parts, size in (("abs", self._with_abs, 3), ("level", self._with_level, 1)):
+            if parts is not None:
+                head = _FIXED.pack(0x90, self.payload_type, 0, 0, self.ssrc) + parts[0]
+                found[name] = (head + bytes(size) + parts[1], len(head))
+        return found
+
     def writer(self) -> Callable[[int, int, bool, bytes, int], bytes]:
         """`write`, or the same for this header's one form when it has one: a video stream
         with abs-send-time and no audio level, given a value each packet, as the SFU gives."""
@@ -304,6 +321,13 @@ def _split(ext_id: int, size: int, fixed: bytes) -> tuple[bytes, bytes]:
 def abs_send_time(ntp: int) -> bytes:
     """The abs-send-time value (6.18 fixed-point seconds, 24 bits) of a 64-bit NTP time."""
     return ((ntp >> 14) & 0xFFFFFF).to_bytes(3, "big")
+
+
+def picture_after(packet: Packet, offset: int) -> int:
+    """The VP8 picture id a packet is sent with, renumbered by `offset`; -1 if it has none."""
+    if packet.picture < 0:
+        return -1
+    return (picture_of(packet.payload, packet.picture) + offset) & 0x7FFF
 
 
 def with_picture(payload: bytes, at: int, picture: int) -> bytes:

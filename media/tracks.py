@@ -38,8 +38,10 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
 from classroom.commands import Layer
+from media import lanes
 from media import packets as rtp
 from media.encoded import EncodedFrame, Negotiated, Writer, drive, on_direction
+from media.lanes import Lane, Lanes
 from media.packets import Header, Ingest, Packet
 from media.wire import BEHIND, DOWN, SENT
 
@@ -98,6 +100,9 @@ class Feed:
         self.number = 0
         """The node-wide number media workers know this feed by."""
         self.slots: set[Slot] = set()
+        self.plain: set[Slot] = set()
+        """The slots forwarded in Python; the others are in `lanes` (`media.lanes`)."""
+        self.lanes = Lanes()
         self.relays: dict[Any, Relay] = {}
         """The media workers this feed's packets go to (each is its own key)."""
         self.sinks: list[Callable[[EncodedFrame], None]] = []
@@ -165,16 +170,28 @@ class Feed:
             self._resync, resync = False, True
             for slot in self.slots:
                 slot.restart()
-        abs_time, now = rtp.abs_send_time(current_ntp_time()), self._clock()
-        sent = 0
-        for slot in list(self.slots):
-            sent += slot.forward(packet, abs_time, now)
+        ntp, now = current_ntp_time(), self._clock()
+        plain = list(self.plain)  # before a lane that fails joins it: one try per packet
+        sent = self._push_lanes(packet, ntp, now) if self.lanes.slots else 0
+        if plain:
+            abs_time = rtp.abs_send_time(ntp)
+            for slot in plain:
+                sent += slot.forward(packet, abs_time, now)
         if sent:
             self.tally.packets += sent
             if packet.marker or self.kind == "audio":
                 self.tally.delivered += sent
         for relay in list(self.relays.values()):
             relay.packet(self, packet, resync)
+
+    def _push_lanes(self, packet: Packet, ntp: int, now: float) -> int:
+        """The packet to the steady slots, natively; a slot whose lane failed leaves it."""
+        sent = self.lanes.push(packet, (ntp >> 14) & 0xFFFFFF, now)
+        if sent < len(self.lanes):
+            for slot, status in self.lanes.failed():
+                if status != lanes.SKIPPED:
+                    slot.lane_failed(status, packet)
+        return sent
 
     def push_frame(self, frame: EncodedFrame) -> None:
         self.frames += 1
@@ -253,9 +270,13 @@ class Slot(MediaStreamTrack):
         self.sending = False
         """Whether the m-line is negotiated to send (set by `sends`)."""
         self.dropped = 0
-        self.packets = 0
-        self.octets = 0
+        self._packets = 0
+        self._octets = 0
         self.retransmitted = 0
+        self.lane: Lane | None = None
+        """This stream in the native fan-out, once negotiated on a `Wire` (`media.lanes`)."""
+        self.native = False
+        """Whether the lane sends this slot's packets now (the slot is in `feed.lanes`)."""
         self._clock = clock
         self._rate = CLOCK[kind]
         self._stopped = asyncio.Event()
@@ -273,12 +294,14 @@ class Slot(MediaStreamTrack):
         self._picture_offset = 0
         self._since = 0
         """The feed sequence number the current mapping starts at."""
-        self._top: Packet | None = None
-        """The highest packet sent (by sequence number); None before the first."""
+        self._started = False
+        """Whether a packet was sent; then the highest sent (by sequence number) had:"""
         self._top_seq = 0
-        """... and its sequence number and timestamp in this stream, when it was sent."""
+        """... this sequence number, timestamp and VP8 picture id (-1: none) in this stream,"""
         self._top_stamp = 0
+        self._top_picture = -1
         self._sent_at = 0.0
+        """... and was sent then."""
         self._rtx_seq = random.randrange(0x8000)
 
     @property
@@ -288,9 +311,20 @@ class Slot(MediaStreamTrack):
 
     @wire.setter
     def wire(self, wire: Writer | None) -> None:
+        self.demote()
         self._wire, self._send = wire, wire.send if wire is not None else _unsent
         if wire is None:
             self._synced = False
+
+    @property
+    def packets(self) -> int:
+        self._pull()
+        return self._packets
+
+    @property
+    def octets(self) -> int:
+        self._pull()
+        return self._octets
 
     def attach(self, transceiver: RTCRtpTransceiver) -> None:
         """Write the packets of this m-line's sender from now on."""
@@ -303,6 +337,7 @@ class Slot(MediaStreamTrack):
             self.sending = True
             self.restart()
         elif not sending:
+            self.demote()
             self.sending, self._synced = False, False
 
     # -- binding -------------------------------------------------------------------
@@ -310,15 +345,19 @@ class Slot(MediaStreamTrack):
     def bind(self, feed: Feed | None) -> None:
         if feed is self.feed:
             return
+        self.demote()
         if self.feed is not None:
             self.feed.slots.discard(self)
+            self.feed.plain.discard(self)
         self.feed, self._synced = feed, False
         if feed is not None:
             feed.slots.add(self)
+            feed.plain.add(self)
             self.restart()
 
     def restart(self) -> None:
         """Start again at the next keyframe (a new subscriber, an unmute, a loss)."""
+        self.demote()
         self._synced = False
         if self.kind == "video":
             self._need_key = True
@@ -327,6 +366,7 @@ class Slot(MediaStreamTrack):
 
     def resync(self) -> None:
         """The feed's packets are of a new publisher stream: map it onto ours again."""
+        self.demote()
         self._synced = False
 
     # -- forwarding --------------------------------------------------------------
@@ -352,10 +392,14 @@ class Slot(MediaStreamTrack):
         if status:
             self._failed(status, packet)
             return 0
-        self.packets += 1
-        self.octets += len(payload)
+        self._packets += 1
+        self._octets += len(payload)
         if not packet.late or (seq - self._top_seq) & 0xFFFF < 0x8000:
-            self._top, self._top_seq, self._top_stamp, self._sent_at = packet, seq, stamp, now
+            self._top_seq, self._top_stamp, self._sent_at = seq, stamp, now
+            self._top_picture = rtp.picture_after(packet, self._picture_offset)
+        self._started = True
+        if self.lane is not None:
+            self._promote()
         return 1
 
     def _start(self, packet: Packet, now: float) -> bool:
@@ -373,17 +417,15 @@ class Slot(MediaStreamTrack):
 
     def _sync(self, packet: Packet, epoch: int, now: float) -> None:
         """Map a new stream (or the same one after a gap) onto where this one left off."""
-        top = self._top
-        if top is None:  # the first packet: the highest sent so far, as it goes out
+        if not self._started:  # the first packet: the highest sent so far, as it goes out
             self._top_seq = (packet.seq + self._seq_offset - 1) & rtp.SEQ
         else:
             self._seq_offset = (self._top_seq + 1 - packet.seq) & rtp.SEQ
             ticks = max(1, round((now - self._sent_at) * self._rate))
             self._stamp_offset = (self._top_stamp + ticks - packet.timestamp) & rtp.STAMP
-            if packet.picture >= 0 and top.picture >= 0:
-                last = rtp.picture_of(top.payload, top.picture) + self._picture_offset
+            if packet.picture >= 0 and self._top_picture >= 0:
                 picture = rtp.picture_of(packet.payload, packet.picture)
-                self._picture_offset = (last + 1 - picture) & 0x7FFF
+                self._picture_offset = (self._top_picture + 1 - picture) & 0x7FFF
         self._since, self._epoch = packet.seq, epoch
         self._shifted = bool(self._seq_offset or self._stamp_offset)
         self._synced, self._need_key = True, False
@@ -393,11 +435,54 @@ class Slot(MediaStreamTrack):
         picture = (rtp.picture_of(packet.payload, packet.picture) + self._picture_offset) & 0x7FFF
         return rtp.with_picture(packet.payload, packet.picture, picture)
 
+    # -- the native fan-out (media.lanes) -------------------------------------------------
+
+    def _promote(self) -> None:
+        """Hand this stream to its feed's lanes, from where it is now (after a packet was
+        sent the Python way, so the wire's port points at the selected pair)."""
+        lane, feed, port = self.lane, self.feed, getattr(self._wire, "port", None)
+        if lane is None or feed is None or port is None or not port.up:
+            return
+        c = lane.c
+        c.seq_offset, c.stamp_offset = self._seq_offset, self._stamp_offset
+        c.picture_offset, c.since = self._picture_offset, self._since & rtp.SEQ
+        c.packets, c.octets = self._packets, self._octets
+        c.top_seq, c.top_stamp, c.top_picture = self._top_seq, self._top_stamp, self._top_picture
+        c.sent_at = self._sent_at
+        lane.on(port)
+        feed.plain.discard(self)
+        feed.lanes.add(self)
+        self.native = True
+
+    def demote(self) -> None:
+        """Forward this stream in Python again, from where its lane left it."""
+        if not self.native:
+            return
+        self._pull()
+        self.native = False
+        if self.feed is not None:
+            self.feed.lanes.remove(self)
+            self.feed.plain.add(self)
+
+    def _pull(self) -> None:
+        """Take back what the lane counted."""
+        if self.native:
+            c = self.lane.c  # type: ignore[union-attr]
+            self._packets, self._octets = c.packets, c.octets
+            self._top_seq, self._top_stamp = c.top_seq, c.top_stamp
+            self._top_picture, self._sent_at = c.top_picture, c.sent_at
+
+    def lane_failed(self, status: int, packet: Packet) -> None:
+        """The lane could not send `packet` (BEHIND, DOWN, REFUSED)."""
+        self.demote()
+        self._failed(status, packet)
+
     def _failed(self, status: int, packet: Packet) -> None:
         self._drop(packet)
         if status == BEHIND:
             self.restart()  # the socket is backed up: resume at a keyframe
         elif status == DOWN:
+            self.demote()
             self._synced = False
 
     def _drop(self, packet: Packet) -> None:
@@ -416,6 +501,7 @@ class Slot(MediaStreamTrack):
         self.header = Header(terms.ssrc, terms.payload_type, terms.extensions, terms.mid, terms.rtx)
         self._write = self.header.writer()
         self.wire = wire
+        self.lane = Lane(self.header) if getattr(wire, "port", None) is not None else None
         self.restart()
 
     def nack(self, lost: list[int]) -> None:
@@ -452,15 +538,16 @@ class Slot(MediaStreamTrack):
 
     def report(self) -> tuple[int, int, int, int] | None:
         """This stream's clock as the publisher's sender report maps it (lip sync), or ours."""
-        if self._top is None:
+        self._pull()
+        if not self._started:
             return None
         feed = self.feed
         if feed is not None and feed.report is not None and feed.report[0] == self._epoch:
             _, ntp, stamp = feed.report
-            return ntp, (stamp + self._stamp_offset) & rtp.STAMP, self.packets, self.octets
+            return ntp, (stamp + self._stamp_offset) & rtp.STAMP, self._packets, self._octets
         ticks = round((self._clock() - self._sent_at) * self._rate)
         stamp = (self._top_stamp + ticks) & rtp.STAMP
-        return current_ntp_time(), stamp, self.packets, self.octets
+        return current_ntp_time(), stamp, self._packets, self._octets
 
     # -- the track aiortc's sender holds -------------------------------------------------------
 

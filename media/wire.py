@@ -12,12 +12,18 @@ fails loudly if a new version moves what is used here):
   where the header and the payload are put together: pylibsrtp's `protect`
   allocates and copies the packet twice more, which was a fifth of a
   forwarded packet's cost.
+- A `Wire` keeps the `media.lanes.Port` the native fan-out sends through, and
+  marks it down when the DTLS transport leaves the connected state (its
+  `statechange` event) or aioice changes or clears the selected pair: the
+  connection's `_nominated` dict is replaced by a `Watched` one, so the port
+  is down before aioice closes the pair's socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +33,8 @@ from aiortc.rtcdtlstransport import State
 from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
+
+from media import lanes
 
 
 class Unsupported(RuntimeError):
@@ -100,7 +108,12 @@ class Wire:
 
     def __init__(self, dtls: RTCDtlsTransport, sealer: Sealer = SEALER) -> None:
         self._dtls = dtls
-        self._nominated: dict[int, Any] = dtls.transport._connection._nominated
+        self._nominated: dict[int, Any] = Watched.of(dtls.transport._connection)
+        self.port = lanes.Port() if lanes.AVAILABLE else None
+        """Where the native fan-out sends this connection's packets (None if not built)."""
+        if self.port is not None:
+            self._nominated.wires.add(self)  # type: ignore[attr-defined]
+            dtls.on("statechange", self.changed)
         self._pair: Any = None
         self._sendto: Callable[[bytes | memoryview, tuple[str, int]], int] | None = None
         """The pair's socket's own `sendto`, under asyncio's transport."""
@@ -141,10 +154,59 @@ class Wire:
             return False
         if pair is not self._pair:
             self._pair, self._address = pair, pair.remote_addr
-            self._sendto = socket_of(pair.protocol.transport).sendto
+            sock = socket_of(pair.protocol.transport)
+            self._sendto = sock.sendto
             self._session = self._dtls._tx_srtp
             self._handle = handle_of(self._session)
+            if self.port is not None and self._dtls._state is _CONNECTED:
+                self.port.point(self._handle, sock.fileno(), self._address)
         return True
+
+    def changed(self) -> None:
+        """The DTLS state or the selected pair changed: the native fan-out stops here until
+        a packet sent the Python way selects the pair again."""
+        self._pair = None
+        if self.port is not None:
+            self.port.down()
+
+
+class Watched(dict[int, Any]):
+    """aioice's selected pairs (`Connection._nominated`), telling the connection's wires of
+    every change: aioice clears it before it closes the sockets."""
+
+    wires: weakref.WeakSet[Wire]
+
+    @classmethod
+    def of(cls, connection: Any) -> dict[int, Any]:
+        found = connection._nominated
+        if not isinstance(found, dict):
+            raise Unsupported("aioice's Connection has no _nominated dict")
+        if not isinstance(found, cls):
+            found = cls(found)
+            found.wires = weakref.WeakSet()
+            connection._nominated = found
+        return found
+
+    def _changed(self) -> None:
+        for wire in list(self.wires):
+            wire.changed()
+
+    def __setitem__(self, key: int, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: int) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def pop(self, key: int, *default: Any) -> Any:
+        found = super().pop(key, *default)
+        self._changed()
+        return found
 
 
 def socket_of(transport: asyncio.DatagramTransport) -> socket.socket:

@@ -3,9 +3,12 @@ and a subscriber's end that checks what the SFU writes (SRTP, then aiortc's own 
 
 from __future__ import annotations
 
+import contextlib
 import fractions
 import os
 import random
+import socket
+import struct
 
 import av
 from aiortc import RTCRtpCodecParameters
@@ -15,11 +18,12 @@ from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, unwrap_rtx
-from pylibsrtp import Policy, Session
+from pylibsrtp import SRTP_MAX_TRAILER_LEN, Policy, Session
 
 from media.encoded import Negotiated
+from media.lanes import Port
 from media.packets import ABS_SEND_TIME_URI, AUDIO_LEVEL_URI, MID_URI
-from media.wire import SENT
+from media.wire import BEHIND, DOWN, REFUSED, ROOM, SEALER, SENT, handle_of
 from tests.rtc_peer import Encoded, Tone
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
@@ -105,29 +109,43 @@ class Subscriber:
     def __init__(self, terms: Negotiated) -> None:
         key = os.urandom(30)
         profile = Policy.SRTP_PROFILE_AES128_CM_SHA1_80
-        self._tx = Session(
-            Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile)
-        )
+        sending = Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile)
+        sending.allow_repeat_tx = True  # as aiortc's: a packet protected but not sent is again
+        self._tx = Session(sending)
         self._rx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND, srtp_profile=profile))
         self.map = extension_map(
             [RTCRtpHeaderExtensionParameters(id=i, uri=uri) for i, uri in terms.extensions]
         )
         self.terms = terms
-        self.packets: list[RtpPacket] = []
-        self.retransmitted: list[RtpPacket] = []
+        self._packets: list[RtpPacket] = []
+        self._retransmitted: list[RtpPacket] = []
         self.answer = SENT
         """What `send` says (a test sets BEHIND or DOWN)."""
 
     def send(self, head: bytes, payload: bytes = b"") -> int:
         if self.answer != SENT:
             return self.answer
-        sealed = self._tx.protect(head + payload)
+        if len(head) + len(payload) > ROOM - SRTP_MAX_TRAILER_LEN:
+            return REFUSED  # as media.wire.Sealer
+        self._received(self._tx.protect(head + payload))
+        return SENT
+
+    @property
+    def packets(self) -> list[RtpPacket]:
+        """What arrived on the stream, in order."""
+        return self._packets
+
+    @property
+    def retransmitted(self) -> list[RtpPacket]:
+        """What arrived on the RTX stream."""
+        return self._retransmitted
+
+    def _received(self, sealed: bytes) -> None:
         packet = RtpPacket.parse(self._rx.unprotect(sealed), self.map)
         if self.terms.rtx is not None and packet.ssrc == self.terms.rtx[1]:
-            self.retransmitted.append(packet)
+            self._retransmitted.append(packet)
         else:
-            self.packets.append(packet)
-        return SENT
+            self._packets.append(packet)
 
     def original(self, rtx: RtpPacket) -> RtpPacket:
         return unwrap_rtx(rtx, payload_type=self.terms.payload_type, ssrc=self.terms.ssrc)
@@ -141,3 +159,85 @@ class Subscriber:
             if frame is not None:
                 frames += len(decoder.decode(frame))
         return frames
+
+
+class Looped(Subscriber):
+    """A subscriber reached over a UDP socket on 127.0.0.1, with a `port`: a slot sends its
+    steady packets to it through the native fan-out (`media.lanes`), the others through
+    `send`, on the same socket and SRTP session. `packets` reads what arrived."""
+
+    def __init__(self, terms: Negotiated) -> None:
+        super().__init__(terms)
+        self._inbox = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._inbox.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        self._inbox.bind(("127.0.0.1", 0))
+        self._inbox.setblocking(False)
+        self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._out.bind(("127.0.0.1", 0))
+        self._out.setblocking(False)
+        self._address = self._inbox.getsockname()
+        self._full: list[socket.socket] = []
+        self.port = Port()
+        self.answer = SENT
+
+    @property
+    def answer(self) -> int:
+        """What sending does: SENT; DOWN (the port is down); BEHIND (the port points at a
+        socket whose peer's queue is full, so the kernel refuses with EAGAIN)."""
+        return self._answer
+
+    @answer.setter
+    def answer(self, status: int) -> None:
+        self._answer = status
+        if "port" not in vars(self):
+            return  # Subscriber.__init__: Looped's sets it again
+        if status == SENT:
+            self.port.point(handle_of(self._tx), self._out.fileno(), self._address)
+        elif status == DOWN:
+            self.port.down()
+        elif status == BEHIND:
+            self._point_at_full_queue()
+
+    def _point_at_full_queue(self) -> None:
+        name = f"\0classroom-test-{os.getpid()}-{id(self)}".encode()
+        sink, source = (
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM),
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM),
+        )
+        self._full += [sink, source]
+        sink.bind(name)
+        source.setblocking(False)
+        for _ in range(100_000):  # the kernel's queue for a datagram socket is bounded
+            try:
+                source.sendto(bytes(1000), name)
+            except BlockingIOError:
+                break
+        raw = struct.pack("=H", socket.AF_UNIX) + name
+        self.port.c.fd, self.port.c.address_length = source.fileno(), len(raw)
+        self.port.c.address[0 : len(raw)] = raw
+
+    def send(self, head: bytes, payload: bytes = b"") -> int:
+        if self.answer != SENT:
+            return self.answer
+        return SEALER.send(handle_of(self._tx), head, payload, self._out.sendto, self._address)
+
+    @property
+    def packets(self) -> list[RtpPacket]:
+        self.read()
+        return self._packets
+
+    @property
+    def retransmitted(self) -> list[RtpPacket]:
+        self.read()
+        return self._retransmitted
+
+    def read(self) -> None:
+        """Take in every datagram that arrived (the kernel keeps them in order)."""
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self._received(self._inbox.recv(2048))
+
+    def close(self) -> None:
+        self.port.down()
+        for made in (self._out, self._inbox, *self._full):
+            made.close()

@@ -1,9 +1,15 @@
-"""Packet forwarding on real RTP: what each subscriber stream is sent, header by header."""
+"""Packet forwarding on real RTP: what each subscriber stream is sent, header by header.
+
+Every test runs twice: with subscribers reached the Python way only, and with
+subscribers reached over a UDP socket, whose slots forward their steady
+packets through the native fan-out (`media.lanes`), so both send the same.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Iterator
 
 import pytest
 from aiortc.mediastreams import MediaStreamError
@@ -19,14 +25,29 @@ from media.packets import (
     vp8_start,
 )
 from media.tracks import KEYFRAME_INTERVAL_S, Feed, Slot
-from media.wire import BEHIND
+from media.wire import BEHIND, DOWN
 from tests.rtp_streams import (
     SUBSCRIBER_AUDIO,
     SUBSCRIBER_VIDEO,
+    Looped,
     Publisher,
     Subscriber,
     opus_packets,
 )
+
+_made: list[Subscriber] = []
+"""The subscribers of the running test; `Looped` ones while it runs natively."""
+_native = [False]
+
+
+@pytest.fixture(autouse=True, params=["python", "native"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    _native[0] = request.param == "native"
+    yield request.param
+    for far in _made:
+        if isinstance(far, Looped):
+            far.close()
+    _made.clear()
 
 
 class Clock:
@@ -53,7 +74,8 @@ def video_feed(clock: Clock, asks: Asks | None = None) -> Feed:
 
 def subscribed(feed: Feed, clock: Clock, terms: object = SUBSCRIBER_VIDEO) -> Subscriber:
     slot = Slot(feed.kind, feed.mime, clock, feed.tally)
-    far = Subscriber(terms)  # type: ignore[arg-type]
+    far = (Looped if _native[0] else Subscriber)(terms)  # type: ignore[arg-type]
+    _made.append(far)
     slot.negotiated(terms, far)  # type: ignore[arg-type]
     slot.sends(True)
     slot.bind(feed)
@@ -235,6 +257,32 @@ def test_a_subscriber_that_backs_up_skips_to_the_next_keyframe() -> None:
     assert far.decoded_frames() == 4 + 11
 
 
+def test_a_connection_down_drops_packets_and_the_stream_goes_on_where_it_was() -> None:
+    clock, _, feed, far, publisher = one_subscriber()
+    send(feed, publisher, range(0, 4), clock)
+    far.answer = DOWN
+    send(feed, publisher, range(4, 6), clock)
+    far.answer = 0
+    before = len(far.packets)
+    send(feed, publisher, range(6, 8), clock)
+    assert len(far.packets) > before  # at once, not at the next keyframe
+    assert_one_stream(far.packets)
+    assert slot_of(far).dropped == feed.tally.dropped == 2
+
+
+def test_a_packet_too_long_for_a_datagram_is_dropped_and_the_stream_goes_on() -> None:
+    clock, _, feed, far, publisher = one_subscriber()
+    send(feed, publisher, range(0, 4), clock)
+    before = len(far.packets)
+    last = far.packets[-1]
+    seq = feed.packet((last.sequence_number - slot_of(far)._seq_offset) & 0xFFFF)
+    assert seq is not None
+    feed.push(Packet((seq.seq + 1) & 0xFFFF, seq.timestamp + 3000, True, bytes(1500)), feed.epoch)
+    assert len(far.packets) == before and slot_of(far).dropped == 1
+    send(feed, publisher, range(4, 6), clock)
+    assert len(far.packets) > before
+
+
 def test_an_inactive_m_line_sends_nothing_and_resumes_at_a_keyframe() -> None:
     clock, asks, feed, far, publisher = one_subscriber()
     send(feed, publisher, range(0, 3), clock)
@@ -371,7 +419,8 @@ def test_late_packets_go_to_a_stream_only_if_they_belong_to_it() -> None:
     clock = Clock()
     one, two, far, second = two_feeds(clock)
     slot = slot_of(far)
-    top = slot._top
+    slot._pull()  # what the native fan-out counted, if it sends this stream
+    top = one.packet((slot._top_seq - slot._seq_offset) & 0xFFFF)
     # A late packet (a retransmission placed after a newer one) is sent, but is not the top.
     assert top is not None
     stamp = top.timestamp + 3000
@@ -380,7 +429,8 @@ def test_late_packets_go_to_a_stream_only_if_they_belong_to_it() -> None:
     at = len(far.packets)
     one.push(ahead, one.epoch)
     one.push(late, one.epoch)
-    assert len(far.packets) == at + 2 and slot._top is ahead
+    slot._pull()
+    assert len(far.packets) == at + 2 and slot._top_seq == (ahead.seq + slot._seq_offset) & 0xFFFF
     # After a switch, a late packet from before the new stream's start is not sent.
     slot.bind(two)
     send(two, second, range(10, 12), clock)
