@@ -70,7 +70,7 @@ static int send_one(struct lane *lane, const struct packet *packet, uint8_t *buf
         return REFUSED;
     memcpy(buffer + head, packet->payload, (size_t)packet->size);
     int picture = -1;
-    if (packet->picture_at >= 0) {
+    if (packet->picture_at >= 0 && packet->picture_at + 2 <= packet->size) {
         const uint8_t *at = packet->payload + packet->picture_at;
         picture = ((((at[0] & 0x7F) << 8) | at[1]) + lane->picture_offset) & 0x7FFF;
         if (lane->picture_offset)

@@ -74,7 +74,7 @@ class Port:
         self.c.srtp = ffi.cast("void *", int(srtp_ffi.cast("uintptr_t", handle)))
         self.c.fd = fd
         self.c.address_length = len(raw)
-        ffi.memmove(self.c.address, raw, len(raw))
+        self.c.address[0 : len(raw)] = raw
         self.c.up = 1
 
     def down(self) -> None:
@@ -96,6 +96,10 @@ def _sockaddr(address: tuple[Any, ...]) -> bytes | None:
         return None
 
 
+FORM_ROOM = 64
+"""The longest header `fanout.c` writes (`struct form`): 12 bytes and extensions."""
+
+
 class Lane:
     """One subscriber stream as `fanout.c` sends it."""
 
@@ -103,9 +107,11 @@ class Lane:
         self.c: Any = ffi.new("struct lane *")
         self.c.payload_type = header.payload_type
         for name, (head, value_at) in header.forms().items():
+            if len(head) > FORM_ROOM:
+                raise ValueError(f"a {len(head)}-byte header is longer than a lane writes")
             form = getattr(self.c, "with_" + name if name != "plain" else name)
             form.length, form.value_at = len(head), value_at
-            ffi.memmove(form.bytes, head, len(head))
+            form.bytes[0 : len(head)] = head
         self.port: Port | None = None
         """Kept here too: the lane points at it."""
 

@@ -239,6 +239,10 @@ class Header:
                 found[name] = (head + bytes(size) + parts[1], len(head))
         return found
 
+    def longest(self) -> int:
+        """The length of this stream's longest media packet header."""
+        return max(len(head) for head, _ in self.forms().values())
+
     def writer(self) -> Callable[[int, int, bool, bytes, int], bytes]:
         """`write`, or the same for this header's one form when it has one: a video stream
         with abs-send-time and no audio level, given a value each packet, as the SFU gives."""

@@ -41,7 +41,7 @@ from classroom.commands import Layer
 from media import lanes
 from media import packets as rtp
 from media.encoded import EncodedFrame, Negotiated, Writer, drive, on_direction
-from media.lanes import Lane, Lanes
+from media.lanes import FORM_ROOM, Lane, Lanes
 from media.packets import Header, Ingest, Packet
 from media.wire import BEHIND, DOWN, SENT
 
@@ -501,7 +501,9 @@ class Slot(MediaStreamTrack):
         self.header = Header(terms.ssrc, terms.payload_type, terms.extensions, terms.mid, terms.rtx)
         self._write = self.header.writer()
         self.wire = wire
-        self.lane = Lane(self.header) if getattr(wire, "port", None) is not None else None
+        self.lane = None
+        if getattr(wire, "port", None) is not None and self.header.longest() <= FORM_ROOM:
+            self.lane = Lane(self.header)
         self.restart()
 
     def nack(self, lost: list[int]) -> None:

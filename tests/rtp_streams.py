@@ -166,14 +166,15 @@ class Looped(Subscriber):
     steady packets to it through the native fan-out (`media.lanes`), the others through
     `send`, on the same socket and SRTP session. `packets` reads what arrived."""
 
-    def __init__(self, terms: Negotiated) -> None:
+    def __init__(self, terms: Negotiated, host: str = "127.0.0.1") -> None:
         super().__init__(terms)
-        self._inbox = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._inbox = socket.socket(family, socket.SOCK_DGRAM)
         self._inbox.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
-        self._inbox.bind(("127.0.0.1", 0))
+        self._inbox.bind((host, 0))
         self._inbox.setblocking(False)
-        self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._out.bind(("127.0.0.1", 0))
+        self._out = socket.socket(family, socket.SOCK_DGRAM)
+        self._out.bind((host, 0))
         self._out.setblocking(False)
         self._address = self._inbox.getsockname()
         self._full: list[socket.socket] = []

@@ -12,16 +12,42 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+import pytest
+
 from media import lanes
 from media.downlink import LocalDownlink
 from media.encoded import gather_on
 from media.tracks import Feed, Slot, Tally
 from media.wire import Watched, Wire
-from tests.rtp_streams import Publisher
+from tests.rtp_streams import SUBSCRIBER_VIDEO, Looped, Publisher
 
 
 def test_the_native_fan_out_is_built() -> None:
     assert lanes.AVAILABLE, "media/fanout.c was not built: is a C compiler installed?"
+
+
+def test_a_subscriber_on_ipv6_is_sent_to_natively() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    try:
+        far = Looped(SUBSCRIBER_VIDEO, host="::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    feed = Feed("video", lambda: None)
+    feed.mime = "video/VP8"
+    slot = Slot("video", "video/VP8")
+    slot.negotiated(SUBSCRIBER_VIDEO, far)
+    slot.sends(True)
+    slot.bind(feed)
+    try:
+        publisher = Publisher(frames=12)
+        for n in range(12):
+            for packet in publisher.frame(n):
+                feed.receive(packet)
+        assert slot.native
+        assert len(far.packets) == slot.packets > 1
+    finally:
+        far.close()
 
 
 async def connected(count: int) -> tuple[Feed, list[LocalDownlink], list[RTCPeerConnection]]:
