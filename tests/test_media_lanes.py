@@ -10,9 +10,8 @@ import asyncio
 import socket
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media import lanes
 from media.downlink import LocalDownlink
