@@ -20,10 +20,10 @@ run: $(STAMP)
 	$(VENV)/bin/classroom serve --demo --data-dir ./data
 
 ## test: install what the tests need, then lint, type-check and run the suite
-test: $(STAMP) system-deps lint typecheck unit
+test: system-deps $(STAMP) lint typecheck unit
 
 system-deps:
-	@scripts/system-deps.sh
+	@PYTHON=$(PYTHON) scripts/system-deps.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -13,6 +13,10 @@
   `sendmmsg`, so libc's is called through cffi). Each
   is timed per call with the thread's CPU clock, and the receiving sockets
   are read in between, outside the timing, so every datagram is delivered.
+- **native**: SRTP protect and `sendto` as the SFU's native fan-out does them
+  (`media/fanout.c`): one call per packet for `FANOUT` subscriber sockets,
+  each datagram delivered (read between calls, outside the timing) as for
+  **sendto**: the floor without Python's per-call costs.
 - **delivered**: the floor again, but to subscribers as this benchmark has them:
   sockets held by other processes that wait for datagrams (`--sink`, in
   epoll), a frame's packets to every subscriber 30 times a second. On
@@ -42,6 +46,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -50,7 +55,8 @@ from pylibsrtp import Policy, Session
 
 from media.downlink import LocalDownlink
 from media.encoded import gather_on
-from media.packets import Packet
+from media.lanes import Lane, Lanes, Port
+from media.packets import ABS_SEND_TIME_URI, Header, Packet
 from media.tracks import Feed, Tally
 from media.wire import REFUSED, SEALER, SENT, handle_of
 
@@ -138,6 +144,33 @@ def system_calls(count: int, fanout: int = FANOUT) -> dict[str, float]:
             "sendto": _timed(each, rounds, sinks) / fanout,
             "sendmmsg": _timed(_batch(bound(), addresses, datagram), rounds, sinks) / fanout,
         }
+
+
+def native(count: int, fanout: int = FANOUT) -> float:
+    """Seconds of CPU per datagram for the native fan-out's SRTP protect and `sendto` to
+    `fanout` subscriber sockets, a socket of each one's own (every datagram delivered)."""
+    with contextlib.ExitStack() as stack:
+
+        def bound() -> socket.socket:
+            made = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            made.bind(("127.0.0.1", 0))
+            made.setblocking(False)
+            return made
+
+        sinks = [bound() for _ in range(fanout)]
+        header, fan = Header(1234, 96, [(3, ABS_SEND_TIME_URI)]), Lanes()
+        sessions = [_session() for _ in sinks]  # alive while their lanes send
+        for sink, session in zip(sinks, sessions, strict=True):
+            port, lane = Port(), Lane(header)
+            port.point(handle_of(session), bound().fileno(), sink.getsockname())
+            lane.on(port)
+            fan.add(SimpleNamespace(lane=lane))  # type: ignore[arg-type]
+        packets = iter(vp8_packets(max(1, count // fanout) + 1))
+
+        def each() -> None:
+            assert fan.push(next(packets), 0, 0.0) == fanout
+
+        return _timed(each, max(1, count // fanout), sinks) / fanout
 
 
 def _batch(
@@ -326,6 +359,7 @@ def measure(
         "floor": floor(packets),
         "delivered": delivered(packets, receivers, processes),
         **system_calls(packets),
+        "native": native(packets),
         "forward": forward(subscribers, max(2, packets // subscribers)),
     }
 
@@ -348,6 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"the same, delivered to waiting processes:     {1e6 * found['delivered']:.1f} us")
     print(f"sendto, a socket each, per datagram:          {1e6 * found['sendto']:.1f} us")
     print(f"sendmmsg of {FANOUT} on one socket, per datagram:   {1e6 * found['sendmmsg']:.1f} us")
+    print(f"native protect + sendto, a socket each:       {1e6 * found['native']:.1f} us")
     print(f"SFU forwarding, per packet per subscriber:     {1e6 * found['forward']:.1f} us")
     print(json.dumps(found))
 

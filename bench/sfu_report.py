@@ -239,6 +239,15 @@ def _floor(runs: Sequence[Run]) -> str:
                 cell([1e6 * r["floor"]["sendmmsg"] for r in batched], 1, "µs"),
             ],
         ]
+    native = [r for r in runs if "native" in r["floor"]]
+    if native:
+        rows.append(
+            [
+                "SRTP protect + sendto in C, as the native fan-out sends (25 subscriber "
+                "sockets, every datagram delivered)",
+                cell([1e6 * r["floor"]["native"] for r in native], 1, "µs"),
+            ]
+        )
     rows += [
         [
             "the SFU's forwarding path, measured alone",
