@@ -92,8 +92,14 @@ class MovingPattern(VideoStreamTrack):
         self._ramp = bytes(range(256)) * (width * height // 256 + 4)
         self._count = 0
         self._start = 0.0
+        self.going = asyncio.Event()
+        """Cleared: the camera is paused (no frames, so no packets; connections stay)."""
+        self.going.set()
 
     async def recv(self) -> av.VideoFrame:
+        if not self.going.is_set():
+            await self.going.wait()
+            self._start, self._count = 0.0, 0
         if self._count:
             await asyncio.sleep(max(0.0, self._start + self._count / self.fps - time.time()))
         else:
@@ -152,7 +158,12 @@ async def publisher(url: str, token: str, baseline: bool, low: bool) -> None:
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         print("published", flush=True)
         loop = asyncio.get_running_loop()
-        while (await loop.run_in_executor(None, sys.stdin.readline)).strip() == "count":
+        while (said := (await loop.run_in_executor(None, sys.stdin.readline)).strip()) in (
+            "count",
+            "pause",
+        ):
+            if said == "pause":
+                source.going.clear()
             print(json.dumps({"sent": source._count}), flush=True)
         await pc.close()
         if sio is not None:
@@ -270,6 +281,7 @@ async def subscribers(args: argparse.Namespace) -> None:
         counts = [sub.frames - b for sub, b in zip(subs, before, strict=True)]
         decoded = counts[: args.decoding]
         print(json.dumps({"frames": counts, "decoded": decoded}), flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)  # bye: connected until then
         for sub in subs:
             await sub.close()
 
@@ -480,6 +492,12 @@ async def phase(
                     for k, v in (await server_figures(url, server, is_baseline)).items()
                 }
                 results = [json.loads(await child.expect("frames")) for child in subs]
+                idle_runs: list[list[float]] = []
+                if args.idle and name == "sfu":
+                    pub.say("pause")
+                    await pub.expect("sent")
+                    await asyncio.sleep(1)  # what was in flight
+                    idle_runs = await windows(pids, args.seconds, args.windows)
             finally:
                 for child in everyone:
                     child.say("bye")
@@ -500,6 +518,7 @@ async def phase(
         "server": {k: v / read_s for k, v in figures.items()},
         "fps": [n / counted_s for n in frames],
         "decoded_fps": [n / counted_s for n in decoded],
+        "idle": medians(idle_runs)[0] if idle_runs else None,
         "windows": {  # the server process's cores in each window: the spread of the medians
             "alone": [run[0] for run in alone_runs],
             "loaded": [run[0] for run in loaded_runs],
@@ -598,6 +617,12 @@ def parser() -> argparse.ArgumentParser:
         "--before", default=FRAMES_COMMIT, help="commit of the frame forwarding SFU ('': skip it)"
     )
     p.add_argument("--floor-packets", type=int, default=20000, help="packets of the floor test")
+    p.add_argument(
+        "--idle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure packet forwarding again with the publisher paused: the subscribers' upkeep",
+    )
     p.add_argument(
         "--warm-frames", type=int, default=WARM_FRAMES, help="frames each subscriber gets first"
     )

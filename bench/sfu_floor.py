@@ -1,7 +1,7 @@
 """The floor under the SFU's per-subscriber cost, and how close packet forwarding comes to it.
 
-- **floor**: what one packet to one subscriber cannot cost less than, on this
-  machine, from Python: SRTP protect (AES-256-GCM, the profile aiortc
+- **floor**: what one packet to one subscriber costs, on this machine, from
+  Python (as the SFU's Python path sends): SRTP protect (AES-256-GCM, the profile aiortc
   negotiates first; libsrtp, in place as `wire.Sealer` does) and one
   `sendto` of the 1,200-byte packet on a UDP socket (the socket's own, as
   the SFU sends: under asyncio's transport).

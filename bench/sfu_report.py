@@ -46,6 +46,13 @@ def per_packet_s(r: Phase) -> float:
     return float(r["per_stream"] / pps) if pps > 0 else float("nan")
 
 
+def upkeep_per_packet_s(r: Phase) -> float:
+    """What a connected subscriber's upkeep (RTCP, ICE consent: the server's CPU with the
+    publisher paused, per subscriber) adds to each packet it is sent when it is not."""
+    pps = packets_each(r) if r.get("idle") is not None else 0.0
+    return float(r["idle"] / r["subscribers"] / pps) if pps > 0 else float("nan")
+
+
 def packets_per_frame(r: Phase) -> float:
     fps = sent_each(r)
     return packets_each(r) / fps if fps > 0 and packets_each(r) > 0 else float("nan")
@@ -123,6 +130,9 @@ def report(r: Phase) -> None:
         f"{statistics.median(fps):.1f}, max {max(fps):.1f} fps"
     )
     print(f"  worst subscriber's frame loss:  {100 * worst_loss(r):6.2f} %")
+    if r.get("idle") is not None:
+        print(f"  server CPU, publisher paused:   {100 * r['idle']:6.1f} % of a core")
+        print(f"  upkeep per subscriber packet:   {1e6 * upkeep_per_packet_s(r):6.1f} us")
     if per_frame_s(r) > 0:
         print(f"  server CPU per frame sent:      {1e6 * per_frame_s(r):6.0f} us per subscriber")
         print(f"  streams one core carries:        {streams_per_core(r):5.0f}")
@@ -258,6 +268,15 @@ def _floor(runs: Sequence[Run]) -> str:
             cell([1e6 * per_packet_s(r["sfu"]) for r in runs], 1, "µs"),
         ],
     ]
+    idle = [r for r in runs if r["sfu"].get("idle") is not None]
+    if idle:
+        rows.append(
+            [
+                "of which the upkeep of a connected subscriber (RTCP, ICE consent: "
+                "the server's CPU with the publisher paused, per subscriber and packet)",
+                cell([1e6 * upkeep_per_packet_s(r["sfu"]) for r in idle], 1, "µs"),
+            ]
+        )
     rows.append(["the floor per frame, against transcoding", _floor_ratio(runs, "floor")])
     if delivered:
         ratio = _floor_ratio(delivered, "delivered")
