@@ -108,11 +108,11 @@ class Wire:
 
     def __init__(self, dtls: RTCDtlsTransport, sealer: Sealer = SEALER) -> None:
         self._dtls = dtls
-        self._nominated: dict[int, Any] = Watched.of(dtls.transport._connection)
+        self._nominated = Watched.of(dtls.transport._connection)
         self.port = lanes.Port() if lanes.AVAILABLE else None
         """Where the native fan-out sends this connection's packets (None if not built)."""
         if self.port is not None:
-            self._nominated.wires.add(self)  # type: ignore[attr-defined]
+            self._nominated.wires.add(self)
             dtls.on("statechange", self.changed)
         self._pair: Any = None
         self._sendto: Callable[[bytes | memoryview, tuple[str, int]], int] | None = None
@@ -177,7 +177,8 @@ class Watched(dict[int, Any]):
     wires: weakref.WeakSet[Wire]
 
     @classmethod
-    def of(cls, connection: Any) -> dict[int, Any]:
+    def of(cls, connection: Any) -> Watched:
+        """The connection's, put in place of aioice's plain dict the first time."""
         found = connection._nominated
         if not isinstance(found, dict):
             raise Unsupported("aioice's Connection has no _nominated dict")
