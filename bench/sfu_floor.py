@@ -119,19 +119,20 @@ int sendmmsg(int sockfd, struct mmsghdr *msgvec, unsigned int vlen, int flags);
 """
 
 
+def _bound(stack: contextlib.ExitStack) -> socket.socket:
+    """A non-blocking UDP socket on 127.0.0.1, closed with `stack`."""
+    made = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    made.bind(("127.0.0.1", 0))
+    made.setblocking(False)
+    return made
+
+
 def system_calls(count: int, fanout: int = FANOUT) -> dict[str, float]:
     """Seconds of CPU per datagram: one `sendto` each from a socket of each subscriber's own
     (as the SFU sends), and one `sendmmsg` of `fanout` on one socket (a single-port SFU)."""
     with contextlib.ExitStack() as stack:
-
-        def bound() -> socket.socket:
-            made = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-            made.bind(("127.0.0.1", 0))
-            made.setblocking(False)
-            return made
-
-        sinks = [bound() for _ in range(fanout)]
-        sources = [bound() for _ in range(fanout)]
+        sinks = [_bound(stack) for _ in range(fanout)]
+        sources = [_bound(stack) for _ in range(fanout)]
         datagram = os.urandom(SIZE)
         addresses = [sink.getsockname() for sink in sinks]
         rounds = max(1, count // fanout)
@@ -142,7 +143,7 @@ def system_calls(count: int, fanout: int = FANOUT) -> dict[str, float]:
 
         return {
             "sendto": _timed(each, rounds, sinks) / fanout,
-            "sendmmsg": _timed(_batch(bound(), addresses, datagram), rounds, sinks) / fanout,
+            "sendmmsg": _timed(_batch(_bound(stack), addresses, datagram), rounds, sinks) / fanout,
         }
 
 
@@ -150,19 +151,12 @@ def native(count: int, fanout: int = FANOUT) -> float:
     """Seconds of CPU per datagram for the native fan-out's SRTP protect and `sendto` to
     `fanout` subscriber sockets, a socket of each one's own (every datagram delivered)."""
     with contextlib.ExitStack() as stack:
-
-        def bound() -> socket.socket:
-            made = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-            made.bind(("127.0.0.1", 0))
-            made.setblocking(False)
-            return made
-
-        sinks = [bound() for _ in range(fanout)]
+        sinks = [_bound(stack) for _ in range(fanout)]
         header, fan = Header(1234, 96, [(3, ABS_SEND_TIME_URI)]), Lanes()
         sessions = [_session() for _ in sinks]  # alive while their lanes send
         for sink, session in zip(sinks, sessions, strict=True):
             port, lane = Port(), Lane(header)
-            port.point(handle_of(session), bound().fileno(), sink.getsockname())
+            port.point(handle_of(session), _bound(stack).fileno(), sink.getsockname())
             lane.on(port)
             fan.add(SimpleNamespace(lane=lane))  # type: ignore[arg-type]
         packets = iter(vp8_packets(max(1, count // fanout) + 1))

@@ -43,8 +43,10 @@ except ImportError:  # not built: the Python path sends every packet
 
 AVAILABLE = lib is not None
 ROOM = 1500
-"""The largest protected packet, as `media.wire.ROOM`."""
-_MOST = ROOM - SRTP_MAX_TRAILER_LEN
+"""The largest protected packet: what one datagram on the path carries (`media.wire` sends
+within it too)."""
+MOST = ROOM - SRTP_MAX_TRAILER_LEN
+"""The largest packet before protection."""
 
 if AVAILABLE:
     _PROTECT = ffi.cast(
@@ -152,7 +154,7 @@ class Lanes:
         c.seq, c.timestamp = packet.seq, packet.timestamp
         c.marker, c.late = packet.marker, packet.late
         c.level, c.picture_at, c.abs_time, c.now = packet.level, packet.picture, abs_time, now
-        return int(lib.fanout_push(self._array, self._count, c, self._buffer, _MOST, _PROTECT))
+        return int(lib.fanout_push(self._array, self._count, c, self._buffer, MOST, _PROTECT))
 
     def failed(self) -> list[tuple[Slot, int]]:
         """After `push`: the slots whose lane did not send, with why (SKIPPED: not for it)."""

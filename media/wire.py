@@ -30,11 +30,12 @@ from typing import Any
 import pylibsrtp
 from aiortc import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State
-from pylibsrtp import SRTP_MAX_TRAILER_LEN, Session
+from pylibsrtp import Session
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
 from media import lanes
+from media.lanes import MOST, ROOM
 
 
 class Unsupported(RuntimeError):
@@ -44,11 +45,6 @@ class Unsupported(RuntimeError):
 
 SENT, BEHIND, DOWN, REFUSED = 0, 1, 2, 3
 """REFUSED: SRTP would not protect the packet (too long for one datagram): dropped."""
-
-ROOM = 1500
-"""The largest protected packet: what one datagram on the path carries."""
-_MOST = ROOM - SRTP_MAX_TRAILER_LEN
-"""The largest packet before protection."""
 
 
 class Sealer:
@@ -76,7 +72,7 @@ class Sealer:
         `Wire.send`. The two parts are put together in the buffer, not joined first."""
         at = len(head)
         size = at + len(payload)
-        if size > _MOST:
+        if size > MOST:
             return REFUSED
         view, length = self._view, self._length
         view[:at] = head

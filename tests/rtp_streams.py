@@ -11,7 +11,12 @@ import socket
 import struct
 
 import av
-from aiortc import RTCRtpCodecParameters
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpCodecParameters,
+    RTCSessionDescription,
+)
 from aiortc.codecs import depayload
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder
@@ -20,9 +25,11 @@ from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParam
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket, unwrap_rtx
 from pylibsrtp import SRTP_MAX_TRAILER_LEN, Policy, Session
 
-from media.encoded import Negotiated
+from media.downlink import LocalDownlink
+from media.encoded import Negotiated, gather_on
 from media.lanes import Port
 from media.packets import ABS_SEND_TIME_URI, AUDIO_LEVEL_URI, MID_URI
+from media.tracks import Feed, Tally
 from media.wire import BEHIND, DOWN, REFUSED, ROOM, SEALER, SENT, handle_of
 from tests.rtc_peer import Encoded, Tone
 
@@ -242,3 +249,21 @@ class Looped(Subscriber):
         self.port.down()
         for made in (self._out, self._inbox, *self._full):
             made.close()
+
+
+async def downlinks_to(
+    feed: Feed, count: int
+) -> tuple[list[LocalDownlink], list[RTCPeerConnection]]:
+    """`count` subscriber connections on 127.0.0.1, each with a slot bound to `feed`: the
+    server's side and the far end, negotiated (they connect by themselves)."""
+    gather_on(["127.0.0.1"])
+    config = RTCConfiguration(iceServers=[])
+    downlinks = [LocalDownlink(config, Tally()) for _ in range(count)]
+    fars = [RTCPeerConnection(config) for _ in downlinks]
+    for downlink, far in zip(downlinks, fars, strict=True):
+        downlink.bind(downlink.add_slot(feed.kind, feed.mime), feed)
+        text, _ = await downlink.offer()
+        await far.setRemoteDescription(RTCSessionDescription(text, "offer"))
+        await far.setLocalDescription(await far.createAnswer())
+        await downlink.answer(far.localDescription.sdp)
+    return downlinks, fars

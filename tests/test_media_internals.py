@@ -16,7 +16,6 @@ import aioice.ice
 import pytest
 from aiortc import (
     RTCCertificate,
-    RTCConfiguration,
     RTCDtlsTransport,
     RTCIceGatherer,
     RTCIceTransport,
@@ -24,7 +23,6 @@ from aiortc import (
     RTCRtpCodecParameters,
     RTCRtpReceiver,
     RTCRtpSender,
-    RTCSessionDescription,
 )
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpparameters import (
@@ -48,7 +46,6 @@ from aiortc.rtp import (
 from pylibsrtp import SRTP_MAX_TRAILER_LEN, Policy, Session
 
 from media import encoded
-from media.downlink import LocalDownlink
 from media.encoded import (
     STALL_MS,
     EncodedFrame,
@@ -65,7 +62,7 @@ from media.encoded import (
 )
 from media.packets import ABS_SEND_TIME_URI, MID_URI
 from media.reports import Reports
-from media.tracks import Feed, Tally
+from media.tracks import Feed
 from media.wire import (
     DOWN,
     REFUSED,
@@ -77,7 +74,7 @@ from media.wire import (
     handle_of,
     socket_of,
 )
-from tests.rtp_streams import VP8, Publisher
+from tests.rtp_streams import VP8, Publisher, downlinks_to
 
 
 def test_the_pinned_versions_are_installed() -> None:
@@ -242,19 +239,11 @@ async def test_a_driven_sender_says_what_was_negotiated_and_what_the_subscriber_
 
 
 async def test_sender_reports_reach_each_subscriber_from_the_loops_one_task() -> None:
-    gather_on(["127.0.0.1"])
     Reports.of_loop().interval = 0.05
     feed = Feed("video", lambda: None)
     feed.mime = "video/VP8"
-    downlinks = [LocalDownlink(RTCConfiguration(iceServers=[]), Tally()) for _ in range(2)]
-    fars = [RTCPeerConnection() for _ in downlinks]
+    downlinks, fars = await downlinks_to(feed, 2)
     try:
-        for downlink, far in zip(downlinks, fars, strict=True):
-            downlink.bind(downlink.add_slot("video", "video/VP8"), feed)
-            text, _ = await downlink.offer()
-            await far.setRemoteDescription(RTCSessionDescription(text, "offer"))
-            await far.setLocalDescription(await far.createAnswer())
-            await downlink.answer(far.localDescription.sdp)
         publisher = Publisher()
         for far in fars:
             assert await _reported(feed, publisher, far) > 0
