@@ -31,8 +31,9 @@ sender's RTP packets itself. The sender's track never yields a frame, so
 aiortc neither encodes nor packetizes; we learn what was negotiated (payload
 types, SSRCs, header extension ids, mid) when aiortc calls `send()`, and
 whether the m-line sends at all when a negotiation settles its direction
-(`on_direction`), take the subscriber's NACK, PLI and FIR before the sender
-ignores them, and send its sender reports (filled with what was really
+(`on_direction`), have the subscriber's NACK, PLI and FIR read as they
+arrive (`media.wire.FeedbackReader`) instead of by the DTLS transport's
+task, and send its sender reports (filled with what was really
 sent) from the event loop's one report task (`media.reports`) instead of
 the sender's own. The SFU's packets go out through `media.wire.Wire`, which
 protects each with the connection's SRTP session and sends it on the
@@ -62,19 +63,10 @@ import aioice.stun
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.rtp import (
-    RTCP_PSFB_FIR,
-    RTCP_PSFB_PLI,
-    RTCP_RTPFB_NACK,
-    RtcpByePacket,
-    RtcpPsfbPacket,
-    RtcpRtpfbPacket,
-    RtcpSrPacket,
-    RtpPacket,
-)
+from aiortc.rtp import RtcpByePacket, RtcpSrPacket, RtpPacket
 
 from media.reports import Reporter, Reports
-from media.wire import Unsupported, Wire
+from media.wire import FeedbackReader, Listener, Unsupported, Wire
 
 log = logging.getLogger(__name__)
 
@@ -321,12 +313,11 @@ class Writer(Protocol):
         backed up), DOWN (not connected), REFUSED (SRTP would not protect it)."""
 
 
-class Driver(Protocol):
-    """What `drive` tells the SFU about one sender."""
+class Driver(Listener, Protocol):
+    """What `drive` tells the SFU about one sender: its terms, its subscriber's feedback
+    (`media.wire.Listener`), and what its sender reports say."""
 
     def negotiated(self, terms: Negotiated, wire: Writer) -> None: ...
-    def nack(self, lost: list[int]) -> None: ...
-    def keyframe(self) -> None: ...
     def report(self) -> tuple[int, int, int, int] | None:
         """(NTP time, RTP timestamp, packets, octets) for the next sender report; None: skip it."""
 
@@ -342,21 +333,18 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
     send = sender.send
     send_rtcp: Callable[[list[Any]], Awaitable[None]] = sender._send_rtcp
     reporter = Reporter(driver.report)
+    feedback = FeedbackReader.of(sender.transport)
     align_consent(sender.transport.transport._connection)
 
     async def start(parameters: Any) -> None:
         await send(parameters)
         wire = Wire(sender.transport)
         reporter.started(int(sender._ssrc), parameters.rtcp.cname, wire.send_rtcp)
+        feedback.listen(int(sender._ssrc), driver)
         driver.negotiated(_terms(sender, parameters), wire)
 
-    async def feedback(packet: Any) -> None:
-        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-            driver.nack(list(packet.lost))
-        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
-            driver.keyframe()
-        # The rest (receiver reports, REMB) would only feed aiortc's statistics of this
-        # sender, which count none of what the SFU sends: not worth a subscriber's CPU.
+    async def ignored(packet: Any) -> None:
+        """RTCP that reached aiortc anyway: none once the feedback reader reads the connection."""
 
     async def run_rtcp() -> None:
         """In place of aiortc's loop, which sleeps and wakes for each sender's report."""
@@ -369,13 +357,14 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
             pass
         finally:
             reports.discard(reporter.send)
+            feedback.forget(int(sender._ssrc))
         try:
             await send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
         finally:  # the sender's stop() waits for this
             getattr(sender, _RTCP_EXITED).set()
 
     sender.send = start  # type: ignore[method-assign]
-    sender._handle_rtcp_packet = feedback  # type: ignore[method-assign]
+    sender._handle_rtcp_packet = ignored  # type: ignore[method-assign]
     sender._run_rtcp = run_rtcp  # type: ignore[method-assign]
 
 

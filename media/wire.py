@@ -17,15 +17,23 @@ fails loudly if a new version moves what is used here):
   `statechange` event) or aioice changes or clears the selected pair: the
   connection's `_nominated` dict is replaced by a `Watched` one, so the port
   is down before aioice closes the pair's socket.
+- `FeedbackReader` reads a subscriber connection's RTCP as aioice hands each
+  datagram to the connection (`Connection.data_received`), before it is queued
+  for aiortc's DTLS task: it unprotects it with the DTLS transport's SRTCP
+  session (`_rx_srtp`), gives NACK, PLI and FIR to the stream they name, and
+  drops the rest (receiver reports, REMB). Queued, each report cost a task
+  wakeup and a full parse for statistics the SFU never reads: about a third
+  of an idle subscriber's cost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import pylibsrtp
 from aiortc import RTCDtlsTransport
@@ -36,6 +44,8 @@ from pylibsrtp._binding import lib as srtp_lib
 
 from media import lanes
 from media.lanes import MOST, ROOM
+
+log = logging.getLogger(__name__)
 
 
 class Unsupported(RuntimeError):
@@ -204,6 +214,119 @@ class Watched(dict[int, Any]):
         found = super().pop(key, *default)
         self._changed()
         return found
+
+
+RTCP_RTPFB, RTCP_PSFB = 205, 206
+"""Transport-layer and payload-specific feedback (RFC 4585)."""
+NACK, PLI, FIR = 1, 1, 4
+"""Their formats: generic NACK (RTPFB), picture loss and full intra request (PSFB, RFC 5104)."""
+NACKED_MOST = 256
+"""Sequence numbers taken from one RTCP packet at most: a NACK answered from the feed's
+history costs a resend each, and an authenticated peer could still send thousands."""
+
+
+class Listener(Protocol):
+    """What one sending stream does with its subscriber's feedback."""
+
+    def nack(self, lost: list[int]) -> None: ...
+    def keyframe(self) -> None: ...
+
+
+class FeedbackReader:
+    """A subscriber connection's RTCP, read synchronously as it arrives (module doc).
+
+    Only SRTCP is taken; everything else (DTLS, a stray RTP packet) goes on to
+    aiortc as before, and so does RTCP until the handshake has made the session.
+    """
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        connection = dtls.transport._connection
+        if not callable(getattr(connection, "data_received", None)):
+            raise Unsupported("aioice's Connection has no data_received")
+        if not hasattr(dtls, "_rx_srtp"):
+            raise Unsupported("RTCDtlsTransport has no SRTCP session to read with")
+        self._dtls = dtls
+        self._listeners: dict[int, Listener] = {}
+        self._queue = connection.data_received
+        connection.data_received = self.received  # type: ignore[method-assign]
+        self.read = 0
+        """SRTCP packets read (authenticated or not)."""
+
+    _of: weakref.WeakKeyDictionary[RTCDtlsTransport, FeedbackReader] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, dtls: RTCDtlsTransport) -> FeedbackReader:
+        """The DTLS transport's, put in place the first time."""
+        found = cls._of.get(dtls)
+        if found is None:
+            found = cls._of[dtls] = cls(dtls)
+        return found
+
+    def listen(self, ssrc: int, listener: Listener) -> None:
+        """Give the feedback about the stream `ssrc` to `listener`."""
+        self._listeners[ssrc] = listener
+
+    def forget(self, ssrc: int) -> None:
+        self._listeners.pop(ssrc, None)
+
+    def received(self, data: bytes, component: int) -> None:
+        """aioice's `data_received`: a datagram that is not STUN."""
+        # RFC 7983: RTP and RTCP start with 128 to 191; RTCP's packet type is 192 to 223.
+        session = self._dtls._rx_srtp
+        if session is None or len(data) < 8 or not 127 < data[0] < 192 or not 191 < data[1] < 224:
+            self._queue(data, component)
+            return
+        self.read += 1
+        try:
+            plain = session.unprotect_rtcp(data)
+        except pylibsrtp.Error:
+            return  # not authentic or replayed: dropped, as aiortc does
+        try:
+            self._route(plain)
+        except Exception:  # one subscriber's feedback must not stop the connection's reading
+            log.exception("a subscriber's RTCP feedback could not be handled")
+
+    def _route(self, compound: bytes) -> None:
+        at, size = 0, len(compound)
+        while at + 12 <= size:
+            kind, form = compound[at + 1], compound[at] & 0x1F
+            end = at + 4 + 4 * int.from_bytes(compound[at + 2 : at + 4], "big")
+            if end > size:
+                return
+            if end < at + 12:  # no room for the media SSRC: not feedback
+                pass
+            elif kind == RTCP_RTPFB and form == NACK:
+                self._nack(compound, at, end)
+            elif kind == RTCP_PSFB and form == PLI:
+                self._keyframe(_word(compound, at + 8))
+            elif kind == RTCP_PSFB and form == FIR:
+                # RFC 5104: the stream is named in each FCI entry, the media SSRC is 0.
+                for entry in range(at + 12, end - 7, 8):
+                    self._keyframe(_word(compound, entry))
+            at = end
+
+    def _nack(self, compound: bytes, at: int, end: int) -> None:
+        listener = self._listeners.get(_word(compound, at + 8))
+        if listener is None:
+            return
+        lost: list[int] = []
+        for entry in range(at + 12, end - 3, 4):
+            if len(lost) >= NACKED_MOST:
+                break
+            first = int.from_bytes(compound[entry : entry + 2], "big")
+            mask = int.from_bytes(compound[entry + 2 : entry + 4], "big")
+            lost.append(first)
+            lost.extend((first + bit + 1) & 0xFFFF for bit in range(16) if mask >> bit & 1)
+        listener.nack(lost[:NACKED_MOST])
+
+    def _keyframe(self, ssrc: int) -> None:
+        listener = self._listeners.get(ssrc)
+        if listener is not None:
+            listener.keyframe()
+
+
+def _word(data: bytes, at: int) -> int:
+    return int.from_bytes(data[at : at + 4], "big")
 
 
 def socket_of(transport: asyncio.DatagramTransport) -> socket.socket:

@@ -32,12 +32,9 @@ from aiortc.rtcrtpparameters import (
 )
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
 from aiortc.rtp import (
-    RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RtcpPsfbPacket,
-    RtcpReceiverInfo,
-    RtcpRrPacket,
     RtcpRtpfbPacket,
     RtcpSenderInfo,
     RtcpSrPacket,
@@ -222,20 +219,29 @@ async def test_a_driven_sender_says_what_was_negotiated_and_what_the_subscriber_
         extensions=((1, MID_URI), (3, ABS_SEND_TIME_URI)),
     )
     assert driver.wire is not None and driver.wire.send(b"\x80" * 12) == DOWN  # not connected
-    nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc)
-    nack.lost = [5, 6, 9]
-    await sender._handle_rtcp_packet(nack)
-    for fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
-        await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=fmt, ssrc=1, media_ssrc=sender._ssrc))
-    report = RtcpReceiverInfo(sender._ssrc, 0, 0, 0, 0, 0, 0)
-    await sender._handle_rtcp_packet(RtcpRrPacket(ssrc=1, reports=[report]))  # ignored
-    assert driver.lost == [[5, 6, 9]] and driver.keyframes == 2
+    far = srtcp_to(dtls)
+    nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=sender._ssrc, lost=[5, 6, 9])
+    pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=sender._ssrc)
+    receive = dtls.transport._connection.data_received
+    receive(far.protect_rtcp(bytes(nack) + bytes(pli)), 1)
+    assert driver.lost == [[5, 6, 9]] and driver.keyframes == 1
     await asyncio.sleep(0)  # the sender's RTCP task starts: it reports with the loop's others
     assert len(Reports.of_loop()) == 1
     assert isinstance(driver.wire, Wire) and driver.wire.send_rtcp(bytes(28)) == DOWN
     await sender.stop()
     assert len(Reports.of_loop()) == 0
+    receive(far.protect_rtcp(bytes(pli)), 1)
+    assert driver.keyframes == 1  # a stopped sender's stream is not listened to
     await dtls.stop()
+
+
+def srtcp_to(dtls: RTCDtlsTransport) -> Session:
+    """Give a DTLS transport that never connected a receiving SRTP session, as its handshake
+    would: the far end's sending session of the same key."""
+    key = bytes(range(30))
+    profile = Policy.SRTP_PROFILE_AES128_CM_SHA1_80
+    dtls._rx_srtp = Session(Policy(key, Policy.SSRC_ANY_INBOUND, srtp_profile=profile))
+    return Session(Policy(key, Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))
 
 
 async def test_sender_reports_reach_each_subscriber_from_the_loops_one_task() -> None:
