@@ -333,14 +333,20 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
     send = sender.send
     send_rtcp: Callable[[list[Any]], Awaitable[None]] = sender._send_rtcp
     reporter = Reporter(driver.report)
-    feedback = FeedbackReader.of(sender.transport)
+    heard_on: list[FeedbackReader] = []
+    """The reader that gives this stream its feedback (one; a list to be set from `start`)."""
     align_consent(sender.transport.transport._connection)
 
     async def start(parameters: Any) -> None:
         await send(parameters)
         wire = Wire(sender.transport)
         reporter.started(int(sender._ssrc), parameters.rtcp.cname, wire.send_rtcp)
-        feedback.listen(int(sender._ssrc), driver)
+        # The transport it sends on now, as the wire's: BUNDLE may have moved it onto another's.
+        reader = FeedbackReader.of(sender.transport)
+        for old in heard_on:
+            old.forget(int(sender._ssrc))
+        heard_on[:] = [reader]
+        reader.listen(int(sender._ssrc), driver)
         driver.negotiated(_terms(sender, parameters), wire)
 
     async def ignored(packet: Any) -> None:
@@ -357,7 +363,8 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
             pass
         finally:
             reports.discard(reporter.send)
-            feedback.forget(int(sender._ssrc))
+            for reader in heard_on:
+                reader.forget(int(sender._ssrc))
         try:
             await send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
         finally:  # the sender's stop() waits for this

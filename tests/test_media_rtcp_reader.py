@@ -11,7 +11,15 @@ import struct
 from typing import Any
 
 import pytest
-from aiortc import RTCCertificate, RTCDtlsTransport, RTCIceGatherer, RTCIceTransport
+from aiortc import (
+    RTCCertificate,
+    RTCConfiguration,
+    RTCDtlsTransport,
+    RTCIceGatherer,
+    RTCIceTransport,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_PLI,
@@ -27,7 +35,9 @@ from aiortc.rtp import (
 )
 from pylibsrtp import Policy, Session
 
-from media.tracks import Feed
+from media.downlink import LocalDownlink
+from media.encoded import gather_on
+from media.tracks import KEYFRAME_INTERVAL_S, Feed, Tally
 from media.wire import FIR, NACKED_MOST, FeedbackReader
 from tests.rtp_streams import Publisher, downlinks_to
 
@@ -201,3 +211,42 @@ async def test_a_real_subscribers_feedback_is_read_without_aiortcs_task() -> Non
     finally:
         await downlinks[0].close()
         await fars[0].close()
+
+
+async def test_every_m_line_of_a_bundled_connection_hears_its_own_feedback() -> None:
+    gather_on(["127.0.0.1"])
+    asked = {"first": 0, "second": 0}
+    feeds = {name: Feed("video", lambda n=name: asked.update({n: asked[n] + 1})) for name in asked}
+    config = RTCConfiguration(iceServers=[])
+    downlink, far = LocalDownlink(config, Tally()), RTCPeerConnection(config)
+    for feed in feeds.values():
+        feed.mime = "video/VP8"
+        downlink.bind(downlink.add_slot("video", "video/VP8"), feed)
+    try:
+        text, _ = await downlink.offer()
+        await far.setRemoteDescription(RTCSessionDescription(text, "offer"))
+        await far.setLocalDescription(await far.createAnswer())
+        await downlink.answer(far.localDescription.sdp)
+        publisher = Publisher(frames=30)
+        for n in range(600):  # 30 s at most: both m-lines sending on the one transport
+            for feed in feeds.values():
+                for packet in publisher.frame(n % len(publisher.frames)):
+                    feed.receive(packet)
+            if all(slot.packets for slot in downlink.slots):
+                break
+            await asyncio.sleep(0.05)
+        senders = [t.sender for t in downlink.pc.getTransceivers()]
+        assert senders[0].transport is senders[1].transport  # bundled
+        await asyncio.sleep(KEYFRAME_INTERVAL_S)  # past the requests of the start
+        before = dict(asked)
+        receiver = far.getTransceivers()[0].receiver
+        for sender in senders:
+            await receiver._send_rtcp_pli(sender._ssrc)
+        for _ in range(200):  # 10 s at most
+            if all(asked[name] > before[name] for name in asked):
+                break
+            await asyncio.sleep(0.05)
+        assert all(asked[name] > before[name] for name in asked), (before, asked)
+    finally:
+        await downlink.close()
+        await far.close()
