@@ -333,20 +333,20 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
     send = sender.send
     send_rtcp: Callable[[list[Any]], Awaitable[None]] = sender._send_rtcp
     reporter = Reporter(driver.report)
-    heard_on: list[FeedbackReader] = []
-    """The reader that gives this stream its feedback (one; a list to be set from `start`)."""
+    heard_on: FeedbackReader | None = None
+    """The reader that gives this stream its subscriber's feedback."""
     align_consent(sender.transport.transport._connection)
 
     async def start(parameters: Any) -> None:
+        nonlocal heard_on
         await send(parameters)
         wire = Wire(sender.transport)
         reporter.started(int(sender._ssrc), parameters.rtcp.cname, wire.send_rtcp)
         # The transport it sends on now, as the wire's: BUNDLE may have moved it onto another's.
-        reader = FeedbackReader.of(sender.transport)
-        for old in heard_on:
-            old.forget(int(sender._ssrc))
-        heard_on[:] = [reader]
-        reader.listen(int(sender._ssrc), driver)
+        if heard_on is not None:
+            heard_on.forget(int(sender._ssrc))
+        heard_on = FeedbackReader.of(sender.transport)
+        heard_on.listen(int(sender._ssrc), driver)
         driver.negotiated(_terms(sender, parameters), wire)
 
     async def ignored(packet: Any) -> None:
@@ -363,8 +363,8 @@ def drive(sender: RTCRtpSender, driver: Driver) -> None:
             pass
         finally:
             reports.discard(reporter.send)
-            for reader in heard_on:
-                reader.forget(int(sender._ssrc))
+            if heard_on is not None:
+                heard_on.forget(int(sender._ssrc))
         try:
             await send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
         finally:  # the sender's stop() waits for this
