@@ -38,6 +38,14 @@ from typing import Any, Protocol
 import pylibsrtp
 from aiortc import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State
+from aiortc.rtp import (
+    RTCP_PSFB,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB,
+    RTCP_RTPFB_NACK,
+    is_rtcp,
+)
 from pylibsrtp import Session
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
@@ -216,10 +224,6 @@ class Watched(dict[int, Any]):
         return found
 
 
-RTCP_RTPFB, RTCP_PSFB = 205, 206
-"""Transport-layer and payload-specific feedback (RFC 4585)."""
-NACK, PLI, FIR = 1, 1, 4
-"""Their formats: generic NACK (RTPFB), picture loss and full intra request (PSFB, RFC 5104)."""
 NACKED_MOST = 256
 """Sequence numbers taken from one RTCP packet at most: a NACK answered from the feed's
 history costs a resend each, and an authenticated peer could still send thousands."""
@@ -271,9 +275,10 @@ class FeedbackReader:
 
     def received(self, data: bytes, component: int) -> None:
         """aioice's `data_received`: a datagram that is not STUN."""
-        # RFC 7983: RTP and RTCP start with 128 to 191; RTCP's packet type is 192 to 223.
+        # What aiortc's task would unprotect as SRTCP (RFC 7983: RTP and RTCP start with
+        # 128 to 191), and nothing else.
         session = self._dtls._rx_srtp
-        if session is None or len(data) < 8 or not 127 < data[0] < 192 or not 191 < data[1] < 224:
+        if session is None or len(data) < 8 or not 127 < data[0] < 192 or not is_rtcp(data):
             self._queue(data, component)
             return
         self.read += 1
@@ -295,11 +300,11 @@ class FeedbackReader:
                 return
             if end < at + 12:  # no room for the media SSRC: not feedback
                 pass
-            elif kind == RTCP_RTPFB and form == NACK:
+            elif kind == RTCP_RTPFB and form == RTCP_RTPFB_NACK:
                 self._nack(compound, at, end)
-            elif kind == RTCP_PSFB and form == PLI:
+            elif kind == RTCP_PSFB and form == RTCP_PSFB_PLI:
                 self._keyframe(_word(compound, at + 8))
-            elif kind == RTCP_PSFB and form == FIR:
+            elif kind == RTCP_PSFB and form == RTCP_PSFB_FIR:
                 # RFC 5104: the streams are named in the FCI entries, the media SSRC is 0.
                 for ssrc in {_word(compound, entry) for entry in range(at + 12, end - 7, 8)}:
                     self._keyframe(ssrc)

@@ -12,7 +12,11 @@ import struct
 
 import av
 from aiortc import (
+    RTCCertificate,
     RTCConfiguration,
+    RTCDtlsTransport,
+    RTCIceGatherer,
+    RTCIceTransport,
     RTCPeerConnection,
     RTCRtpCodecParameters,
     RTCSessionDescription,
@@ -262,8 +266,28 @@ async def downlinks_to(
     fars = [RTCPeerConnection(config) for _ in downlinks]
     for downlink, far in zip(downlinks, fars, strict=True):
         downlink.bind(downlink.add_slot(feed.kind, feed.mime), feed)
-        text, _ = await downlink.offer()
-        await far.setRemoteDescription(RTCSessionDescription(text, "offer"))
-        await far.setLocalDescription(await far.createAnswer())
-        await downlink.answer(far.localDescription.sdp)
+        await negotiate(downlink, far)
     return downlinks, fars
+
+
+async def negotiate(downlink: LocalDownlink, far: RTCPeerConnection) -> None:
+    """The server's offer, the far end's answer (they connect by themselves)."""
+    text, _ = await downlink.offer()
+    await far.setRemoteDescription(RTCSessionDescription(text, "offer"))
+    await far.setLocalDescription(await far.createAnswer())
+    await downlink.answer(far.localDescription.sdp)
+
+
+def transport() -> RTCDtlsTransport:
+    """A DTLS transport on an ICE transport that gathers nothing: never connected."""
+    gatherer = RTCIceGatherer(iceServers=[])
+    return RTCDtlsTransport(RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()])
+
+
+def srtcp_to(dtls: RTCDtlsTransport) -> Session:
+    """Give a DTLS transport that never connected a receiving SRTP session, as its handshake
+    would: the far end's sending session of the same key."""
+    key = bytes(range(30))
+    profile = Policy.SRTP_PROFILE_AES128_CM_SHA1_80
+    dtls._rx_srtp = Session(Policy(key, Policy.SSRC_ANY_INBOUND, srtp_profile=profile))
+    return Session(Policy(key, Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))

@@ -15,10 +15,6 @@ from typing import Any
 import aioice.ice
 import pytest
 from aiortc import (
-    RTCCertificate,
-    RTCDtlsTransport,
-    RTCIceGatherer,
-    RTCIceTransport,
     RTCPeerConnection,
     RTCRtpCodecParameters,
     RTCRtpReceiver,
@@ -71,18 +67,13 @@ from media.wire import (
     handle_of,
     socket_of,
 )
-from tests.rtp_streams import VP8, Publisher, downlinks_to
+from tests.rtp_streams import VP8, Publisher, downlinks_to, srtcp_to, transport
 
 
 def test_the_pinned_versions_are_installed() -> None:
     assert version("aiortc") == "1.16.0"
     assert version("aioice") == "0.13.0"
     assert version("pylibsrtp") == "1.0.0"
-
-
-def transport() -> RTCDtlsTransport:
-    gatherer = RTCIceGatherer(iceServers=[])
-    return RTCDtlsTransport(RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()])
 
 
 # -- receiving ------------------------------------------------------------------------------
@@ -233,15 +224,6 @@ async def test_a_driven_sender_says_what_was_negotiated_and_what_the_subscriber_
     receive(far.protect_rtcp(bytes(pli)), 1)
     assert driver.keyframes == 1  # a stopped sender's stream is not listened to
     await dtls.stop()
-
-
-def srtcp_to(dtls: RTCDtlsTransport) -> Session:
-    """Give a DTLS transport that never connected a receiving SRTP session, as its handshake
-    would: the far end's sending session of the same key."""
-    key = bytes(range(30))
-    profile = Policy.SRTP_PROFILE_AES128_CM_SHA1_80
-    dtls._rx_srtp = Session(Policy(key, Policy.SSRC_ANY_INBOUND, srtp_profile=profile))
-    return Session(Policy(key, Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))
 
 
 async def test_sender_reports_reach_each_subscriber_from_the_loops_one_task() -> None:

@@ -12,16 +12,12 @@ from typing import Any
 
 import pytest
 from aiortc import (
-    RTCCertificate,
     RTCConfiguration,
-    RTCDtlsTransport,
-    RTCIceGatherer,
-    RTCIceTransport,
     RTCPeerConnection,
-    RTCSessionDescription,
 )
 from aiortc.rtp import (
     RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
     RtcpByePacket,
@@ -33,13 +29,12 @@ from aiortc.rtp import (
     RtcpSourceInfo,
     pack_remb_fci,
 )
-from pylibsrtp import Policy, Session
 
 from media.downlink import LocalDownlink
 from media.encoded import gather_on
 from media.tracks import KEYFRAME_INTERVAL_S, Feed, Tally
-from media.wire import FIR, NACKED_MOST, FeedbackReader
-from tests.rtp_streams import Publisher, downlinks_to
+from media.wire import NACKED_MOST, FeedbackReader
+from tests.rtp_streams import Publisher, downlinks_to, negotiate, srtcp_to, transport
 
 STREAM, OTHER = 0x1234, 0x5678
 
@@ -61,17 +56,12 @@ class Reading:
     and the far end's sending session of the same key."""
 
     def __init__(self) -> None:
-        gatherer = RTCIceGatherer(iceServers=[])
-        self.dtls = RTCDtlsTransport(
-            RTCIceTransport(gatherer), [RTCCertificate.generateCertificate()]
-        )
+        self.dtls = transport()
         self.connection: Any = self.dtls.transport._connection
         self.reader = FeedbackReader.of(self.dtls)
         self.heard = Heard()
         self.reader.listen(STREAM, self.heard)
-        key, profile = bytes(range(30)), Policy.SRTP_PROFILE_AES128_CM_SHA1_80
-        self.far = Session(Policy(key, Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile))
-        self.dtls._rx_srtp = Session(Policy(key, Policy.SSRC_ANY_INBOUND, srtp_profile=profile))
+        self.far = srtcp_to(self.dtls)
 
     def send(self, compound: bytes) -> bytes:
         sealed = self.far.protect_rtcp(compound)
@@ -99,7 +89,7 @@ def pli(ssrc: int) -> bytes:
 def fir(*ssrcs: int) -> bytes:
     """RFC 5104: the media SSRC is 0; each FCI entry names a stream and a sequence number."""
     entries = b"".join(struct.pack("!LB3x", ssrc, 7) for ssrc in ssrcs)
-    return bytes(RtcpPsfbPacket(fmt=FIR, ssrc=1, media_ssrc=0, fci=entries))
+    return bytes(RtcpPsfbPacket(fmt=RTCP_PSFB_FIR, ssrc=1, media_ssrc=0, fci=entries))
 
 
 def remb() -> bytes:
@@ -223,10 +213,7 @@ async def test_every_m_line_of_a_bundled_connection_hears_its_own_feedback() -> 
         feed.mime = "video/VP8"
         downlink.bind(downlink.add_slot("video", "video/VP8"), feed)
     try:
-        text, _ = await downlink.offer()
-        await far.setRemoteDescription(RTCSessionDescription(text, "offer"))
-        await far.setLocalDescription(await far.createAnswer())
-        await downlink.answer(far.localDescription.sdp)
+        await negotiate(downlink, far)
         publisher = Publisher(frames=30)
         for n in range(600):  # 30 s at most: both m-lines sending on the one transport
             for feed in feeds.values():
